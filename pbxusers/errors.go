@@ -34,6 +34,11 @@ var (
 	// profile bound to a team). It wraps ErrConflict.
 	ErrInUse = fmt.Errorf("in use: %w", ErrConflict)
 
+	// ErrUnavailable is returned when the store is busy (another process
+	// holds the database longer than the busy timeout) or unreachable. The
+	// operation was not applied and may be retried.
+	ErrUnavailable = errors.New("storage unavailable")
+
 	// ErrUnauthenticated is returned by token checks for a missing, unknown,
 	// revoked or expired token. It never says which of those it was.
 	ErrUnauthenticated = errors.New("unauthenticated")

@@ -1,0 +1,733 @@
+package pbxusers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// CreateTenant creates a tenant. Its ID is the caller's choice.
+func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
+	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
+	tn.Region = strings.ToUpper(tn.Region)
+	if tn.Name == "" {
+		tn.Name = tn.ID
+	}
+	if err := tn.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	err := d.update(ctx, func(t *txn) error {
+		if _, err := t.tx.GetTenant(t.ctx, tn.ID); err == nil {
+			return &ConflictError{Kind: "tenant", Field: "id", Value: tn.ID, ExistingID: tn.ID}
+		} else if !isNotFound(err) {
+			return err
+		}
+		tn.Version, tn.Created, tn.Updated = 1, t.now, t.now
+		if err := t.tx.CreateTenant(t.ctx, &tn); err != nil {
+			return err
+		}
+		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionCreate,
+			Summary: tn.Name, Fields: Diff(nil, tn), Version: tn.Version})
+	})
+	return tn, err
+}
+
+// GetTenant returns a tenant.
+func (d *Directory) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	var tn Tenant
+	err := d.view(ctx, func(t *txn) error {
+		var err error
+		tn, err = t.tenant(id)
+		return err
+	})
+	return tn, err
+}
+
+// ListTenants returns every tenant, ordered by id.
+func (d *Directory) ListTenants(ctx context.Context) ([]Tenant, error) {
+	var out []Tenant
+	err := d.view(ctx, func(t *txn) error {
+		var err error
+		out, err = t.tx.ListTenants(t.ctx)
+		return err
+	})
+	return out, err
+}
+
+// UpdateTenant replaces a tenant's settings. When tn.Version is not zero it
+// must be the current version.
+func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
+	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
+	tn.Region = strings.ToUpper(tn.Region)
+	if err := tn.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	err := d.update(ctx, func(t *txn) error {
+		old, err := t.tenant(tn.ID)
+		if err != nil {
+			return err
+		}
+		if tn.Version != 0 && tn.Version != old.Version {
+			return versionConflict("tenant", tn.ID)
+		}
+		tn.Version, tn.Created, tn.Updated = old.Version+1, old.Created, t.now
+		fields := Diff(old, tn)
+		if len(fields) == 0 {
+			tn = old
+			return nil
+		}
+		if err := t.tx.UpdateTenant(t.ctx, &tn, old.Version); err != nil {
+			return err
+		}
+		t.tenants[tn.ID] = tn
+		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
+			Summary: tn.Name, Fields: fields, Version: tn.Version})
+	})
+	return tn, err
+}
+
+func versionConflict(kind, id string) error {
+	return &ConflictError{Kind: kind, Field: "version", Value: id, Reason: "was changed by someone else; read it again", Err: ErrVersionMismatch}
+}
+
+// hashPassword hashes a new password outside any transaction (bcrypt is
+// slow on purpose).
+func (d *Directory) hashPassword(u *User) ([]byte, error) {
+	if u.Password.New == "" {
+		return nil, nil
+	}
+	if err := CheckPasswordPolicy(u.Password.New, u.UserName); err != nil {
+		return nil, Invalid("password", "%s", err.Error())
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(u.Password.New), d.cost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	return h, nil
+}
+
+// CreateUser creates a user in a tenant and returns it as stored. The
+// library assigns ID, Version and the timestamps. Unless the actor is
+// manual, the user is owned by the actor's source. A person created without
+// a password is invite-type. It fails with a *ValidationError for bad input
+// and a *ConflictError when userName, an email, the extension, the station
+// number or the external id is taken.
+func (d *Directory) CreateUser(ctx context.Context, tenant string, u User) (User, error) {
+	hash, err := d.hashPassword(&u)
+	if err != nil {
+		return User{}, err
+	}
+	var out User
+	err = d.update(ctx, func(t *txn) error {
+		var err error
+		out, err = t.createUser(tenant, u, hash)
+		return err
+	})
+	return out, err
+}
+
+func (t *txn) createUser(tenant string, in User, hash []byte) (User, error) {
+	tn, err := t.tenant(tenant)
+	if err != nil {
+		return User{}, err
+	}
+	u := in.Clone()
+	u.ID = newID()
+	u.TenantID = tenant
+	u.Version = 1
+	u.Created, u.Updated = t.now, t.now
+	u.DeactivatedBy = ""
+	if t.actor.Source != SourceManual || u.Owner.Source == "" {
+		if u.Owner.Source != "" && u.Owner.Source != t.actor.Source {
+			return User{}, Invalid("owner.source", "a %s client cannot create a user owned by %s", t.actor.Source, u.Owner.Source)
+		}
+		u.Owner.Source = t.actor.Source
+	}
+	u.Password.IsSet, u.Password.SetAt = false, nil
+	if hash != nil {
+		u.Password.IsSet, u.Password.SetAt = true, &t.now
+	}
+	if err := u.normalize(tn.Region, tn.Extensions); err != nil {
+		return User{}, err
+	}
+	if u.Status == StatusInactive {
+		u.DeactivatedBy = t.actor.Source
+	}
+	if u.Extension == "" && tn.Extensions.AutoAssign {
+		ext, err := t.nextExtension(tn, u.Kind)
+		if err != nil {
+			return User{}, err
+		}
+		u.Extension = ext
+	}
+	if err := t.checkUserRefs(tenant, &u); err != nil {
+		return User{}, err
+	}
+	if err := t.checkUserUnique(tn, &u, ""); err != nil {
+		return User{}, err
+	}
+	u.Password.New = ""
+	if err := t.tx.CreateUser(t.ctx, &u); err != nil {
+		return User{}, err
+	}
+	if hash != nil {
+		if err := t.tx.SetPasswordHash(t.ctx, tenant, u.ID, hash); err != nil {
+			return User{}, err
+		}
+	}
+	if err := t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: u.ID, Action: ActionCreate,
+		Summary: u.UserName, Fields: Diff(nil, u), Version: u.Version}); err != nil {
+		return User{}, err
+	}
+	if err := t.userCreated(tn, &u); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+func (t *txn) nextExtension(tn Tenant, k UserKind) (string, error) {
+	r := tn.Extensions.rangeFor(k)
+	if r.Empty() {
+		return "", Invalid("extension", "tenant %q has no extension range for %s users", tn.ID, k)
+	}
+	from := r.From
+	for i := 0; i < 64; i++ { // skip reserved and prefix-colliding numbers, bounded
+		ext, err := t.tx.NextFreeExtension(t.ctx, tn.ID, Range{From: from, To: r.To})
+		if err != nil {
+			return "", fmt.Errorf("allocate extension: %w", err)
+		}
+		if ext == "" {
+			break
+		}
+		if tn.Extensions.check(ext) == "" {
+			if !tn.Extensions.PrefixFree {
+				return ext, nil
+			}
+			if other, err := t.prefixCollision(tn.ID, ext, ""); err != nil {
+				return "", err
+			} else if other == "" {
+				return ext, nil
+			}
+		}
+		if from = nextInRange(ext, r); from == "" {
+			break
+		}
+	}
+	return "", &ConflictError{Kind: "extension range", Field: "extension", Value: r.From + "-" + r.To, Reason: "no free extension left in the range"}
+}
+
+// NextExtension returns the lowest free extension of the tenant's range for
+// a kind of user, without reserving it.
+func (d *Directory) NextExtension(ctx context.Context, tenant string, kind UserKind) (string, error) {
+	var ext string
+	err := d.view(ctx, func(t *txn) error {
+		tn, err := t.tenant(tenant)
+		if err != nil {
+			return err
+		}
+		ext, err = t.nextExtension(tn, kind)
+		return err
+	})
+	return ext, err
+}
+
+// checkUserRefs checks that everything the user points at exists in the
+// same tenant and has the right kind.
+func (t *txn) checkUserRefs(tenant string, u *User) error {
+	var p Problems
+	for i, id := range u.Profiles {
+		if _, err := t.tx.GetProfile(t.ctx, tenant, id); err != nil {
+			if !isNotFound(err) {
+				return err
+			}
+			p.Add(fmt.Sprintf("profiles[%d]", i), "no profile %q", id)
+		}
+	}
+	for i, id := range u.Teams {
+		if _, err := t.tx.GetTeam(t.ctx, tenant, id); err != nil {
+			if !isNotFound(err) {
+				return err
+			}
+			p.Add(fmt.Sprintf("teams[%d]", i), "no team %q", id)
+		}
+	}
+	for i, q := range u.Queues {
+		qu, err := t.tx.GetUser(t.ctx, tenant, q.QueueID)
+		switch {
+		case isNotFound(err):
+			p.Add(fmt.Sprintf("queues[%d].queueId", i), "no call queue %q", q.QueueID)
+		case err != nil:
+			return err
+		case qu.Kind != KindCallQueue:
+			p.Add(fmt.Sprintf("queues[%d].queueId", i), "%q is a %s, not a call queue", q.QueueID, qu.Kind)
+		}
+	}
+	if u.ManagerID != "" {
+		if u.ManagerID == u.ID {
+			p.Add("managerId", "a user cannot be their own manager")
+		} else if _, err := t.tx.GetUser(t.ctx, tenant, u.ManagerID); err != nil {
+			if !isNotFound(err) {
+				return err
+			}
+			p.Add("managerId", "no user %q", u.ManagerID)
+		}
+	}
+	for _, id := range u.Routing.UserRefs() {
+		if id == u.ID {
+			continue
+		}
+		if _, err := t.tx.GetUser(t.ctx, tenant, id); err != nil {
+			if !isNotFound(err) {
+				return err
+			}
+			p.Add("routing", "forwards to unknown user %q", id)
+		}
+	}
+	for _, id := range u.Routing.TimeFrameRefs() {
+		if _, err := t.tx.GetTimeFrame(t.ctx, tenant, id); err != nil {
+			if !isNotFound(err) {
+				return err
+			}
+			p.Add("routing", "uses unknown time frame %q", id)
+		}
+	}
+	return p.Err()
+}
+
+// checkUserUnique reports the first unique key of u that another user of the
+// tenant holds. self is u's own id on update.
+func (t *txn) checkUserUnique(tn Tenant, u *User, self string) error {
+	check := func(key UserKey, field, value string) error {
+		if value == "" {
+			return nil
+		}
+		other, err := t.tx.LookupUser(t.ctx, tn.ID, key, value)
+		switch {
+		case isNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		case other.ID == self:
+			return nil
+		}
+		c := &ConflictError{Kind: "user", Field: field, Value: value, ExistingID: other.ID}
+		if other.Owner.Source != t.actor.Source {
+			c.Reason = fmt.Sprintf("already used by user %q owned by source %s", other.UserName, other.Owner.Source)
+		}
+		return c
+	}
+	if err := check(KeyUserName, "userName", u.UserName); err != nil {
+		return err
+	}
+	for _, e := range u.Emails {
+		if err := check(KeyEmail, "email", e.Value); err != nil {
+			return err
+		}
+	}
+	if err := check(KeyExtension, "extension", u.Extension); err != nil {
+		return err
+	}
+	if err := check(KeyStationNumber, "stationNumber", u.StationNumber); err != nil {
+		return err
+	}
+	if u.Owner.ExternalID != "" {
+		other, err := t.tx.LookupUser(t.ctx, tn.ID, KeyExternalID, u.Owner.ExternalID)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return err
+		case other.ID != self && other.Owner.Source == u.Owner.Source:
+			return &ConflictError{Kind: "user", Field: "externalId", Value: u.Owner.ExternalID, ExistingID: other.ID}
+		}
+	}
+	if tn.Extensions.PrefixFree && u.Extension != "" {
+		other, err := t.prefixCollision(tn.ID, u.Extension, self)
+		if err != nil {
+			return err
+		}
+		if other != "" {
+			return &ConflictError{Kind: "user", Field: "extension", Value: u.Extension,
+				Reason: fmt.Sprintf("collides with extension %s (one is a prefix of the other)", other)}
+		}
+	}
+	return nil
+}
+
+// prefixCollision returns an extension of another user that is a prefix of
+// ext or has ext as a prefix.
+func (t *txn) prefixCollision(tenant, ext, self string) (string, error) {
+	var or Or
+	for i := 1; i < len(ext); i++ {
+		or = append(or, Eq(AttrExtension, ext[:i]))
+	}
+	or = append(or, And{&Compare{Attr: AttrExtension, Op: OpSw, Value: ext}, &Compare{Attr: AttrExtension, Op: OpNe, Value: ext}})
+	page, err := t.tx.ListUsers(t.ctx, tenant, UserQuery{Filter: or, IncludeSystem: true, Limit: 2})
+	if err != nil {
+		return "", fmt.Errorf("check extension prefixes: %w", err)
+	}
+	for _, o := range page.Users {
+		if o.ID != self {
+			return o.Extension, nil
+		}
+	}
+	return "", nil
+}
+
+// GetUser returns a user of the tenant.
+func (d *Directory) GetUser(ctx context.Context, tenant, id string) (User, error) {
+	var u User
+	err := d.view(ctx, func(t *txn) error {
+		var err error
+		u, err = t.tx.GetUser(t.ctx, tenant, id)
+		return err
+	})
+	return u, err
+}
+
+// LookupUser finds a user by userName, email, extension, station number or
+// external id (case-insensitively for userName and email).
+func (d *Directory) LookupUser(ctx context.Context, tenant string, key UserKey, value string) (User, error) {
+	var u User
+	err := d.view(ctx, func(t *txn) error {
+		var err error
+		u, err = t.tx.LookupUser(t.ctx, tenant, key, value)
+		return err
+	})
+	return u, err
+}
+
+// ListUsers returns one page of the tenant's users. System users are left
+// out unless q.IncludeSystem is set.
+func (d *Directory) ListUsers(ctx context.Context, tenant string, q UserQuery) (UserPage, error) {
+	if err := ValidateUserFilter(q.Filter); err != nil {
+		return UserPage{}, err
+	}
+	q = clampQuery(q)
+	var page UserPage
+	err := d.view(ctx, func(t *txn) error {
+		if _, err := t.tenant(tenant); err != nil {
+			return err
+		}
+		var err error
+		page, err = t.tx.ListUsers(t.ctx, tenant, q)
+		return err
+	})
+	return page, err
+}
+
+func clampQuery(q UserQuery) UserQuery {
+	if q.Offset < 0 {
+		q.Offset = 0
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultPageSize
+	case q.Limit > MaxPageSize:
+		q.Limit = MaxPageSize
+	case q.Limit < -1:
+		q.Limit = -1
+	}
+	return q
+}
+
+// UpdateUser replaces a user's writable fields with those of u (matched by
+// u.ID). When u.Version is not zero it must be the current version, else the
+// update fails with ErrVersionMismatch. The owner's source and directory
+// change only through TransferOwnership. An update that changes nothing
+// leaves the version alone.
+func (d *Directory) UpdateUser(ctx context.Context, tenant string, u User) (User, error) {
+	hash, err := d.hashPassword(&u)
+	if err != nil {
+		return User{}, err
+	}
+	var out User
+	err = d.update(ctx, func(t *txn) error {
+		old, err := t.tx.GetUser(t.ctx, tenant, u.ID)
+		if err != nil {
+			return err
+		}
+		if u.Version != 0 && u.Version != old.Version {
+			return versionConflict("user", u.ID)
+		}
+		out, err = t.updateUser(old, u, hash)
+		return err
+	})
+	return out, err
+}
+
+// ModifyUser reads a user, lets fn change it and writes it back in one
+// transaction, so no concurrent change is lost. If fn returns an error
+// nothing is written and that error is returned.
+func (d *Directory) ModifyUser(ctx context.Context, tenant, id string, fn func(u *User) error) (User, error) {
+	var out User
+	var hashErr error
+	err := d.update(ctx, func(t *txn) error {
+		old, err := t.tx.GetUser(t.ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		u := old.Clone()
+		if err := fn(&u); err != nil {
+			return err
+		}
+		u.ID = old.ID
+		var hash []byte
+		if hash, hashErr = t.d.hashPassword(&u); hashErr != nil {
+			return hashErr
+		}
+		out, err = t.updateUser(old, u, hash)
+		return err
+	})
+	return out, err
+}
+
+// canWrite reports whether the actor may change an object owned by owner.
+// Admins (manual) may change anything; other sources only what they own.
+func (t *txn) canWrite(kind, name string, owner Owner) error {
+	if t.actor.Source == SourceManual || owner.Source == t.actor.Source || owner.Source == "" {
+		return nil
+	}
+	reason := fmt.Sprintf("%s %q is owned by source %s", kind, name, owner.Source)
+	if owner.Directory != "" {
+		reason += " (directory " + owner.Directory + ")"
+	}
+	reason += "; an admin can hand it over with a transfer of ownership"
+	return &ConflictError{Kind: kind, Reason: reason}
+}
+
+func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
+	if err := t.canWrite("user", old.UserName, old.Owner); err != nil {
+		return User{}, err
+	}
+	tn, err := t.tenant(old.TenantID)
+	if err != nil {
+		return User{}, err
+	}
+	u := in.Clone()
+	u.ID, u.TenantID, u.Created = old.ID, old.TenantID, old.Created
+	u.Owner.Source, u.Owner.Directory = old.Owner.Source, old.Owner.Directory
+	u.Password.IsSet, u.Password.SetAt = old.Password.IsSet, old.Password.SetAt
+	if hash != nil {
+		u.Password.IsSet, u.Password.SetAt = true, &t.now
+	}
+	u.DeactivatedBy = old.DeactivatedBy
+	if err := u.normalize(tn.Region, tn.Extensions); err != nil {
+		return User{}, err
+	}
+	action := ActionUpdate
+	switch {
+	case old.Status == StatusActive && u.Status == StatusInactive:
+		action, u.DeactivatedBy = ActionDeactivate, t.actor.Source
+	case old.Status == StatusInactive && u.Status == StatusActive:
+		action, u.DeactivatedBy = ActionReactivate, ""
+	}
+	if u.Kind != old.Kind {
+		return User{}, Invalid("kind", "cannot change from %s to %s; create a new user", old.Kind, u.Kind)
+	}
+	u.Version, u.Updated = old.Version, old.Updated
+	u.Password.New = ""
+	fields := Diff(old, u)
+	if len(fields) == 0 && hash == nil {
+		return old, nil
+	}
+	if err := t.checkUserRefs(tn.ID, &u); err != nil {
+		return User{}, err
+	}
+	if err := t.checkUserUnique(tn, &u, u.ID); err != nil {
+		return User{}, err
+	}
+	u.Version, u.Updated = old.Version+1, t.now
+	if err := t.tx.UpdateUser(t.ctx, &u, old.Version); err != nil {
+		return User{}, err
+	}
+	if hash != nil {
+		if err := t.tx.SetPasswordHash(t.ctx, tn.ID, u.ID, hash); err != nil {
+			return User{}, err
+		}
+		fields = append(fields, FieldChange{Field: "password", New: "[redacted]"})
+	}
+	if err := t.record(Change{TenantID: tn.ID, Entity: EntityUser, EntityID: u.ID, Action: action,
+		Summary: u.UserName, Fields: fields, Version: u.Version}); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// DeactivateUser sets a user inactive, keeping everything else. It is
+// idempotent: deactivating an inactive user changes nothing.
+func (d *Directory) DeactivateUser(ctx context.Context, tenant, id string) (User, error) {
+	return d.ModifyUser(ctx, tenant, id, func(u *User) error { u.Status = StatusInactive; return nil })
+}
+
+// ActivateUser sets a user active again. It is idempotent.
+func (d *Directory) ActivateUser(ctx context.Context, tenant, id string) (User, error) {
+	return d.ModifyUser(ctx, tenant, id, func(u *User) error { u.Status = StatusActive; return nil })
+}
+
+// DeleteUser deletes a user with its devices and memberships in one
+// transaction: its numbers are unassigned, it is cleared as manager, and
+// forwards to it in other users' routing are removed (each such user gets a
+// change log entry).
+func (d *Directory) DeleteUser(ctx context.Context, tenant, id string) error {
+	return d.update(ctx, func(t *txn) error { return t.deleteUser(tenant, id) })
+}
+
+func (t *txn) deleteUser(tenant, id string) error {
+	u, err := t.tx.GetUser(t.ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if err := t.canWrite("user", u.UserName, u.Owner); err != nil {
+		return err
+	}
+	refs, err := t.tx.RoutingReferences(t.ctx, tenant, id)
+	if err != nil {
+		return fmt.Errorf("find routing references: %w", err)
+	}
+	for _, rid := range refs {
+		if rid == id {
+			continue
+		}
+		other, err := t.tx.GetUser(t.ctx, tenant, rid)
+		if err != nil {
+			return err
+		}
+		policy, changed := other.Routing.WithoutUser(id)
+		if !changed {
+			continue
+		}
+		next := other.Clone()
+		next.Routing = policy
+		next.Version, next.Updated = other.Version+1, t.now
+		if err := t.tx.UpdateUser(t.ctx, &next, other.Version); err != nil {
+			return err
+		}
+		fields := Diff(other, next)
+		if err := t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: rid, Action: ActionUpdate,
+			Summary: next.UserName, Fields: fields, Version: next.Version}); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.DeleteUser(t.ctx, tenant, id); err != nil {
+		return err
+	}
+	return t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: id, Action: ActionDelete,
+		Summary: u.UserName, Version: u.Version})
+}
+
+// TransferOwnership hands a user over to another source (for example from
+// ldap to scim, or back to manual). Only an admin (a manual actor) may do it.
+func (d *Directory) TransferOwnership(ctx context.Context, tenant, id string, to Owner) (User, error) {
+	if to.Source == "" || !to.Source.valid() {
+		return User{}, Invalid("owner.source", "must be manual, scim or ldap")
+	}
+	var out User
+	err := d.update(ctx, func(t *txn) error {
+		if t.actor.Source != SourceManual {
+			return &ConflictError{Kind: "user", Reason: "only an admin can transfer ownership"}
+		}
+		old, err := t.tx.GetUser(t.ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		tn, err := t.tenant(tenant)
+		if err != nil {
+			return err
+		}
+		u := old.Clone()
+		u.Owner = to
+		if err := t.checkUserUnique(tn, &u, u.ID); err != nil {
+			return err
+		}
+		u.Version, u.Updated = old.Version+1, t.now
+		if err := t.tx.UpdateUser(t.ctx, &u, old.Version); err != nil {
+			return err
+		}
+		out = u
+		return t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: id, Action: ActionTransfer,
+			Summary: u.UserName, Fields: Diff(old, u), Version: u.Version})
+	})
+	return out, err
+}
+
+// SetPassword checks a new password against the policy and stores its hash.
+// It clears MustChange and revokes nothing else.
+func (d *Directory) SetPassword(ctx context.Context, tenant, id, password string) error {
+	var userName string
+	if err := d.view(ctx, func(t *txn) error {
+		u, err := t.tx.GetUser(t.ctx, tenant, id)
+		userName = u.UserName
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := CheckPasswordPolicy(password, userName); err != nil {
+		return Invalid("password", "%s", err.Error())
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), d.cost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return d.update(ctx, func(t *txn) error { return t.setPasswordHash(tenant, id, hash) })
+}
+
+func (t *txn) setPasswordHash(tenant, id string, hash []byte) error {
+	old, err := t.tx.GetUser(t.ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	u := old.Clone()
+	u.Password.IsSet, u.Password.SetAt, u.Password.MustChange = true, &t.now, false
+	u.Version, u.Updated = old.Version+1, t.now
+	if err := t.tx.UpdateUser(t.ctx, &u, old.Version); err != nil {
+		return err
+	}
+	if err := t.tx.SetPasswordHash(t.ctx, tenant, id, hash); err != nil {
+		return err
+	}
+	return t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: id, Action: ActionSetPassword,
+		Summary: u.UserName, Fields: []FieldChange{{Field: "password", New: "[redacted]"}}, Version: u.Version})
+}
+
+// dummyHash makes a login for an unknown user take as long as a real one.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pbxgate-timing-equaliser"), bcrypt.MinCost)
+
+// Login checks a user's password. Unknown users, inactive users, users with
+// no password and wrong passwords all fail with ErrUnauthenticated.
+func (d *Directory) Login(ctx context.Context, tenant, userName, password string) (User, error) {
+	var u User
+	var hash []byte
+	err := d.view(ctx, func(t *txn) error {
+		var err error
+		if u, err = t.tx.LookupUser(t.ctx, tenant, KeyUserName, userName); err != nil {
+			return err
+		}
+		hash, err = t.tx.GetPasswordHash(t.ctx, tenant, u.ID)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return User{}, err
+	}
+	if len(hash) == 0 {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return User{}, ErrUnauthenticated
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !u.Active() {
+		return User{}, ErrUnauthenticated
+	}
+	return u, nil
+}
+
+// equalSecret compares two secrets in constant time.
+func equalSecret(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
+// IsOwnedBy reports whether err is the ownership conflict of a write refused
+// because another source owns the object.
+func IsOwnedBy(err error) bool {
+	var c *ConflictError
+	return errors.As(err, &c) && strings.Contains(c.Reason, "is owned by source")
+}

@@ -1,0 +1,241 @@
+package pbxusers
+
+import (
+	"context"
+	"time"
+)
+
+// Store is where a Directory keeps its data. Package
+// github.com/pbxgate/pbxgate/pbxusers/sqlite is the default implementation;
+// package storetest holds the conformance suite every implementation must
+// pass.
+//
+// The contract every implementation keeps:
+//
+//   - Update runs fn in one read-write transaction: either everything fn
+//     wrote is committed or nothing is. If fn returns an error, nothing it
+//     wrote is kept and Update returns that error unchanged. fn runs exactly
+//     once per call (never retried); it must not keep the Tx after it
+//     returns. Implementations may commit several concurrent Update calls
+//     together (group commit), as long as each call's writes are kept or
+//     dropped as a unit and Update returns only after its own writes are
+//     durable.
+//   - View runs fn in a read-only transaction that sees one consistent
+//     snapshot.
+//   - Every read and write names the tenant; an object of another tenant is
+//     ErrNotFound, whatever its id.
+//   - Times are stored with at least microsecond precision and returned in
+//     UTC.
+//   - A write that breaks a uniqueness rule returns a *ConflictError naming
+//     the field; a conditional update with a stale version returns an error
+//     wrapping ErrVersionMismatch; a missing object returns an error
+//     wrapping ErrNotFound. Driver errors never reach callers unwrapped.
+//   - Deleting a user deletes its devices, team, profile and queue
+//     memberships, unassigns its numbers and clears it as manager, all in
+//     the same transaction.
+//   - Change.Seq values are assigned in commit order and only grow.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database is reachable and migrated.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is a transaction of a Store. Methods that take a pointer fill in what
+// the store assigns (Change.Seq) and otherwise store the object as given:
+// ids, versions and timestamps are the caller's (the Directory's) job.
+type Tx interface {
+	CreateTenant(ctx context.Context, t *Tenant) error
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	// UpdateTenant replaces the tenant if its stored version is expect.
+	UpdateTenant(ctx context.Context, t *Tenant, expect int64) error
+	ListTenants(ctx context.Context) ([]Tenant, error)
+
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, tenant, id string) (User, error)
+	// LookupUser finds a user by a unique key, case-insensitively where the
+	// key is (userName, email).
+	LookupUser(ctx context.Context, tenant string, key UserKey, value string) (User, error)
+	// UpdateUser replaces the user if its stored version is expect.
+	// Memberships (Teams, Profiles, Queues) are replaced as given.
+	UpdateUser(ctx context.Context, u *User, expect int64) error
+	DeleteUser(ctx context.Context, tenant, id string) error
+	ListUsers(ctx context.Context, tenant string, q UserQuery) (UserPage, error)
+	// RoutingReferences returns the ids of users whose routing policy
+	// forwards to or rings the user id.
+	RoutingReferences(ctx context.Context, tenant, id string) ([]string, error)
+	// NextFreeExtension returns the lowest extension in r that no user of
+	// the tenant holds, or "" when the range is full.
+	NextFreeExtension(ctx context.Context, tenant string, r Range) (string, error)
+	SetPasswordHash(ctx context.Context, tenant, userID string, hash []byte) error
+	GetPasswordHash(ctx context.Context, tenant, userID string) ([]byte, error)
+
+	CreateProfile(ctx context.Context, p *Profile) error
+	GetProfile(ctx context.Context, tenant, id string) (Profile, error)
+	// LookupProfile finds a profile by name, case-insensitively.
+	LookupProfile(ctx context.Context, tenant, name string) (Profile, error)
+	UpdateProfile(ctx context.Context, p *Profile, expect int64) error
+	// DeleteProfile deletes a profile; ErrInUse while users or teams use it.
+	DeleteProfile(ctx context.Context, tenant, id string) error
+	ListProfiles(ctx context.Context, tenant string) ([]Profile, error)
+
+	CreateTeam(ctx context.Context, t *Team) error
+	GetTeam(ctx context.Context, tenant, id string) (Team, error)
+	// LookupTeam finds a team by name (case-insensitively) or external id.
+	LookupTeam(ctx context.Context, tenant string, key TeamKey, value string) (Team, error)
+	UpdateTeam(ctx context.Context, t *Team, expect int64) error
+	DeleteTeam(ctx context.Context, tenant, id string) error
+	ListTeams(ctx context.Context, tenant string, q TeamQuery) (TeamPage, error)
+	// AddTeamMembers adds users to a team and returns those that were not
+	// members yet. Unknown user ids are ErrNotFound.
+	AddTeamMembers(ctx context.Context, tenant, team string, users []string) ([]string, error)
+	// RemoveTeamMembers removes users and returns those that were members.
+	RemoveTeamMembers(ctx context.Context, tenant, team string, users []string) ([]string, error)
+	// ListTeamMembers returns member user ids in a stable order and the total.
+	ListTeamMembers(ctx context.Context, tenant, team string, offset, limit int) ([]string, int, error)
+
+	CreateDevice(ctx context.Context, d *Device) error
+	GetDevice(ctx context.Context, tenant, id string) (Device, error)
+	UpdateDevice(ctx context.Context, d *Device, expect int64) error
+	DeleteDevice(ctx context.Context, tenant, id string) error
+	// ListDevices lists a user's devices, or every device when userID is "".
+	ListDevices(ctx context.Context, tenant, userID string) ([]Device, error)
+
+	PutNumber(ctx context.Context, n *Number) error
+	GetNumber(ctx context.Context, tenant, e164 string) (Number, error)
+	DeleteNumber(ctx context.Context, tenant, e164 string) error
+	// ListNumbers lists the tenant's numbers, or a user's when userID is set.
+	ListNumbers(ctx context.Context, tenant, userID string) ([]Number, error)
+
+	CreateTimeFrame(ctx context.Context, tf *StoredTimeFrame) error
+	GetTimeFrame(ctx context.Context, tenant, id string) (StoredTimeFrame, error)
+	UpdateTimeFrame(ctx context.Context, tf *StoredTimeFrame, expect int64) error
+	// DeleteTimeFrame deletes a time frame; ErrInUse while a routing policy
+	// refers to it.
+	DeleteTimeFrame(ctx context.Context, tenant, id string) error
+	ListTimeFrames(ctx context.Context, tenant string) ([]StoredTimeFrame, error)
+
+	// AppendChange adds an entry to the change log and sets c.Seq.
+	AppendChange(ctx context.Context, c *Change) error
+	ListChanges(ctx context.Context, tenant string, q ChangeQuery) ([]Change, error)
+
+	CreateToken(ctx context.Context, t *APIToken) error
+	// GetToken finds a token by id in any tenant (authentication starts
+	// from the token alone).
+	GetToken(ctx context.Context, id string) (APIToken, error)
+	UpdateToken(ctx context.Context, t *APIToken) error
+	ListTokens(ctx context.Context, tenant string) ([]APIToken, error)
+}
+
+// UserKey is a unique key a user can be looked up by.
+type UserKey string
+
+// The unique user keys.
+const (
+	KeyUserName      UserKey = "userName"
+	KeyEmail         UserKey = "email"
+	KeyExtension     UserKey = "extension"
+	KeyStationNumber UserKey = "stationNumber"
+	KeyExternalID    UserKey = "externalId"
+)
+
+// TeamKey is a unique key a team can be looked up by.
+type TeamKey string
+
+// The unique team keys.
+const (
+	TeamKeyName       TeamKey = "name"
+	TeamKeyExternalID TeamKey = "externalId"
+)
+
+// Page sizes for listings.
+const (
+	// DefaultPageSize is the page size when a query gives none.
+	DefaultPageSize = 100
+	// MaxPageSize is the largest page a listing returns; the SCIM endpoint
+	// advertises it as filter.maxResults.
+	MaxPageSize = 1000
+)
+
+// UserQuery selects, sorts and pages users. The zero value lists the first
+// DefaultPageSize people (no system users) in id order.
+type UserQuery struct {
+	// Filter selects users; nil selects all.
+	Filter Filter
+	// Search matches users whose names, userName, emails or extension
+	// contain the text, case-insensitively (the portals' search bar).
+	Search string
+	// IncludeSystem includes call queues, auto attendants and conference
+	// bridges.
+	IncludeSystem bool
+	// SortBy orders the result; ties are broken by id so pages are stable.
+	SortBy     Attr
+	Descending bool
+	// Offset skips that many users (0-based).
+	Offset int
+	// Limit is the page size: 0 means DefaultPageSize, larger than
+	// MaxPageSize means MaxPageSize; -1 returns no users, only the total.
+	Limit int
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []User
+	// Total is the number of users the query selects, over all pages.
+	Total int
+}
+
+// TeamQuery selects and pages teams.
+type TeamQuery struct {
+	// Filter selects teams by AttrID, AttrDisplayName, AttrExternalID,
+	// AttrCreated, AttrLastModified or AttrMember; nil selects all.
+	Filter Filter
+	SortBy Attr
+	// Descending reverses the order.
+	Descending bool
+	Offset     int
+	Limit      int
+}
+
+// TeamPage is one page of a team listing.
+type TeamPage struct {
+	Teams []Team
+	Total int
+}
+
+// ChangeQuery selects change log entries, oldest first.
+type ChangeQuery struct {
+	// AfterSeq returns entries with a larger Seq (0: from the start).
+	AfterSeq int64
+	// Entity and EntityID narrow to one object, when set.
+	Entity   string
+	EntityID string
+	// Limit is 0 for DefaultPageSize, capped at MaxPageSize.
+	Limit int
+}
+
+// StoredTimeFrame is a tenant's named time frame as stored.
+type StoredTimeFrame struct {
+	TimeFrame
+	TenantID string    `json:"tenantId"`
+	Version  int64     `json:"version"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// APIToken is a bearer token for the SCIM endpoint, scoped to one tenant.
+// Only a SHA-256 hash of its secret is stored.
+type APIToken struct {
+	// ID is the public part of the token, also shown in listings.
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	// Name is a label ("okta", "entra").
+	Name string `json:"name,omitempty"`
+	// Hash is SHA-256 of the secret part; never shown.
+	Hash      []byte     `json:"-"`
+	Created   time.Time  `json:"created"`
+	LastUsed  *time.Time `json:"lastUsed,omitempty"`
+	Revoked   *time.Time `json:"revoked,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}

@@ -1,0 +1,352 @@
+package pbxusers
+
+import (
+	"encoding/json"
+	"net/mail"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+)
+
+// Password policy for passwords set through the library.
+const (
+	// MinPasswordLength is the fewest characters a password may have.
+	MinPasswordLength = 8
+	// MaxPasswordBytes is the longest password in bytes (bcrypt's limit).
+	MaxPasswordBytes = 72
+)
+
+// CheckPasswordPolicy says why a password is not acceptable, or returns nil.
+// The policy follows NIST SP 800-63B: a minimum length and no composition
+// rules, plus a check against the user's own login.
+func CheckPasswordPolicy(password, userName string) error {
+	switch {
+	case utf8.RuneCountInString(password) < MinPasswordLength:
+		return errorString("must be at least " + strconv.Itoa(MinPasswordLength) + " characters long")
+	case len(password) > MaxPasswordBytes:
+		return errorString("must be at most " + strconv.Itoa(MaxPasswordBytes) + " bytes long")
+	case userName != "" && strings.EqualFold(password, userName):
+		return errorString("must not be the same as the login")
+	case strings.TrimSpace(password) == "":
+		return errorString("must not be only spaces")
+	}
+	return nil
+}
+
+// normalize fills defaults, rewrites values into their canonical form (E.164
+// numbers, canonical zone and language names, MAC and IP forms) and checks
+// every field that can be checked without the store. region is the tenant's
+// phone region.
+func (u *User) normalize(region string, plan ExtensionPlan) error {
+	var p Problems
+	if u.Kind == "" {
+		u.Kind = KindPerson
+	}
+	if !u.Kind.valid() {
+		p.Add("kind", "must be person, call_queue, auto_attendant or conference_bridge")
+	}
+	if u.Status == "" {
+		u.Status = StatusActive
+	}
+	if u.Status != StatusActive && u.Status != StatusInactive {
+		p.Add("status", "must be active or inactive")
+	}
+	if u.Owner.Source == "" {
+		u.Owner.Source = SourceManual
+	}
+	if !u.Owner.Source.valid() {
+		p.Add("owner.source", "must be manual, scim or ldap")
+	}
+	checkText(&p, "owner.externalId", u.Owner.ExternalID, 256)
+	if u.Role == "" {
+		u.Role = RoleUser
+	}
+	if !u.Role.valid() {
+		p.Add("role", "must be user, agent, supervisor, admin or owner")
+	}
+
+	u.UserName = strings.TrimSpace(u.UserName)
+	switch {
+	case u.UserName == "":
+		p.Add("userName", "is required")
+	case strings.IndexFunc(u.UserName, unicode.IsSpace) >= 0:
+		p.Add("userName", "must not contain spaces")
+	default:
+		checkText(&p, "userName", u.UserName, 256)
+	}
+	for field, v := range map[string]string{
+		"name.formatted": u.Name.Formatted, "name.given": u.Name.Given, "name.family": u.Name.Family,
+		"name.middle": u.Name.Middle, "name.prefix": u.Name.Prefix, "name.suffix": u.Name.Suffix,
+		"displayName": u.DisplayName, "nickname": u.Nickname, "title": u.Title, "customId": u.CustomID,
+		"location": u.Location, "enterprise.employeeNumber": u.Enterprise.EmployeeNumber,
+		"enterprise.costCenter": u.Enterprise.CostCenter, "enterprise.organization": u.Enterprise.Organization,
+		"enterprise.division": u.Enterprise.Division, "enterprise.department": u.Enterprise.Department,
+		"callerId.name": u.CallerID.Name,
+	} {
+		checkText(&p, field, v, 256)
+	}
+
+	primaries := 0
+	seen := map[string]bool{}
+	for i, e := range u.Emails {
+		f := "emails[" + strconv.Itoa(i) + "]"
+		u.Emails[i].Value = strings.TrimSpace(e.Value)
+		e.Value = u.Emails[i].Value
+		if a, err := mail.ParseAddress(e.Value); err != nil || a.Address != e.Value || a.Name != "" {
+			p.Add(f+".value", "%q is not an email address", e.Value)
+		}
+		if e.Type != "" && e.Type != "work" && e.Type != "home" && e.Type != "other" {
+			p.Add(f+".type", "must be work, home or other")
+		}
+		k := strings.ToLower(e.Value)
+		if seen[k] {
+			p.Add(f+".value", "%q is listed twice", e.Value)
+		}
+		seen[k] = true
+		if e.Primary {
+			primaries++
+		}
+	}
+	if primaries > 1 {
+		p.Add("emails", "only one address can be primary")
+	}
+
+	if u.Extension != "" {
+		if why := plan.check(u.Extension); why != "" {
+			p.Add("extension", "%s", why)
+		}
+	}
+	if u.StationNumber != "" && (!isDigits(u.StationNumber) || len(u.StationNumber) > 20) {
+		p.Add("stationNumber", "must be 1–20 digits")
+	}
+
+	primaries = 0
+	for i := range u.PhoneNumbers {
+		f := "phoneNumbers[" + strconv.Itoa(i) + "]"
+		n := &u.PhoneNumbers[i]
+		e164, ext, err := NormalizeE164(n.Number, region)
+		if err != nil {
+			p.Add(f+".number", "%q %s", n.Number, err.Error())
+		} else {
+			n.Number = e164
+			if ext != "" {
+				n.Ext = ext
+			}
+		}
+		if n.Ext != "" && !isDigits(n.Ext) {
+			p.Add(f+".ext", "must be digits")
+		}
+		switch n.Type {
+		case "", PhoneWork, PhoneMobile, PhoneHome, PhoneFax, PhoneOther:
+		default:
+			p.Add(f+".type", "must be work, mobile, home, fax or other")
+		}
+		if n.Primary {
+			primaries++
+		}
+	}
+	if primaries > 1 {
+		p.Add("phoneNumbers", "only one number can be primary")
+	}
+	normalizeNumber(&p, "callerId.number", &u.CallerID.Number, region)
+	normalizeNumber(&p, "callerId.emergency", &u.CallerID.Emergency, region)
+	for i := range u.CallerID.Allowed {
+		normalizeNumber(&p, "callerId.allowed["+strconv.Itoa(i)+"]", &u.CallerID.Allowed[i], region)
+	}
+	if len(u.CallerID.Allowed) > 0 && !u.Features.MultipleCallerID {
+		p.Add("callerId.allowed", "needs the multipleCallerId feature")
+	}
+
+	if u.Language != "" {
+		tag, err := language.Parse(u.Language)
+		if err != nil {
+			p.Add("language", "%q is not a BCP 47 language tag (e.g. en-US, de)", u.Language)
+		} else {
+			u.Language = tag.String()
+		}
+	}
+	if u.TimeZone != "" {
+		if _, err := loadLocation(u.TimeZone); err != nil {
+			p.Add("timeZone", "unknown IANA time zone %q", u.TimeZone)
+		} else {
+			u.TimeZone = CanonicalTimeZone(u.TimeZone)
+		}
+	}
+	if len(u.CustomFields) > 50 {
+		p.Add("customFields", "at most 50 fields")
+	}
+	for k, v := range u.CustomFields {
+		if k == "" || len(k) > 64 {
+			p.Add("customFields", "names must be 1–64 characters")
+		}
+		checkText(&p, "customFields."+k, v, 1000)
+	}
+
+	u.Profiles = dedupe(&p, "profiles", u.Profiles)
+	u.Teams = dedupe(&p, "teams", u.Teams)
+	p.Merge("overrides", u.Overrides.Validate())
+	defaults, queues := 0, map[string]bool{}
+	for i, q := range u.Queues {
+		f := "queues[" + strconv.Itoa(i) + "]"
+		switch {
+		case q.QueueID == "":
+			p.Add(f+".queueId", "is required")
+		case queues[q.QueueID]:
+			p.Add(f+".queueId", "queue listed twice")
+		case q.QueueID == u.ID && u.ID != "":
+			p.Add(f+".queueId", "a queue cannot be its own member")
+		}
+		queues[q.QueueID] = true
+		if q.Priority < 0 {
+			p.Add(f+".priority", "must be ≥ 0")
+		}
+		if q.DefaultOutbound {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		p.Add("queues", "only one queue can be the default outbound queue")
+	}
+
+	switch u.Recording {
+	case "":
+		u.Recording = RecordNever
+	case RecordNever, RecordAlways, RecordOnDemand:
+	default:
+		p.Add("recording", "must be never, always or on_demand")
+	}
+	for i, a := range u.IPRestriction.Allowed {
+		f := "ipRestriction.allowed[" + strconv.Itoa(i) + "]"
+		a = strings.TrimSpace(a)
+		if pfx, err := netip.ParsePrefix(a); err == nil {
+			u.IPRestriction.Allowed[i] = pfx.Masked().String()
+		} else if ip, err := netip.ParseAddr(a); err == nil {
+			u.IPRestriction.Allowed[i] = ip.String()
+		} else {
+			p.Add(f, "%q is not an IP address or CIDR prefix", a)
+		}
+	}
+	if u.IPRestriction.Enabled && len(u.IPRestriction.Allowed) == 0 {
+		p.Add("ipRestriction.allowed", "needs at least one address when the restriction is enabled")
+	}
+	subs := map[Notification]bool{}
+	for i, n := range u.Notifications {
+		known := false
+		for _, k := range Notifications {
+			known = known || k == n
+		}
+		if !known {
+			p.Add("notifications["+strconv.Itoa(i)+"]", "unknown topic %q", n)
+		}
+		if subs[n] {
+			p.Add("notifications["+strconv.Itoa(i)+"]", "topic %q listed twice", n)
+		}
+		subs[n] = true
+	}
+
+	switch u.Password.Mode {
+	case "":
+		if u.Password.New != "" || u.Password.IsSet || u.Kind.System() {
+			u.Password.Mode = PasswordManual
+		} else {
+			u.Password.Mode = PasswordInvite
+		}
+	case PasswordManual, PasswordInvite:
+	default:
+		p.Add("password.mode", "must be manual or invite")
+	}
+	if u.Password.New != "" {
+		if err := CheckPasswordPolicy(u.Password.New, u.UserName); err != nil {
+			p.Add("password", "%s", err.Error())
+		}
+		if u.Kind.System() {
+			p.Add("password", "system users do not log in and take no password")
+		}
+	}
+	p.Merge("routing", u.Routing.Validate())
+	if u.Kind == KindCallQueue {
+		if u.Queue != nil {
+			switch u.Queue.Dispatch {
+			case "", "ring_all", "round_robin", "linear_hunt", "longest_idle":
+			default:
+				p.Add("queue.dispatch", "must be ring_all, round_robin, linear_hunt or longest_idle")
+			}
+			if u.Queue.MaxWaitSeconds < 0 || u.Queue.MaxWaitSeconds > 86400 {
+				p.Add("queue.maxWaitSeconds", "must be between 0 and 86400")
+			}
+		}
+	} else if u.Queue != nil {
+		p.Add("queue", "only call queues have queue settings")
+	}
+	if u.Kind.System() && len(u.Queues) > 0 {
+		p.Add("queues", "system users cannot be queue members")
+	}
+	return p.Err()
+}
+
+func normalizeNumber(p *Problems, field string, v *string, region string) {
+	if *v == "" {
+		return
+	}
+	e164, _, err := NormalizeE164(*v, region)
+	if err != nil {
+		p.Add(field, "%q %s", *v, err.Error())
+		return
+	}
+	*v = e164
+}
+
+func checkText(p *Problems, field, v string, max int) {
+	if v == "" {
+		return
+	}
+	if !utf8.ValidString(v) {
+		p.Add(field, "must be valid UTF-8")
+		return
+	}
+	if utf8.RuneCountInString(v) > max {
+		p.Add(field, "must be at most %d characters", max)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			p.Add(field, "must not contain control characters")
+			return
+		}
+	}
+}
+
+func dedupe(p *Problems, field string, ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if id == "" {
+			p.Add(field, "contains an empty id")
+			continue
+		}
+		if !seen[id] {
+			out = append(out, id)
+		}
+		seen[id] = true
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// cloneRouting deep-copies a routing policy through its JSON form.
+func cloneRouting(p RoutingPolicy) RoutingPolicy {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return p
+	}
+	var c RoutingPolicy
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return p
+	}
+	return c
+}
