@@ -554,6 +554,9 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		Summary: u.UserName, Fields: fields, Version: u.Version}); err != nil {
 		return User{}, err
 	}
+	if err := t.userUpdated(&old, &u); err != nil {
+		return User{}, err
+	}
 	return u, nil
 }
 

@@ -120,6 +120,42 @@ type Tx interface {
 	AppendChange(ctx context.Context, c *Change) error
 	ListChanges(ctx context.Context, tenant string, q ChangeQuery) ([]Change, error)
 
+	// EnqueueMail adds a message to the outbox and sets m.ID.
+	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+	// ClaimMail leases up to limit pending messages due at now (and not
+	// leased by another worker past now) to owner until until, oldest due
+	// first. A message is leased to one worker at a time.
+	ClaimMail(ctx context.Context, owner string, now, until time.Time, limit int) ([]OutboxMessage, error)
+	// FinishMail stores m's status, attempts, next attempt and last error,
+	// clears its lease and records the attempt.
+	FinishMail(ctx context.Context, m *OutboxMessage, a MailAttempt) error
+	GetMail(ctx context.Context, tenant string, id int64) (OutboxMessage, error)
+	ListMail(ctx context.Context, tenant string, q MailQuery) ([]OutboxMessage, error)
+	ListMailAttempts(ctx context.Context, id int64) ([]MailAttempt, error)
+	// CountMail counts the messages of every tenant by status.
+	CountMail(ctx context.Context) (map[MailStatus]int, error)
+
+	CreateSetupToken(ctx context.Context, t *SetupToken) error
+	// GetSetupToken finds a set-password token by id in any tenant.
+	GetSetupToken(ctx context.Context, id string) (SetupToken, error)
+	UpdateSetupToken(ctx context.Context, t *SetupToken) error
+	// RevokeSetupTokens revokes a user's unused, unrevoked tokens and
+	// returns how many.
+	RevokeSetupTokens(ctx context.Context, tenant, userID string, at time.Time) (int, error)
+
+	// CreateSyncRun adds a sync run record and sets r.ID.
+	CreateSyncRun(ctx context.Context, r *SyncRun) error
+	UpdateSyncRun(ctx context.Context, r *SyncRun) error
+	// ListSyncRuns lists runs newest first; directory "" means all.
+	ListSyncRuns(ctx context.Context, tenant, directory string, limit int) ([]SyncRun, error)
+	GetSyncState(ctx context.Context, tenant, directory string) (SyncState, error)
+	PutSyncState(ctx context.Context, st *SyncState) error
+
+	// AcquireLease takes or extends the named lease for owner; false when
+	// another owner holds it past now.
+	AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+
 	CreateToken(ctx context.Context, t *APIToken) error
 	// GetToken finds a token by id in any tenant (authentication starts
 	// from the token alone).

@@ -63,6 +63,11 @@ type Owner struct {
 	ExternalID string `json:"externalId,omitempty"`
 	// Directory names the LDAP directory (its config name) for SourceLDAP.
 	Directory string `json:"directory,omitempty"`
+	// Synced holds, per field, the value the owning source last set (an
+	// LDAP sync records what it read). A sync changes a field only when the
+	// source's value changed since, so an admin's edit of another field, or
+	// of the same field while the directory kept its value, is not undone.
+	Synced map[string]string `json:"synced,omitempty"`
 }
 
 // Role is the access level a user has in the phone system's portals
@@ -387,6 +392,12 @@ func (u User) Clone() User {
 		c.Password.SetAt = &t
 	}
 	c.Routing = cloneRouting(u.Routing)
+	if u.Owner.Synced != nil {
+		c.Owner.Synced = make(map[string]string, len(u.Owner.Synced))
+		for k, v := range u.Owner.Synced {
+			c.Owner.Synced[k] = v
+		}
+	}
 	if u.Queue != nil {
 		q := *u.Queue
 		c.Queue = &q

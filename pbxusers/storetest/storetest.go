@@ -54,6 +54,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Tokens", testTokens},
 		{"ExtensionAllocation", testExtensionAllocation},
 		{"TimesAreUTC", testTimesAreUTC},
+		{"WelcomeMailQueued", testWelcomeMailQueued},
+		{"OutboxClaims", testOutboxClaims},
+		{"SetupLinks", testSetupLinks},
+		{"SyncRunsAndLeases", testSyncRunsAndLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
