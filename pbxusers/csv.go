@@ -290,7 +290,17 @@ func (t *txn) importRow(tn Tenant, row csvRow, opts ImportOptions, res *ImportRe
 		u = existing.Clone()
 	}
 	if err := t.applyCSV(tn, &u, c); err != nil {
-		return err
+		if !errors.Is(err, ErrInvalid) {
+			return err
+		}
+		// Report the cell problems of the rest of the row too.
+		var p Problems
+		p.Merge("", err)
+		check := u.Clone()
+		if verr := check.normalize(tn.Region, tn.Extensions); verr != nil {
+			p.Merge("", verr)
+		}
+		return p.Err()
 	}
 	if existing == nil {
 		if _, err := t.createUser(tn.ID, u, row.hash); err != nil {

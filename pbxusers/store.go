@@ -62,6 +62,10 @@ type Tx interface {
 	UpdateUser(ctx context.Context, u *User, expect int64) error
 	DeleteUser(ctx context.Context, tenant, id string) error
 	ListUsers(ctx context.Context, tenant string, q UserQuery) (UserPage, error)
+	// ListOwned returns summaries of the users a source owns (narrowed to
+	// one directory when directory is set), ordered by external id, after
+	// the external id after, at most limit.
+	ListOwned(ctx context.Context, tenant string, source Source, directory, after string, limit int) ([]OwnedUser, error)
 	// RoutingReferences returns the ids of users whose routing policy
 	// forwards to or rings the user id.
 	RoutingReferences(ctx context.Context, tenant, id string) ([]string, error)
@@ -162,6 +166,18 @@ type Tx interface {
 	GetToken(ctx context.Context, id string) (APIToken, error)
 	UpdateToken(ctx context.Context, t *APIToken) error
 	ListTokens(ctx context.Context, tenant string) ([]APIToken, error)
+}
+
+// OwnedUser is the summary of a user a source owns: enough to decide
+// whether a sync must touch it, without reading the whole user.
+type OwnedUser struct {
+	ID            string `json:"id"`
+	ExternalID    string `json:"externalId"`
+	UserName      string `json:"userName"`
+	Status        Status `json:"status"`
+	DeactivatedBy Source `json:"deactivatedBy,omitempty"`
+	Hash          string `json:"hash,omitempty"`
+	Version       int64  `json:"version"`
 }
 
 // UserKey is a unique key a user can be looked up by.

@@ -55,6 +55,23 @@ type SyncState struct {
 	LastRun  time.Time `json:"lastRun,omitzero"`
 }
 
+// ListOwned returns, page by page in external id order, summaries of the
+// users a source owns in a tenant (narrowed to one LDAP directory when
+// directory is set). Pass the last ExternalID of a page as after to get the
+// next; limit 0 means MaxPageSize.
+func (d *Directory) ListOwned(ctx context.Context, tenant string, source Source, directory, after string, limit int) ([]OwnedUser, error) {
+	if limit <= 0 || limit > 10*MaxPageSize {
+		limit = MaxPageSize
+	}
+	var out []OwnedUser
+	err := d.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.ListOwned(ctx, tenant, source, directory, after, limit)
+		return err
+	})
+	return out, err
+}
+
 // StartSyncRun records the start of a run and returns it with its id.
 func (d *Directory) StartSyncRun(ctx context.Context, run SyncRun) (SyncRun, error) {
 	err := d.store.Update(ctx, func(tx Tx) error {

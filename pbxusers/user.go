@@ -68,6 +68,9 @@ type Owner struct {
 	// source's value changed since, so an admin's edit of another field, or
 	// of the same field while the directory kept its value, is not undone.
 	Synced map[string]string `json:"synced,omitempty"`
+	// Hash is the owning source's fingerprint of the values it last set
+	// (an LDAP sync compares it to skip unchanged entries cheaply).
+	Hash string `json:"hash,omitempty"`
 }
 
 // Role is the access level a user has in the phone system's portals

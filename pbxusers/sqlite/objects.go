@@ -34,7 +34,7 @@ func (t *txn) CreateTenant(ctx context.Context, tn *pbxusers.Tenant) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, "INSERT INTO tenants (id, doc, version, created, updated) VALUES (?,?,?,?,?)",
+	_, err = t.exec(ctx, "INSERT INTO tenants (id, doc, version, created, updated) VALUES (?,?,?,?,?)",
 		tn.ID, doc, tn.Version, micro(tn.Created), micro(tn.Updated))
 	return writeErr(err, tn.ID)
 }
@@ -42,7 +42,7 @@ func (t *txn) CreateTenant(ctx context.Context, tn *pbxusers.Tenant) error {
 func (t *txn) GetTenant(ctx context.Context, id string) (pbxusers.Tenant, error) {
 	var doc string
 	var tn pbxusers.Tenant
-	err := t.q.QueryRowContext(ctx, "SELECT doc FROM tenants WHERE id = ?", id).Scan(&doc)
+	err := t.queryRow(ctx, "SELECT doc FROM tenants WHERE id = ?", id).Scan(&doc)
 	if err != nil {
 		return tn, notFoundErr("tenant", id, err)
 	}
@@ -55,7 +55,7 @@ func (t *txn) UpdateTenant(ctx context.Context, tn *pbxusers.Tenant, expect int6
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "UPDATE tenants SET doc = ?, version = ?, updated = ? WHERE id = ? AND version = ?",
+	res, err := t.exec(ctx, "UPDATE tenants SET doc = ?, version = ?, updated = ? WHERE id = ? AND version = ?",
 		doc, tn.Version, micro(tn.Updated), tn.ID, expect)
 	if err != nil {
 		return writeErr(err, tn.ID)
@@ -90,7 +90,7 @@ func (t *txn) CreateProfile(ctx context.Context, p *pbxusers.Profile) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, "INSERT INTO profiles (id, tenant_id, name_lc, doc, version, created, updated) VALUES (?,?,?,?,?,?,?)",
+	_, err = t.exec(ctx, "INSERT INTO profiles (id, tenant_id, name_lc, doc, version, created, updated) VALUES (?,?,?,?,?,?,?)",
 		p.ID, p.TenantID, strings.ToLower(p.Name), doc, p.Version, micro(p.Created), micro(p.Updated))
 	return writeErr(err, p.Name)
 }
@@ -98,7 +98,7 @@ func (t *txn) CreateProfile(ctx context.Context, p *pbxusers.Profile) error {
 func (t *txn) getProfile(ctx context.Context, where string, args ...any) (pbxusers.Profile, error) {
 	var doc string
 	var p pbxusers.Profile
-	if err := t.q.QueryRowContext(ctx, "SELECT doc FROM profiles WHERE "+where, args...).Scan(&doc); err != nil {
+	if err := t.queryRow(ctx, "SELECT doc FROM profiles WHERE "+where, args...).Scan(&doc); err != nil {
 		return p, err
 	}
 	err := json.Unmarshal([]byte(doc), &p)
@@ -126,7 +126,7 @@ func (t *txn) UpdateProfile(ctx context.Context, p *pbxusers.Profile, expect int
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "UPDATE profiles SET name_lc = ?, doc = ?, version = ?, updated = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+	res, err := t.exec(ctx, "UPDATE profiles SET name_lc = ?, doc = ?, version = ?, updated = ? WHERE tenant_id = ? AND id = ? AND version = ?",
 		strings.ToLower(p.Name), doc, p.Version, micro(p.Updated), p.TenantID, p.ID, expect)
 	if err != nil {
 		return writeErr(err, p.Name)
@@ -136,7 +136,7 @@ func (t *txn) UpdateProfile(ctx context.Context, p *pbxusers.Profile, expect int
 
 func (t *txn) DeleteProfile(ctx context.Context, tenant, id string) error {
 	var users, teams int
-	if err := t.q.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM user_profiles WHERE profile_id = ?1),
+	if err := t.queryRow(ctx, `SELECT (SELECT count(*) FROM user_profiles WHERE profile_id = ?1),
 		(SELECT count(*) FROM team_profiles WHERE profile_id = ?1)`, id).Scan(&users, &teams); err != nil {
 		return mapErr(err)
 	}
@@ -144,7 +144,7 @@ func (t *txn) DeleteProfile(ctx context.Context, tenant, id string) error {
 		return &pbxusers.ConflictError{Kind: "profile", Field: "id", Value: id,
 			Reason: fmt.Sprintf("is used by %d users and %d teams", users, teams), Err: pbxusers.ErrInUse}
 	}
-	res, err := t.q.ExecContext(ctx, "DELETE FROM profiles WHERE tenant_id = ? AND id = ?", tenant, id)
+	res, err := t.exec(ctx, "DELETE FROM profiles WHERE tenant_id = ? AND id = ?", tenant, id)
 	if err != nil {
 		return writeErr(err, id)
 	}
@@ -195,11 +195,11 @@ func teamDoc(tm *pbxusers.Team) (string, error) {
 }
 
 func (t *txn) writeTeamProfiles(ctx context.Context, tm *pbxusers.Team) error {
-	if _, err := t.q.ExecContext(ctx, "DELETE FROM team_profiles WHERE team_id = ?", tm.ID); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM team_profiles WHERE team_id = ?", tm.ID); err != nil {
 		return mapErr(err)
 	}
 	for i, p := range tm.Profiles {
-		if _, err := t.q.ExecContext(ctx, "INSERT INTO team_profiles (team_id, profile_id, pos) VALUES (?,?,?)", tm.ID, p, i); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO team_profiles (team_id, profile_id, pos) VALUES (?,?,?)", tm.ID, p, i); err != nil {
 			return writeErr(err, p)
 		}
 	}
@@ -211,7 +211,7 @@ func (t *txn) CreateTeam(ctx context.Context, tm *pbxusers.Team) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, "INSERT INTO teams (id, tenant_id, name_lc, external_id, version, created, updated, doc) VALUES (?,?,?,?,?,?,?,?)",
+	_, err = t.exec(ctx, "INSERT INTO teams (id, tenant_id, name_lc, external_id, version, created, updated, doc) VALUES (?,?,?,?,?,?,?,?)",
 		tm.ID, tm.TenantID, strings.ToLower(tm.Name), nullable(tm.Owner.ExternalID), tm.Version, micro(tm.Created), micro(tm.Updated), doc)
 	if err != nil {
 		return writeErr(err, tm.Name)
@@ -220,7 +220,7 @@ func (t *txn) CreateTeam(ctx context.Context, tm *pbxusers.Team) error {
 }
 
 func (t *txn) GetTeam(ctx context.Context, tenant, id string) (pbxusers.Team, error) {
-	tm, err := scanTeam(t.q.QueryRowContext(ctx, "SELECT "+teamColumns+" FROM teams u WHERE u.tenant_id = ? AND u.id = ?", tenant, id))
+	tm, err := scanTeam(t.queryRow(ctx, "SELECT "+teamColumns+" FROM teams u WHERE u.tenant_id = ? AND u.id = ?", tenant, id))
 	if err != nil {
 		return tm, notFoundErr("team", id, err)
 	}
@@ -238,7 +238,7 @@ func (t *txn) LookupTeam(ctx context.Context, tenant string, key pbxusers.TeamKe
 	default:
 		return pbxusers.Team{}, pbxusers.Invalid("key", "cannot look teams up by %q", key)
 	}
-	tm, err := scanTeam(t.q.QueryRowContext(ctx, "SELECT "+teamColumns+" FROM teams u WHERE u.tenant_id = ? AND "+where, tenant, arg))
+	tm, err := scanTeam(t.queryRow(ctx, "SELECT "+teamColumns+" FROM teams u WHERE u.tenant_id = ? AND "+where, tenant, arg))
 	if err != nil {
 		return tm, notFoundErr("team", value, err)
 	}
@@ -250,7 +250,7 @@ func (t *txn) UpdateTeam(ctx context.Context, tm *pbxusers.Team, expect int64) e
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "UPDATE teams SET name_lc = ?, external_id = ?, version = ?, updated = ?, doc = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+	res, err := t.exec(ctx, "UPDATE teams SET name_lc = ?, external_id = ?, version = ?, updated = ?, doc = ? WHERE tenant_id = ? AND id = ? AND version = ?",
 		strings.ToLower(tm.Name), nullable(tm.Owner.ExternalID), tm.Version, micro(tm.Updated), doc, tm.TenantID, tm.ID, expect)
 	if err != nil {
 		return writeErr(err, tm.Name)
@@ -262,7 +262,7 @@ func (t *txn) UpdateTeam(ctx context.Context, tm *pbxusers.Team, expect int64) e
 }
 
 func (t *txn) DeleteTeam(ctx context.Context, tenant, id string) error {
-	res, err := t.q.ExecContext(ctx, "DELETE FROM teams WHERE tenant_id = ? AND id = ?", tenant, id)
+	res, err := t.exec(ctx, "DELETE FROM teams WHERE tenant_id = ? AND id = ?", tenant, id)
 	if err != nil {
 		return writeErr(err, id)
 	}
@@ -290,7 +290,7 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 	}
 	var page pbxusers.TeamPage
 	where := b.sql()
-	if err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM teams u WHERE "+where, b.args...).Scan(&page.Total); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM teams u WHERE "+where, b.args...).Scan(&page.Total); err != nil {
 		return page, mapErr(err)
 	}
 	if q.Limit < 0 || page.Total == 0 || q.Offset >= page.Total {
@@ -304,7 +304,7 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 	if order != "u.id" {
 		orderBy = order + " " + dir + ", u.id " + dir
 	}
-	rows, err := t.q.QueryContext(ctx, "SELECT "+teamColumns+" FROM teams u WHERE "+where+" ORDER BY "+orderBy+" LIMIT ? OFFSET ?",
+	rows, err := t.query(ctx, "SELECT "+teamColumns+" FROM teams u WHERE "+where+" ORDER BY "+orderBy+" LIMIT ? OFFSET ?",
 		append(b.args, limit, q.Offset)...)
 	if err != nil {
 		return page, mapErr(err)
@@ -322,7 +322,7 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 
 func (t *txn) teamExists(ctx context.Context, tenant, team string) error {
 	var n int
-	if err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM teams WHERE tenant_id = ? AND id = ?", tenant, team).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM teams WHERE tenant_id = ? AND id = ?", tenant, team).Scan(&n); err != nil {
 		return mapErr(err)
 	}
 	if n == 0 {
@@ -338,13 +338,13 @@ func (t *txn) AddTeamMembers(ctx context.Context, tenant, team string, users []s
 	var added []string
 	for _, u := range users {
 		var n int
-		if err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE tenant_id = ? AND id = ?", tenant, u).Scan(&n); err != nil {
+		if err := t.queryRow(ctx, "SELECT count(*) FROM users WHERE tenant_id = ? AND id = ?", tenant, u).Scan(&n); err != nil {
 			return nil, mapErr(err)
 		}
 		if n == 0 {
 			return nil, fmt.Errorf("member %q: user %w", u, pbxusers.ErrNotFound)
 		}
-		res, err := t.q.ExecContext(ctx, "INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?,?)", team, u)
+		res, err := t.exec(ctx, "INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?,?)", team, u)
 		if err != nil {
 			return nil, mapErr(err)
 		}
@@ -361,7 +361,7 @@ func (t *txn) RemoveTeamMembers(ctx context.Context, tenant, team string, users 
 	}
 	var removed []string
 	for _, u := range users {
-		res, err := t.q.ExecContext(ctx, "DELETE FROM team_members WHERE team_id = ? AND user_id = ?", team, u)
+		res, err := t.exec(ctx, "DELETE FROM team_members WHERE team_id = ? AND user_id = ?", team, u)
 		if err != nil {
 			return nil, mapErr(err)
 		}
@@ -377,7 +377,7 @@ func (t *txn) ListTeamMembers(ctx context.Context, tenant, team string, offset, 
 		return nil, 0, err
 	}
 	var total int
-	if err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM team_members WHERE team_id = ?", team).Scan(&total); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM team_members WHERE team_id = ?", team).Scan(&total); err != nil {
 		return nil, 0, mapErr(err)
 	}
 	if limit <= 0 {
@@ -394,13 +394,13 @@ func (t *txn) CreateDevice(ctx context.Context, d *pbxusers.Device) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, "INSERT INTO devices (id, tenant_id, user_id, sip_id, mac, version, created, updated, doc) VALUES (?,?,?,?,?,?,?,?,?)",
+	_, err = t.exec(ctx, "INSERT INTO devices (id, tenant_id, user_id, sip_id, mac, version, created, updated, doc) VALUES (?,?,?,?,?,?,?,?,?)",
 		d.ID, d.TenantID, nullable(d.UserID), d.SIPID, nullable(d.MAC), d.Version, micro(d.Created), micro(d.Updated), doc)
 	return writeErr(err, d.SIPID)
 }
 
 func (t *txn) scanDevices(ctx context.Context, where string, args ...any) ([]pbxusers.Device, error) {
-	rows, err := t.q.QueryContext(ctx, "SELECT doc, user_id FROM devices WHERE "+where+" ORDER BY sip_id", args...)
+	rows, err := t.query(ctx, "SELECT doc, user_id FROM devices WHERE "+where+" ORDER BY sip_id", args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -438,7 +438,7 @@ func (t *txn) UpdateDevice(ctx context.Context, d *pbxusers.Device, expect int64
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "UPDATE devices SET user_id = ?, sip_id = ?, mac = ?, version = ?, updated = ?, doc = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+	res, err := t.exec(ctx, "UPDATE devices SET user_id = ?, sip_id = ?, mac = ?, version = ?, updated = ?, doc = ? WHERE tenant_id = ? AND id = ? AND version = ?",
 		nullable(d.UserID), d.SIPID, nullable(d.MAC), d.Version, micro(d.Updated), doc, d.TenantID, d.ID, expect)
 	if err != nil {
 		return writeErr(err, d.SIPID)
@@ -447,7 +447,7 @@ func (t *txn) UpdateDevice(ctx context.Context, d *pbxusers.Device, expect int64
 }
 
 func (t *txn) DeleteDevice(ctx context.Context, tenant, id string) error {
-	res, err := t.q.ExecContext(ctx, "DELETE FROM devices WHERE tenant_id = ? AND id = ?", tenant, id)
+	res, err := t.exec(ctx, "DELETE FROM devices WHERE tenant_id = ? AND id = ?", tenant, id)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -467,14 +467,14 @@ func (t *txn) ListDevices(ctx context.Context, tenant, userID string) ([]pbxuser
 // ---- numbers
 
 func (t *txn) PutNumber(ctx context.Context, n *pbxusers.Number) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO numbers (tenant_id, e164, user_id, label, created, updated) VALUES (?,?,?,?,?,?)
+	_, err := t.exec(ctx, `INSERT INTO numbers (tenant_id, e164, user_id, label, created, updated) VALUES (?,?,?,?,?,?)
 		ON CONFLICT (tenant_id, e164) DO UPDATE SET user_id = excluded.user_id, label = excluded.label, updated = excluded.updated`,
 		n.TenantID, n.E164, nullable(n.UserID), n.Label, micro(n.Created), micro(n.Updated))
 	return writeErr(err, n.E164)
 }
 
 func (t *txn) listNumbers(ctx context.Context, where string, args ...any) ([]pbxusers.Number, error) {
-	rows, err := t.q.QueryContext(ctx, "SELECT tenant_id, e164, user_id, label, created, updated FROM numbers WHERE "+where+" ORDER BY e164", args...)
+	rows, err := t.query(ctx, "SELECT tenant_id, e164, user_id, label, created, updated FROM numbers WHERE "+where+" ORDER BY e164", args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -505,7 +505,7 @@ func (t *txn) GetNumber(ctx context.Context, tenant, e164 string) (pbxusers.Numb
 }
 
 func (t *txn) DeleteNumber(ctx context.Context, tenant, e164 string) error {
-	res, err := t.q.ExecContext(ctx, "DELETE FROM numbers WHERE tenant_id = ? AND e164 = ?", tenant, e164)
+	res, err := t.exec(ctx, "DELETE FROM numbers WHERE tenant_id = ? AND e164 = ?", tenant, e164)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -529,7 +529,7 @@ func (t *txn) CreateTimeFrame(ctx context.Context, tf *pbxusers.StoredTimeFrame)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, "INSERT INTO timeframes (id, tenant_id, doc, version, created, updated) VALUES (?,?,?,?,?,?)",
+	_, err = t.exec(ctx, "INSERT INTO timeframes (id, tenant_id, doc, version, created, updated) VALUES (?,?,?,?,?,?)",
 		tf.ID, tf.TenantID, doc, tf.Version, micro(tf.Created), micro(tf.Updated))
 	return writeErr(err, tf.ID)
 }
@@ -564,7 +564,7 @@ func (t *txn) UpdateTimeFrame(ctx context.Context, tf *pbxusers.StoredTimeFrame,
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "UPDATE timeframes SET doc = ?, version = ?, updated = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+	res, err := t.exec(ctx, "UPDATE timeframes SET doc = ?, version = ?, updated = ? WHERE tenant_id = ? AND id = ? AND version = ?",
 		doc, tf.Version, micro(tf.Updated), tf.TenantID, tf.ID, expect)
 	if err != nil {
 		return writeErr(err, tf.ID)
@@ -581,7 +581,7 @@ func (t *txn) DeleteTimeFrame(ctx context.Context, tenant, id string) error {
 		return &pbxusers.ConflictError{Kind: "time frame", Field: "id", Value: id,
 			Reason: "is used by the answering rules of users " + strings.Join(users, ", "), Err: pbxusers.ErrInUse}
 	}
-	res, err := t.q.ExecContext(ctx, "DELETE FROM timeframes WHERE tenant_id = ? AND id = ?", tenant, id)
+	res, err := t.exec(ctx, "DELETE FROM timeframes WHERE tenant_id = ? AND id = ?", tenant, id)
 	if err != nil {
 		return writeErr(err, id)
 	}
@@ -606,7 +606,7 @@ func (t *txn) AppendChange(ctx context.Context, c *pbxusers.Change) error {
 		}
 		fields = f
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO changes (tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version)
+	res, err := t.exec(ctx, `INSERT INTO changes (tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version)
 		VALUES (?,?,?,?,?,?,?,?,?,?)`, c.TenantID, micro(c.At), string(c.Actor.Source), c.Actor.Name, string(c.Entity), c.EntityID,
 		string(c.Action), c.Summary, fields, c.Version)
 	if err != nil {
@@ -630,7 +630,7 @@ func (t *txn) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQ
 	if limit <= 0 {
 		limit = pbxusers.DefaultPageSize
 	}
-	rows, err := t.q.QueryContext(ctx, `SELECT seq, tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version
+	rows, err := t.query(ctx, `SELECT seq, tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version
 		FROM changes WHERE `+b.sql()+` ORDER BY seq LIMIT ?`, append(b.args, limit)...)
 	if err != nil {
 		return nil, mapErr(err)
@@ -674,14 +674,14 @@ func timePtr(v sql.NullInt64) *time.Time {
 }
 
 func (t *txn) CreateToken(ctx context.Context, tok *pbxusers.APIToken) error {
-	_, err := t.q.ExecContext(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires) VALUES (?,?,?,?,?,?,?,?)",
+	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires) VALUES (?,?,?,?,?,?,?,?)",
 		tok.ID, tok.TenantID, tok.Name, tok.Hash, micro(tok.Created), microPtr(tok.LastUsed),
 		microPtr(tok.Revoked), microPtr(tok.ExpiresAt))
 	return writeErr(err, tok.ID)
 }
 
 func (t *txn) scanTokens(ctx context.Context, where string, args ...any) ([]pbxusers.APIToken, error) {
-	rows, err := t.q.QueryContext(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires FROM api_tokens WHERE "+where+" ORDER BY created, id", args...)
+	rows, err := t.query(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires FROM api_tokens WHERE "+where+" ORDER BY created, id", args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -713,7 +713,7 @@ func (t *txn) GetToken(ctx context.Context, id string) (pbxusers.APIToken, error
 }
 
 func (t *txn) UpdateToken(ctx context.Context, tok *pbxusers.APIToken) error {
-	res, err := t.q.ExecContext(ctx, "UPDATE api_tokens SET name = ?, last_used = ?, revoked = ?, expires = ? WHERE id = ? AND tenant_id = ?",
+	res, err := t.exec(ctx, "UPDATE api_tokens SET name = ?, last_used = ?, revoked = ?, expires = ? WHERE id = ? AND tenant_id = ?",
 		tok.Name, microPtr(tok.LastUsed), microPtr(tok.Revoked), microPtr(tok.ExpiresAt), tok.ID, tok.TenantID)
 	if err != nil {
 		return mapErr(err)

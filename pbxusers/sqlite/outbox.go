@@ -36,7 +36,7 @@ func scanMail(sc interface{ Scan(...any) error }) (pbxusers.OutboxMessage, error
 }
 
 func (t *txn) EnqueueMail(ctx context.Context, m *pbxusers.OutboxMessage) error {
-	res, err := t.q.ExecContext(ctx, `INSERT INTO outbox (tenant_id, user_id, kind, recipient, status, attempts, next_attempt,
+	res, err := t.exec(ctx, `INSERT INTO outbox (tenant_id, user_id, kind, recipient, status, attempts, next_attempt,
 		last_error, created, updated, claimed_by, claimed_until) VALUES (?,?,?,?,?,?,?,?,?,?,'',0)`,
 		m.TenantID, nullable(m.UserID), string(m.Kind), m.To, string(m.Status), m.Attempts, micro(m.NextAttempt),
 		m.LastError, micro(m.Created), micro(m.Updated))
@@ -48,7 +48,7 @@ func (t *txn) EnqueueMail(ctx context.Context, m *pbxusers.OutboxMessage) error 
 }
 
 func (t *txn) ClaimMail(ctx context.Context, owner string, now, until time.Time, limit int) ([]pbxusers.OutboxMessage, error) {
-	rows, err := t.q.QueryContext(ctx, `UPDATE outbox SET claimed_by = ?1, claimed_until = ?2
+	rows, err := t.query(ctx, `UPDATE outbox SET claimed_by = ?1, claimed_until = ?2
 		WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt <= ?3
 			AND (claimed_by = '' OR claimed_until <= ?3) ORDER BY next_attempt, id LIMIT ?4)
 		RETURNING `+mailColumns, owner, micro(until), micro(now), limit)
@@ -68,7 +68,7 @@ func (t *txn) ClaimMail(ctx context.Context, owner string, now, until time.Time,
 }
 
 func (t *txn) FinishMail(ctx context.Context, m *pbxusers.OutboxMessage, a pbxusers.MailAttempt) error {
-	res, err := t.q.ExecContext(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,
+	res, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,
 		updated = ?, sent_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ? AND tenant_id = ?`,
 		string(m.Status), m.Attempts, micro(m.NextAttempt), m.LastError, micro(m.Updated), microPtr(m.SentAt), m.ID, m.TenantID)
 	if err != nil {
@@ -77,13 +77,13 @@ func (t *txn) FinishMail(ctx context.Context, m *pbxusers.OutboxMessage, a pbxus
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("mail %d: %w", m.ID, pbxusers.ErrNotFound)
 	}
-	_, err = t.q.ExecContext(ctx, "INSERT INTO outbox_attempts (message_id, at, ok, temporary, code, error) VALUES (?,?,?,?,?,?)",
+	_, err = t.exec(ctx, "INSERT INTO outbox_attempts (message_id, at, ok, temporary, code, error) VALUES (?,?,?,?,?,?)",
 		m.ID, micro(a.At), boolInt(a.OK), boolInt(a.Temporary), a.Code, a.Error)
 	return mapErr(err)
 }
 
 func (t *txn) GetMail(ctx context.Context, tenant string, id int64) (pbxusers.OutboxMessage, error) {
-	m, err := scanMail(t.q.QueryRowContext(ctx, "SELECT "+mailColumns+" FROM outbox WHERE tenant_id = ? AND id = ?", tenant, id))
+	m, err := scanMail(t.queryRow(ctx, "SELECT "+mailColumns+" FROM outbox WHERE tenant_id = ? AND id = ?", tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("mail %d: %w", id, pbxusers.ErrNotFound)
 	}
@@ -99,7 +99,7 @@ func (t *txn) ListMail(ctx context.Context, tenant string, q pbxusers.MailQuery)
 	if q.UserID != "" {
 		b.where("user_id = ?", q.UserID)
 	}
-	rows, err := t.q.QueryContext(ctx, "SELECT "+mailColumns+" FROM outbox WHERE "+b.sql()+" ORDER BY id DESC LIMIT ?", append(b.args, q.Limit)...)
+	rows, err := t.query(ctx, "SELECT "+mailColumns+" FROM outbox WHERE "+b.sql()+" ORDER BY id DESC LIMIT ?", append(b.args, q.Limit)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -116,7 +116,7 @@ func (t *txn) ListMail(ctx context.Context, tenant string, q pbxusers.MailQuery)
 }
 
 func (t *txn) ListMailAttempts(ctx context.Context, id int64) ([]pbxusers.MailAttempt, error) {
-	rows, err := t.q.QueryContext(ctx, "SELECT message_id, at, ok, temporary, code, error FROM outbox_attempts WHERE message_id = ? ORDER BY at, rowid", id)
+	rows, err := t.query(ctx, "SELECT message_id, at, ok, temporary, code, error FROM outbox_attempts WHERE message_id = ? ORDER BY at, rowid", id)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -136,7 +136,7 @@ func (t *txn) ListMailAttempts(ctx context.Context, id int64) ([]pbxusers.MailAt
 }
 
 func (t *txn) CountMail(ctx context.Context) (map[pbxusers.MailStatus]int, error) {
-	rows, err := t.q.QueryContext(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
+	rows, err := t.query(ctx, "SELECT status, count(*) FROM outbox GROUP BY status")
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -156,7 +156,7 @@ func (t *txn) CountMail(ctx context.Context) (map[pbxusers.MailStatus]int, error
 // ---- set-password tokens
 
 func (t *txn) CreateSetupToken(ctx context.Context, st *pbxusers.SetupToken) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO setup_tokens (id, tenant_id, user_id, purpose, hash, created, expires, used, revoked, failures)
+	_, err := t.exec(ctx, `INSERT INTO setup_tokens (id, tenant_id, user_id, purpose, hash, created, expires, used, revoked, failures)
 		VALUES (?,?,?,?,?,?,?,?,?,?)`, st.ID, st.TenantID, st.UserID, string(st.Purpose), st.Hash, micro(st.Created), micro(st.Expires),
 		microPtr(st.Used), microPtr(st.Revoked), st.Failures)
 	return writeErr(err, st.ID)
@@ -167,7 +167,7 @@ func (t *txn) GetSetupToken(ctx context.Context, id string) (pbxusers.SetupToken
 	var purpose string
 	var created, expires int64
 	var used, revoked sql.NullInt64
-	err := t.q.QueryRowContext(ctx, `SELECT id, tenant_id, user_id, purpose, hash, created, expires, used, revoked, failures
+	err := t.queryRow(ctx, `SELECT id, tenant_id, user_id, purpose, hash, created, expires, used, revoked, failures
 		FROM setup_tokens WHERE id = ?`, id).Scan(&st.ID, &st.TenantID, &st.UserID, &purpose, &st.Hash, &created, &expires, &used, &revoked, &st.Failures)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("set-password token %q: %w", id, pbxusers.ErrNotFound)
@@ -181,7 +181,7 @@ func (t *txn) GetSetupToken(ctx context.Context, id string) (pbxusers.SetupToken
 }
 
 func (t *txn) UpdateSetupToken(ctx context.Context, st *pbxusers.SetupToken) error {
-	res, err := t.q.ExecContext(ctx, "UPDATE setup_tokens SET used = ?, revoked = ?, failures = ? WHERE id = ?",
+	res, err := t.exec(ctx, "UPDATE setup_tokens SET used = ?, revoked = ?, failures = ? WHERE id = ?",
 		microPtr(st.Used), microPtr(st.Revoked), st.Failures, st.ID)
 	if err != nil {
 		return mapErr(err)
@@ -193,7 +193,7 @@ func (t *txn) UpdateSetupToken(ctx context.Context, st *pbxusers.SetupToken) err
 }
 
 func (t *txn) RevokeSetupTokens(ctx context.Context, tenant, userID string, at time.Time) (int, error) {
-	res, err := t.q.ExecContext(ctx, "UPDATE setup_tokens SET revoked = ? WHERE tenant_id = ? AND user_id = ? AND used IS NULL AND revoked IS NULL",
+	res, err := t.exec(ctx, "UPDATE setup_tokens SET revoked = ? WHERE tenant_id = ? AND user_id = ? AND used IS NULL AND revoked IS NULL",
 		micro(at), tenant, userID)
 	if err != nil {
 		return 0, mapErr(err)
@@ -209,7 +209,7 @@ func (t *txn) CreateSyncRun(ctx context.Context, r *pbxusers.SyncRun) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "INSERT INTO sync_runs (tenant_id, directory, started, doc) VALUES (?,?,?,?)",
+	res, err := t.exec(ctx, "INSERT INTO sync_runs (tenant_id, directory, started, doc) VALUES (?,?,?,?)",
 		r.TenantID, r.Directory, micro(r.Started), doc)
 	if err != nil {
 		return writeErr(err, r.Directory)
@@ -223,7 +223,7 @@ func (t *txn) UpdateSyncRun(ctx context.Context, r *pbxusers.SyncRun) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, "UPDATE sync_runs SET doc = ? WHERE id = ? AND tenant_id = ?", doc, r.ID, r.TenantID)
+	res, err := t.exec(ctx, "UPDATE sync_runs SET doc = ? WHERE id = ? AND tenant_id = ?", doc, r.ID, r.TenantID)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -241,7 +241,7 @@ func (t *txn) ListSyncRuns(ctx context.Context, tenant, directory string, limit 
 	if directory != "" {
 		b.where("directory = ?", directory)
 	}
-	rows, err := t.q.QueryContext(ctx, "SELECT id, doc FROM sync_runs WHERE "+b.sql()+" ORDER BY id DESC LIMIT ?", append(b.args, limit)...)
+	rows, err := t.query(ctx, "SELECT id, doc FROM sync_runs WHERE "+b.sql()+" ORDER BY id DESC LIMIT ?", append(b.args, limit)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -266,7 +266,7 @@ func (t *txn) ListSyncRuns(ctx context.Context, tenant, directory string, limit 
 func (t *txn) GetSyncState(ctx context.Context, tenant, directory string) (pbxusers.SyncState, error) {
 	var doc string
 	var st pbxusers.SyncState
-	err := t.q.QueryRowContext(ctx, "SELECT doc FROM sync_state WHERE tenant_id = ? AND directory = ?", tenant, directory).Scan(&doc)
+	err := t.queryRow(ctx, "SELECT doc FROM sync_state WHERE tenant_id = ? AND directory = ?", tenant, directory).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("sync state of %q: %w", directory, pbxusers.ErrNotFound)
 	}
@@ -282,13 +282,13 @@ func (t *txn) PutSyncState(ctx context.Context, st *pbxusers.SyncState) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO sync_state (tenant_id, directory, doc) VALUES (?,?,?)
+	_, err = t.exec(ctx, `INSERT INTO sync_state (tenant_id, directory, doc) VALUES (?,?,?)
 		ON CONFLICT (tenant_id, directory) DO UPDATE SET doc = excluded.doc`, st.TenantID, st.Directory, doc)
 	return writeErr(err, st.Directory)
 }
 
 func (t *txn) AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error) {
-	res, err := t.q.ExecContext(ctx, `INSERT INTO leases (name, owner, until) VALUES (?1, ?2, ?3)
+	res, err := t.exec(ctx, `INSERT INTO leases (name, owner, until) VALUES (?1, ?2, ?3)
 		ON CONFLICT (name) DO UPDATE SET owner = ?2, until = ?3 WHERE leases.owner = ?2 OR leases.until <= ?4`,
 		name, owner, micro(until), micro(now))
 	if err != nil {
@@ -299,6 +299,6 @@ func (t *txn) AcquireLease(ctx context.Context, name, owner string, now, until t
 }
 
 func (t *txn) ReleaseLease(ctx context.Context, name, owner string) error {
-	_, err := t.q.ExecContext(ctx, "DELETE FROM leases WHERE name = ? AND owner = ?", name, owner)
+	_, err := t.exec(ctx, "DELETE FROM leases WHERE name = ? AND owner = ?", name, owner)
 	return mapErr(err)
 }

@@ -134,7 +134,9 @@ func compile(f pbxusers.Filter, attrs map[pbxusers.Attr]column, args *[]any, inE
 		if err != nil {
 			return "", err
 		}
-		return "NOT (" + inner + ")", nil
+		// Comparisons with a missing (NULL) attribute are NULL; NOT treats
+		// them as false, so "not (extension eq x)" matches users without one.
+		return "NOT coalesce((" + inner + "), 0)", nil
 	case *pbxusers.EmailMatch:
 		inner, err := compile(f.Filter, attrs, args, true)
 		if err != nil {
@@ -160,13 +162,14 @@ func join(fs []pbxusers.Filter, op, empty string, attrs map[pbxusers.Attr]column
 	return strings.Join(parts, op), nil
 }
 
-// comparison returns a condition that is true or false, never NULL, so that
-// NOT works as SCIM expects (ne and not match users without the attribute).
+// comparison returns a condition that an index can serve. It is NULL when
+// the attribute is missing, which WHERE treats as false; compile's NOT and ne
+// treat a missing attribute as "not equal".
 func comparison(col column, c *pbxusers.Compare, args *[]any) (string, error) {
 	x := col.expr
 	if c.Op == pbxusers.OpPresent {
 		if pbxusers.TypeOf(c.Attr) == pbxusers.TypeString {
-			return "coalesce(" + x + " <> '', 0)", nil
+			return "(" + x + " IS NOT NULL AND " + x + " <> '')", nil
 		}
 		return "(" + x + " IS NOT NULL)", nil
 	}
@@ -185,27 +188,27 @@ func comparison(col column, c *pbxusers.Compare, args *[]any) (string, error) {
 	switch c.Op {
 	case pbxusers.OpEq:
 		*args = append(*args, v)
-		return "coalesce(" + x + " = ?, 0)", nil
+		return x + " = ?", nil
 	case pbxusers.OpNe:
 		*args = append(*args, v)
 		return "coalesce(" + x + " <> ?, 1)", nil
 	case pbxusers.OpGt, pbxusers.OpGe, pbxusers.OpLt, pbxusers.OpLe:
 		op := map[pbxusers.Op]string{pbxusers.OpGt: ">", pbxusers.OpGe: ">=", pbxusers.OpLt: "<", pbxusers.OpLe: "<="}[c.Op]
 		*args = append(*args, v)
-		return "coalesce(" + x + " " + op + " ?, 0)", nil
+		return x + " " + op + " ?", nil
 	case pbxusers.OpSw:
 		s, _ := v.(string)
 		// A range instead of LIKE keeps the index usable and matches
 		// exactly (no LIKE wildcards, no ASCII-only case folding).
 		*args = append(*args, s, s+"\U0010FFFF")
-		return "coalesce(" + x + " >= ? AND " + x + " < ?, 0)", nil
+		return "(" + x + " >= ? AND " + x + " < ?)", nil
 	case pbxusers.OpEw:
 		s, _ := v.(string)
 		*args = append(*args, s, s, s)
-		return "coalesce(length(?) = 0 OR substr(" + x + ", -length(?)) = ?, 0)", nil
+		return "(length(?) = 0 OR substr(" + x + ", -length(?)) = ?)", nil
 	case pbxusers.OpCo:
 		*args = append(*args, v)
-		return "coalesce(instr(" + x + ", ?) > 0, 0)", nil
+		return "instr(" + x + ", ?) > 0", nil
 	}
 	return "", pbxusers.Invalid("filter", "unknown operator %q", c.Op)
 }

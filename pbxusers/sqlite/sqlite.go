@@ -358,6 +358,7 @@ func (s *Store) commit(batch []*writeReq) {
 		finish(mapErr(fmt.Errorf("begin write: %w", err)))
 		return
 	}
+	cache := newStmtCache(tx)
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -369,7 +370,7 @@ func (s *Store) commit(batch []*writeReq) {
 			finish(mapErr(fmt.Errorf("savepoint: %w", err)))
 			return
 		}
-		err := runFn(r, tx)
+		err := runFn(r, tx, cache)
 		if err != nil {
 			errs[i] = err
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO req"); rerr != nil {
@@ -405,13 +406,13 @@ func (s *Store) commit(batch []*writeReq) {
 
 // runFn runs one request's fn, turning a panic into an error so that one
 // bad caller cannot take the writer (and every other caller) down.
-func runFn(r *writeReq, tx *sql.Tx) (err error) {
+func runFn(r *writeReq, tx *sql.Tx, cache *stmtCache) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sqlite: update function panicked: %v", p)
 		}
 	}()
-	return r.fn(&txn{q: tx, write: true})
+	return r.fn(&txn{q: tx, cache: cache, write: true})
 }
 
 // mapErr turns driver errors into the library's sentinels where one fits.

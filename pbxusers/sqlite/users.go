@@ -17,6 +17,7 @@ import (
 // txn implements pbxusers.Tx over one database/sql transaction.
 type txn struct {
 	q     *sql.Tx
+	cache *stmtCache
 	write bool
 }
 
@@ -139,13 +140,14 @@ func (t *txn) CreateUser(ctx context.Context, u *pbxusers.User) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO users (id, tenant_id, kind, active, source, external_id,
+	_, err = t.exec(ctx, `INSERT INTO users (id, tenant_id, kind, active, source, external_id,
 		user_name_lc, display_lc, given_lc, family_lc, location_lc, extension, station, manager_id,
-		search, version, created, updated, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		search, version, created, updated, doc, directory, sync_hash, deactivated_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		u.ID, u.TenantID, string(u.Kind), boolInt(u.Active()), string(u.Owner.Source), nullable(u.Owner.ExternalID),
 		strings.ToLower(u.UserName), strings.ToLower(u.DisplayName), strings.ToLower(u.Name.Given),
 		strings.ToLower(u.Name.Family), strings.ToLower(u.Location), nullable(u.Extension), nullable(u.StationNumber),
-		nullable(u.ManagerID), searchText(u), u.Version, micro(u.Created), micro(u.Updated), doc)
+		nullable(u.ManagerID), searchText(u), u.Version, micro(u.Created), micro(u.Updated), doc,
+		u.Owner.Directory, u.Owner.Hash, string(u.DeactivatedBy))
 	if err != nil {
 		return writeErr(err, u.UserName)
 	}
@@ -163,35 +165,35 @@ func (t *txn) writeUserSide(ctx context.Context, u *pbxusers.User, replace bool)
 			"DELETE FROM routing_user_refs WHERE user_id = ?",
 			"DELETE FROM routing_timeframe_refs WHERE user_id = ?",
 		} {
-			if _, err := t.q.ExecContext(ctx, q, u.ID); err != nil {
+			if _, err := t.exec(ctx, q, u.ID); err != nil {
 				return mapErr(err)
 			}
 		}
 	}
 	for i, e := range u.Emails {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO user_emails (user_id, pos, tenant_id, address_lc, type, is_primary)
+		if _, err := t.exec(ctx, `INSERT INTO user_emails (user_id, pos, tenant_id, address_lc, type, is_primary)
 			VALUES (?,?,?,?,?,?)`, u.ID, i, u.TenantID, strings.ToLower(e.Value), strings.ToLower(e.Type), boolInt(e.Primary)); err != nil {
 			return writeErr(err, e.Value)
 		}
 	}
 	for i, p := range u.Profiles {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO user_profiles (user_id, profile_id, pos) VALUES (?,?,?)`, u.ID, p, i); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO user_profiles (user_id, profile_id, pos) VALUES (?,?,?)`, u.ID, p, i); err != nil {
 			return writeErr(err, p)
 		}
 	}
 	for i, q := range u.Queues {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO queue_members (user_id, queue_id, pos, priority, default_outbound)
+		if _, err := t.exec(ctx, `INSERT INTO queue_members (user_id, queue_id, pos, priority, default_outbound)
 			VALUES (?,?,?,?,?)`, u.ID, q.QueueID, i, q.Priority, boolInt(q.DefaultOutbound)); err != nil {
 			return writeErr(err, q.QueueID)
 		}
 	}
 	for _, id := range u.Routing.UserRefs() {
-		if _, err := t.q.ExecContext(ctx, `INSERT OR IGNORE INTO routing_user_refs (user_id, target_id) VALUES (?,?)`, u.ID, id); err != nil {
+		if _, err := t.exec(ctx, `INSERT OR IGNORE INTO routing_user_refs (user_id, target_id) VALUES (?,?)`, u.ID, id); err != nil {
 			return mapErr(err)
 		}
 	}
 	for _, id := range u.Routing.TimeFrameRefs() {
-		if _, err := t.q.ExecContext(ctx, `INSERT OR IGNORE INTO routing_timeframe_refs (user_id, timeframe_id) VALUES (?,?)`, u.ID, id); err != nil {
+		if _, err := t.exec(ctx, `INSERT OR IGNORE INTO routing_timeframe_refs (user_id, timeframe_id) VALUES (?,?)`, u.ID, id); err != nil {
 			return writeErr(err, id)
 		}
 	}
@@ -201,7 +203,7 @@ func (t *txn) writeUserSide(ctx context.Context, u *pbxusers.User, replace bool)
 // setTeams makes the user's team memberships exactly u.Teams.
 func (t *txn) setTeams(ctx context.Context, u *pbxusers.User, replace bool) error {
 	if replace {
-		rows, err := t.q.QueryContext(ctx, "SELECT team_id FROM team_members WHERE user_id = ?", u.ID)
+		rows, err := t.query(ctx, "SELECT team_id FROM team_members WHERE user_id = ?", u.ID)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -221,7 +223,7 @@ func (t *txn) setTeams(ctx context.Context, u *pbxusers.User, replace bool) erro
 		}
 		for id := range have {
 			if !want[id] {
-				if _, err := t.q.ExecContext(ctx, "DELETE FROM team_members WHERE team_id = ? AND user_id = ?", id, u.ID); err != nil {
+				if _, err := t.exec(ctx, "DELETE FROM team_members WHERE team_id = ? AND user_id = ?", id, u.ID); err != nil {
 					return mapErr(err)
 				}
 			}
@@ -230,14 +232,14 @@ func (t *txn) setTeams(ctx context.Context, u *pbxusers.User, replace bool) erro
 			if have[id] {
 				continue
 			}
-			if _, err := t.q.ExecContext(ctx, "INSERT INTO team_members (team_id, user_id) VALUES (?,?)", id, u.ID); err != nil {
+			if _, err := t.exec(ctx, "INSERT INTO team_members (team_id, user_id) VALUES (?,?)", id, u.ID); err != nil {
 				return writeErr(err, id)
 			}
 		}
 		return nil
 	}
 	for _, id := range u.Teams {
-		if _, err := t.q.ExecContext(ctx, "INSERT INTO team_members (team_id, user_id) VALUES (?,?)", id, u.ID); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO team_members (team_id, user_id) VALUES (?,?)", id, u.ID); err != nil {
 			return writeErr(err, id)
 		}
 	}
@@ -245,7 +247,7 @@ func (t *txn) setTeams(ctx context.Context, u *pbxusers.User, replace bool) erro
 }
 
 func (t *txn) GetUser(ctx context.Context, tenant, id string) (pbxusers.User, error) {
-	row := t.q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users u WHERE u.tenant_id = ? AND u.id = ?", tenant, id)
+	row := t.queryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.tenant_id = ? AND u.id = ?", tenant, id)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %q: %w", id, pbxusers.ErrNotFound)
@@ -280,7 +282,7 @@ func (t *txn) LookupUser(ctx context.Context, tenant string, key pbxusers.UserKe
 	if value == "" {
 		return pbxusers.User{}, fmt.Errorf("user with empty %s: %w", key, pbxusers.ErrNotFound)
 	}
-	row := t.q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users u WHERE u.tenant_id = ? AND "+where+" ORDER BY u.id LIMIT 1", tenant, arg)
+	row := t.queryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.tenant_id = ? AND "+where+" ORDER BY u.id LIMIT 1", tenant, arg)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user with %s %q: %w", key, value, pbxusers.ErrNotFound)
@@ -309,7 +311,7 @@ func (t *txn) loadSides(ctx context.Context, users []pbxusers.User) error {
 		users[i].Teams, users[i].Profiles, users[i].Queues = nil, nil, nil
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(users)), ",") + ")"
-	rows, err := t.q.QueryContext(ctx, "SELECT user_id, profile_id FROM user_profiles WHERE user_id IN "+in+" ORDER BY user_id, pos", args...)
+	rows, err := t.query(ctx, "SELECT user_id, profile_id FROM user_profiles WHERE user_id IN "+in+" ORDER BY user_id, pos", args...)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -322,7 +324,7 @@ func (t *txn) loadSides(ctx context.Context, users []pbxusers.User) error {
 		users[idx[uid]].Profiles = append(users[idx[uid]].Profiles, pid)
 	}
 	rows.Close()
-	rows, err = t.q.QueryContext(ctx, "SELECT user_id, team_id FROM team_members WHERE user_id IN "+in+" ORDER BY user_id, team_id", args...)
+	rows, err = t.query(ctx, "SELECT user_id, team_id FROM team_members WHERE user_id IN "+in+" ORDER BY user_id, team_id", args...)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -335,7 +337,7 @@ func (t *txn) loadSides(ctx context.Context, users []pbxusers.User) error {
 		users[idx[uid]].Teams = append(users[idx[uid]].Teams, tid)
 	}
 	rows.Close()
-	rows, err = t.q.QueryContext(ctx, "SELECT user_id, queue_id, priority, default_outbound FROM queue_members WHERE user_id IN "+in+" ORDER BY user_id, pos", args...)
+	rows, err = t.query(ctx, "SELECT user_id, queue_id, priority, default_outbound FROM queue_members WHERE user_id IN "+in+" ORDER BY user_id, pos", args...)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -358,13 +360,14 @@ func (t *txn) UpdateUser(ctx context.Context, u *pbxusers.User, expect int64) er
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(ctx, `UPDATE users SET kind=?, active=?, source=?, external_id=?, user_name_lc=?,
+	res, err := t.exec(ctx, `UPDATE users SET kind=?, active=?, source=?, external_id=?, user_name_lc=?,
 		display_lc=?, given_lc=?, family_lc=?, location_lc=?, extension=?, station=?, manager_id=?, search=?,
-		version=?, updated=?, doc=? WHERE tenant_id = ? AND id = ? AND version = ?`,
+		version=?, updated=?, doc=?, directory=?, sync_hash=?, deactivated_by=? WHERE tenant_id = ? AND id = ? AND version = ?`,
 		string(u.Kind), boolInt(u.Active()), string(u.Owner.Source), nullable(u.Owner.ExternalID),
 		strings.ToLower(u.UserName), strings.ToLower(u.DisplayName), strings.ToLower(u.Name.Given),
 		strings.ToLower(u.Name.Family), strings.ToLower(u.Location), nullable(u.Extension), nullable(u.StationNumber),
-		nullable(u.ManagerID), searchText(u), u.Version, micro(u.Updated), doc, u.TenantID, u.ID, expect)
+		nullable(u.ManagerID), searchText(u), u.Version, micro(u.Updated), doc,
+		u.Owner.Directory, u.Owner.Hash, string(u.DeactivatedBy), u.TenantID, u.ID, expect)
 	if err != nil {
 		return writeErr(err, u.UserName)
 	}
@@ -384,7 +387,7 @@ func (t *txn) checkUpdated(ctx context.Context, res sql.Result, table, kind, ten
 		return nil
 	}
 	var exists int
-	if err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE tenant_id = ? AND id = ?", tenant, id).Scan(&exists); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM "+table+" WHERE tenant_id = ? AND id = ?", tenant, id).Scan(&exists); err != nil {
 		return mapErr(err)
 	}
 	if exists == 0 {
@@ -397,10 +400,10 @@ func (t *txn) DeleteUser(ctx context.Context, tenant, id string) error {
 	// Numbers and managers are released by ON DELETE SET NULL, devices,
 	// emails and memberships by ON DELETE CASCADE; routing references to the
 	// user are rows of routing_user_refs keyed by target, removed here.
-	if _, err := t.q.ExecContext(ctx, "DELETE FROM routing_user_refs WHERE target_id = ?", id); err != nil {
+	if _, err := t.exec(ctx, "DELETE FROM routing_user_refs WHERE target_id = ?", id); err != nil {
 		return mapErr(err)
 	}
-	res, err := t.q.ExecContext(ctx, "DELETE FROM users WHERE tenant_id = ? AND id = ?", tenant, id)
+	res, err := t.exec(ctx, "DELETE FROM users WHERE tenant_id = ? AND id = ?", tenant, id)
 	if err != nil {
 		return writeErr(err, id)
 	}
@@ -434,7 +437,7 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	}
 	var page pbxusers.UserPage
 	where := b.sql()
-	if err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM users u WHERE "+where, b.args...).Scan(&page.Total); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM users u WHERE "+where, b.args...).Scan(&page.Total); err != nil {
 		return page, mapErr(err)
 	}
 	if q.Limit < 0 || page.Total == 0 || q.Offset >= page.Total {
@@ -449,7 +452,10 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	if order != "u.id" {
 		orderBy = order + " " + dir + ", u.id " + dir
 	}
-	rows, err := t.q.QueryContext(ctx, "SELECT "+userColumns+" FROM users u WHERE "+where+" ORDER BY "+orderBy+" LIMIT ? OFFSET ?", args...)
+	// Page the ids first, so OFFSET walks the index instead of decoding
+	// every skipped row, then read the page's rows.
+	rows, err := t.query(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE "+where+
+		" ORDER BY "+orderBy+" LIMIT ? OFFSET ?) ORDER BY "+orderBy, args...)
 	if err != nil {
 		return page, mapErr(err)
 	}
@@ -468,13 +474,44 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	return page, t.loadSides(ctx, page.Users)
 }
 
+func (t *txn) ListOwned(ctx context.Context, tenant string, source pbxusers.Source, directory, after string, limit int) ([]pbxusers.OwnedUser, error) {
+	var b sqlBuilder
+	b.where("tenant_id = ?", tenant)
+	b.where("source = ?", string(source))
+	if directory != "" {
+		b.where("directory = ?", directory)
+	}
+	b.where("external_id > ?", after)
+	rows, err := t.query(ctx, `SELECT id, external_id, user_name_lc, active, deactivated_by, sync_hash, version
+		FROM users WHERE `+b.sql()+` ORDER BY external_id LIMIT ?`, append(b.args, limit)...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []pbxusers.OwnedUser
+	for rows.Next() {
+		var o pbxusers.OwnedUser
+		var active int
+		var by string
+		if err := rows.Scan(&o.ID, &o.ExternalID, &o.UserName, &active, &by, &o.Hash, &o.Version); err != nil {
+			return nil, err
+		}
+		o.Status, o.DeactivatedBy = pbxusers.StatusInactive, pbxusers.Source(by)
+		if active == 1 {
+			o.Status = pbxusers.StatusActive
+		}
+		out = append(out, o)
+	}
+	return out, mapErr(rows.Err())
+}
+
 func (t *txn) RoutingReferences(ctx context.Context, tenant, id string) ([]string, error) {
 	return t.strings(ctx, `SELECT r.user_id FROM routing_user_refs r JOIN users u ON u.id = r.user_id
 		WHERE r.target_id = ? AND u.tenant_id = ? ORDER BY r.user_id`, id, tenant)
 }
 
 func (t *txn) strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := t.q.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -496,7 +533,7 @@ func (t *txn) NextFreeExtension(ctx context.Context, tenant string, r pbxusers.R
 	}
 	taken := func(ext string) (bool, error) {
 		var n int
-		err := t.q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE tenant_id = ? AND extension = ?", tenant, ext).Scan(&n)
+		err := t.queryRow(ctx, "SELECT count(*) FROM users WHERE tenant_id = ? AND extension = ?", tenant, ext).Scan(&n)
 		return n > 0, mapErr(err)
 	}
 	if used, err := taken(r.From); err != nil {
@@ -509,7 +546,7 @@ func (t *txn) NextFreeExtension(ctx context.Context, tenant string, r pbxusers.R
 	// order.
 	width := len(r.From)
 	var ext sql.NullString
-	err := t.q.QueryRowContext(ctx, `SELECT printf('%0`+fmt.Sprint(width)+`d', CAST(a.extension AS INTEGER) + 1)
+	err := t.queryRow(ctx, `SELECT printf('%0`+fmt.Sprint(width)+`d', CAST(a.extension AS INTEGER) + 1)
 		FROM users a WHERE a.tenant_id = ?1 AND a.extension >= ?2 AND a.extension < ?3 AND length(a.extension) = ?4
 		AND NOT EXISTS (SELECT 1 FROM users b WHERE b.tenant_id = ?1
 			AND b.extension = printf('%0`+fmt.Sprint(width)+`d', CAST(a.extension AS INTEGER) + 1))
@@ -524,7 +561,7 @@ func (t *txn) NextFreeExtension(ctx context.Context, tenant string, r pbxusers.R
 }
 
 func (t *txn) SetPasswordHash(ctx context.Context, tenant, userID string, hash []byte) error {
-	res, err := t.q.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?", hash, tenant, userID)
+	res, err := t.exec(ctx, "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?", hash, tenant, userID)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -536,7 +573,7 @@ func (t *txn) SetPasswordHash(ctx context.Context, tenant, userID string, hash [
 
 func (t *txn) GetPasswordHash(ctx context.Context, tenant, userID string) ([]byte, error) {
 	var h []byte
-	err := t.q.QueryRowContext(ctx, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?", tenant, userID).Scan(&h)
+	err := t.queryRow(ctx, "SELECT password_hash FROM users WHERE tenant_id = ? AND id = ?", tenant, userID).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %q: %w", userID, pbxusers.ErrNotFound)
 	}

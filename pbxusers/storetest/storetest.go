@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OutboxClaims", testOutboxClaims},
 		{"SetupLinks", testSetupLinks},
 		{"SyncRunsAndLeases", testSyncRunsAndLeases},
+		{"ListOwned", testListOwned},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -841,4 +842,43 @@ func testTimesAreUTC(t *testing.T, s pbxusers.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, time.UTC, got.Created.Location())
 	assert.Equal(t, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), got.Created.Truncate(time.Second))
+}
+
+func testListOwned(t *testing.T, s pbxusers.Store) {
+	ctx := context.Background()
+	d := newDir(s)
+	mustTenant(t, d, "acme")
+	ldap := pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceLDAP, Name: "corp"})
+	for i, ext := range []string{"c", "a", "b"} {
+		u := person("l"+ext, fmt.Sprint(300+i))
+		u.Owner = pbxusers.Owner{ExternalID: "guid-" + ext, Directory: "corp", Hash: "h-" + ext}
+		_, err := d.CreateUser(ldap, "acme", u)
+		require.NoError(t, err)
+	}
+	other := person("other", "310")
+	other.Owner = pbxusers.Owner{Source: pbxusers.SourceLDAP, ExternalID: "guid-z", Directory: "branch"}
+	mustUser(t, d, "acme", other)
+	mustUser(t, d, "acme", person("manual", "311"))
+
+	page, err := d.ListOwned(ctx, "acme", pbxusers.SourceLDAP, "corp", "", 2)
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	assert.Equal(t, "guid-a", page[0].ExternalID)
+	assert.Equal(t, "h-a", page[0].Hash)
+	assert.Equal(t, "la", page[0].UserName)
+	assert.Equal(t, pbxusers.StatusActive, page[0].Status)
+	rest, err := d.ListOwned(ctx, "acme", pbxusers.SourceLDAP, "corp", page[1].ExternalID, 2)
+	require.NoError(t, err)
+	require.Len(t, rest, 1)
+	assert.Equal(t, "guid-c", rest[0].ExternalID)
+	all, err := d.ListOwned(ctx, "acme", pbxusers.SourceLDAP, "", "", 0)
+	require.NoError(t, err)
+	assert.Len(t, all, 4)
+
+	_, err = d.DeactivateUser(ldap, "acme", page[0].ID)
+	require.NoError(t, err)
+	again, err := d.ListOwned(ctx, "acme", pbxusers.SourceLDAP, "corp", "", 1)
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.StatusInactive, again[0].Status)
+	assert.Equal(t, pbxusers.SourceLDAP, again[0].DeactivatedBy)
 }

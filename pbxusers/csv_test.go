@@ -1,0 +1,142 @@
+package pbxusers_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
+)
+
+const goodCSV = `userName,givenName,familyName,email,extension,role,profiles,teams,features,workPhone,backupNumber,password
+ada,Ada,Lovelace,ada@acme.example,201,agent,Agent,Sales,mobileApp;voicemail,030 1234567,+447911123456,
+bob,Bob,Builder,bob@acme.example,202,supervisor,Agent;Supervisor,,webCalls,,,correct horse battery
+"carol","Carol","Zoë Ünïcode",carol@acme.example,203,,,Sales,,,,
+`
+
+func mustFixtures(t *testing.T, d *pbxusers.Directory) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range []string{"Agent", "Supervisor"} {
+		_, err := d.CreateProfile(ctx, "acme", pbxusers.Profile{Name: n})
+		require.NoError(t, err)
+	}
+	_, err := d.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Sales"}, nil)
+	require.NoError(t, err)
+}
+
+func TestImportCSV(t *testing.T) {
+	d := mustDir(t)
+	mustFixtures(t, d)
+	ctx := context.Background()
+
+	dry, err := d.ImportCSV(ctx, "acme", strings.NewReader(goodCSV), pbxusers.ImportOptions{DryRun: true})
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.ImportResult{Created: 3, DryRun: true}, dry)
+	page, err := d.ListUsers(ctx, "acme", pbxusers.UserQuery{Limit: -1})
+	require.NoError(t, err)
+	assert.Zero(t, page.Total, "a dry run writes nothing")
+
+	var progress []int
+	res, err := d.ImportCSV(ctx, "acme", strings.NewReader("\xEF\xBB\xBF"+goodCSV), pbxusers.ImportOptions{
+		Progress: func(done, total int) { progress = append(progress, done) }})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Created)
+	assert.Equal(t, []int{1, 2, 3}, progress)
+
+	ada, err := d.LookupUser(ctx, "acme", pbxusers.KeyUserName, "ada")
+	require.NoError(t, err)
+	assert.Equal(t, "+49301234567", ada.PhoneNumbers[0].Number)
+	assert.True(t, ada.Features.MobileApp && ada.Features.Voicemail)
+	assert.Equal(t, "+447911123456", ada.Routing.BackupNumber())
+	assert.Len(t, ada.Teams, 1)
+	assert.Equal(t, pbxusers.PasswordInvite, ada.Password.Mode)
+	bob, err := d.LookupUser(ctx, "acme", pbxusers.KeyUserName, "bob")
+	require.NoError(t, err)
+	assert.Len(t, bob.Profiles, 2)
+	assert.True(t, bob.Password.IsSet)
+	mail, err := d.ListMail(ctx, "acme", pbxusers.MailQuery{})
+	require.NoError(t, err)
+	assert.Len(t, mail, 2, "rows without a password get the welcome mail")
+
+	// Export, then import the export into a fresh tenant: the same users.
+	var buf bytes.Buffer
+	n, err := d.ExportCSV(ctx, "acme", &buf, pbxusers.UserQuery{}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	assert.NotContains(t, buf.String(), "correct horse", "passwords are never exported")
+	_, err = d.CreateTenant(ctx, pbxusers.Tenant{ID: "copy", Region: "DE"})
+	require.NoError(t, err)
+	for _, name := range []string{"Agent", "Supervisor"} {
+		_, err := d.CreateProfile(ctx, "copy", pbxusers.Profile{Name: name})
+		require.NoError(t, err)
+	}
+	_, err = d.CreateTeam(ctx, "copy", pbxusers.Team{Name: "Sales"}, nil)
+	require.NoError(t, err)
+	res, err = d.ImportCSV(ctx, "copy", bytes.NewReader(buf.Bytes()), pbxusers.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Created)
+	copied, err := d.LookupUser(ctx, "copy", pbxusers.KeyUserName, "carol")
+	require.NoError(t, err)
+	assert.Equal(t, "Zoë Ünïcode", copied.Name.Family)
+
+	// Update mode changes only the columns in the file.
+	res, err = d.ImportCSV(ctx, "acme", strings.NewReader("userName,title\nada,Analyst\nbob,\n"), pbxusers.ImportOptions{Update: true})
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.ImportResult{Updated: 1, Unchanged: 1}, res)
+	ada2, err := d.LookupUser(ctx, "acme", pbxusers.KeyUserName, "ada")
+	require.NoError(t, err)
+	assert.Equal(t, "Analyst", ada2.Title)
+	assert.Equal(t, "201", ada2.Extension)
+}
+
+func TestImportCSVErrors(t *testing.T) {
+	d := mustDir(t)
+	mustFixtures(t, d)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		csv  string
+		want []string // "line/column" of every problem
+	}{
+		{"empty file", "", []string{"1/"}},
+		{"unknown column", "userName,shoeSize\nada,42\n", []string{"1/shoeSize"}},
+		{"missing userName column", "email\nada@acme.example\n", []string{"1/userName"}},
+		{"bad cells on several lines",
+			"userName,email,extension,profiles,features\n" +
+				"ada,ada@acme.example,201,,\n" +
+				"bob,not-an-email,20x,Nobody,\n" +
+				"carol,carol@acme.example,203,,teleport\n",
+			[]string{"3/email", "3/extension", "3/profiles", "4/features"}},
+		{"duplicate inside the file", "userName,extension\nada,201\nADA,202\n", []string{"3/userName"}},
+		{"wrong cell count", "userName,extension\nada,201,extra\n", []string{"2/"}},
+		{"weak password", "userName,password\nada,short\n", []string{"2/password"}},
+		{"conflict with an existing user on the last row", "userName,extension\nzed,250\nyan,299\n", []string{"3/extension"}},
+	}
+	_, err := d.CreateUser(ctx, "acme", pbxusers.User{UserName: "existing", Extension: "299"})
+	require.NoError(t, err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := d.ImportCSV(ctx, "acme", strings.NewReader(tc.csv), pbxusers.ImportOptions{})
+			require.ErrorIs(t, err, pbxusers.ErrInvalid)
+			var ie *pbxusers.ImportError
+			require.True(t, errors.As(err, &ie), "%T %v", err, err)
+			var got []string
+			for _, r := range ie.Rows {
+				got = append(got, strings.TrimSuffix(string(rune('0'+r.Line))+"/"+r.Column, ""))
+			}
+			for _, w := range tc.want {
+				assert.Contains(t, got, w, "%v", err)
+			}
+			assert.Contains(t, err.Error(), "nothing applied")
+		})
+	}
+	page, err := d.ListUsers(ctx, "acme", pbxusers.UserQuery{Limit: -1})
+	require.NoError(t, err)
+	assert.Equal(t, 1, page.Total, "no row of a rejected file was applied")
+}
