@@ -1,0 +1,129 @@
+// Command pbxgate keeps a hosted phone system's users in step with the
+// identity systems a company runs: it serves a SCIM 2.0 endpoint for Okta and
+// Microsoft Entra ID, syncs users from Active Directory or OpenLDAP on a
+// schedule, sends welcome mail with set-password links, and has admin
+// commands for tenants, tokens, users, profiles and routing.
+//
+//	pbxgate serve                       # embedded defaults: ./pbxgate-data, 127.0.0.1:8080
+//	pbxgate token create --tenant default
+//	pbxgate users list --tenant default
+//
+// Run "pbxgate help" for every command.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := (&CLI{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}).Run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// CLI is the pbxgate command line: everything main does, with its streams
+// and environment injected so tests can run it in-process.
+type CLI struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment (PBXGATE_* settings, ${VAR} in config).
+	Getenv func(string) string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, c *CLI, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"config", "check a configuration file", runConfig},
+		{"ldap", "test, run and review LDAP / Active Directory syncs", runLDAP},
+		{"mail", "inspect and retry the mail outbox, send welcome and test mail", runMail},
+		{"profiles", "list, show, create, change and delete permission profiles", runProfiles},
+		{"route", "explain where a call to a user rings and why", runRoute},
+		{"serve", "run the gateway: SCIM, set-password pages, LDAP schedule, mail", runServe},
+		{"tenant", "create and list tenants", runTenant},
+		{"token", "create, list and revoke SCIM bearer tokens", runToken},
+		{"users", "list, show, add, edit, (de)activate, delete, import and export users", runUsers},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func (c *CLI) usage(w io.Writer) {
+	fmt.Fprintf(w, `pbxgate keeps a phone system's users in step with Okta, Entra ID, AD and LDAP.
+
+Usage:
+  pbxgate <command> [arguments]
+
+Commands:
+`)
+	for _, cmd := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprintf(w, `
+Every command takes --config FILE and --data DIR (or --db FILE), also set by
+PBXGATE_CONFIG, PBXGATE_DATA and PBXGATE_DB. With no configuration at all
+pbxgate keeps its data in ./pbxgate-data.
+
+Run "pbxgate <command> -h" for a command's flags and examples.
+`)
+}
+
+// Run runs the command line and returns the process exit code: 0 for
+// success, 1 for a failure, 2 for a usage mistake.
+func (c *CLI) Run(ctx context.Context, args []string) int {
+	if c.Getenv == nil {
+		c.Getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 {
+		c.usage(c.Stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help", "-help":
+		if len(args) > 1 {
+			return c.Run(ctx, []string{args[1], "-h"})
+		}
+		c.usage(c.Stdout)
+		return 0
+	case "--version", "-version":
+		name = "version"
+	}
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return c.exit(cmd.run(ctx, c, args[1:]))
+		}
+	}
+	fmt.Fprintf(c.Stderr, "pbxgate: unknown command %q\nTry: pbxgate help\n", name)
+	return 2
+}
+
+// exit prints an error the way users read it and picks the exit code.
+func (c *CLI) exit(err error) int {
+	if err == nil {
+		return 0
+	}
+	if err == errHelp {
+		return 0
+	}
+	if u, ok := err.(usageError); ok {
+		fmt.Fprintf(c.Stderr, "pbxgate: %s\n", u.msg)
+		if u.hint != "" {
+			fmt.Fprintf(c.Stderr, "Try: %s\n", u.hint)
+		}
+		return 2
+	}
+	fmt.Fprintf(c.Stderr, "pbxgate: %s\n", err)
+	return 1
+}

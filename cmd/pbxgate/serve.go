@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/scim"
+)
+
+// shutdownTimeout is how long serve waits for in-flight requests, the
+// current sync batch and the mail in hand after SIGINT/SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+func runServe(ctx context.Context, c *CLI, args []string) error {
+	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
+Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the set-password pages
+(/setup/...), /healthz, /readyz and /metrics (Prometheus), the LDAP sync
+schedules and the mail outbox worker.
+
+With no configuration at all it keeps its data in ./pbxgate-data, listens
+on 127.0.0.1:8080, creates tenant "default" on first start and prints the
+SCIM base URL and a bearer token for it, once. Mail goes to .eml files in
+<data>/mail until an SMTP relay is configured.
+
+SIGINT or SIGTERM stop it gracefully: it stops accepting, finishes in-flight
+requests, the current sync batch and the mail in hand, and exits 0.
+
+Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN.
+
+Examples:
+  pbxgate serve
+  pbxgate serve --config /etc/pbxgate/pbxgate.yaml
+  PBXGATE_LISTEN=0.0.0.0:8080 pbxgate serve --data /var/lib/pbxgate`)
+	g := c.commonFlags(fs, false)
+	listen := fs.String("listen", "", "`ADDR` to listen on (env PBXGATE_LISTEN; default "+DefaultListen+")")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(g.config, c.Getenv)
+	if err != nil {
+		return err
+	}
+	set := resolve(cfg, g.config, g.data, g.db, *listen, c.Getenv)
+	log := c.logger(cfg.Log)
+	g.data, g.db = set.data, set.database
+	e, err := c.open(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	e.log = log
+	return c.serve(ctx, e, cfg, set, log)
+}
+
+func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log *slog.Logger) error {
+	started := time.Now()
+	firstToken, err := ensureTenants(ctx, e.dir, cfg)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", set.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", set.listen, err)
+	}
+	scheme := "http"
+	if cfg.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	public := strings.TrimRight(cfg.PublicURL, "/")
+	if public == "" {
+		public = scheme + "://" + ln.Addr().String()
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newHTTPMetrics(reg)
+
+	scimHandler, err := scim.New(e.dir, scim.Options{
+		BaseURL:      public + scim.Prefix,
+		Logger:       log.With("component", "scim"),
+		MaxBodyBytes: cfg.SCIM.MaxBodyBytes,
+		RateLimit:    scim.RateLimit{PerSecond: cfg.SCIM.RateLimit.PerSecond, Burst: cfg.SCIM.RateLimit.Burst},
+	})
+	if err != nil {
+		return fmt.Errorf("set up SCIM: %w", err)
+	}
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	bg, err := startBackground(bgCtx, e, cfg, set, public, reg, log)
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle(scim.Prefix+"/", scimHandler)
+	if bg.setupPage != nil {
+		mux.Handle("/setup/", bg.setupPage)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := e.store.Ping(pctx); err != nil {
+			log.Warn("not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "database not ready")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+
+	srv := &http.Server{
+		Handler:           m.wrap(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.TLS.CertFile != "" {
+			serveErr <- srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+
+	log.Info("pbxgate serving", "listen", ln.Addr().String(), "public_url", public, "database", set.database,
+		"mail", bg.mailVia, "ldap_directories", len(cfg.LDAP.Directories), "version", version(),
+		"startup_ms", time.Since(started).Milliseconds())
+	if firstToken != "" {
+		fmt.Fprintf(c.Stdout, `
+pbxgate is ready. Tenant %q was created on this first start.
+
+  SCIM base URL:  %s%s
+  Bearer token:   %s
+
+The token is shown only this once; keep it in your identity provider.
+Create more with: pbxgate token create --tenant %s --name okta
+
+`, DefaultTenant, public, scim.Prefix, firstToken, DefaultTenant)
+	}
+
+	select {
+	case err := <-serveErr:
+		stopBackground()
+		bg.wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests, the current sync batch and mail in hand")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopBackground()
+	bg.wait()
+	if err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// ensureTenants creates the configured tenants (and keeps their settings in
+// step with the file), or, with none configured, tenant "default" on first
+// start. It returns a token for the default tenant when it created it.
+func ensureTenants(ctx context.Context, dir *pbxusers.Directory, cfg *Config) (string, error) {
+	boot := pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceManual, Name: "config"})
+	if len(cfg.Tenants) == 0 {
+		list, err := dir.ListTenants(ctx)
+		if err != nil {
+			return "", err
+		}
+		if len(list) > 0 {
+			return "", nil
+		}
+		if _, err := dir.CreateTenant(boot, pbxusers.Tenant{ID: DefaultTenant, Name: "Default"}); err != nil {
+			return "", fmt.Errorf("create tenant %q: %w", DefaultTenant, err)
+		}
+		token, _, err := dir.CreateToken(boot, DefaultTenant, "first start")
+		return token, err
+	}
+	for _, tc := range cfg.Tenants {
+		want, err := tc.tenant()
+		if err != nil {
+			return "", err
+		}
+		cur, err := dir.GetTenant(ctx, want.ID)
+		switch {
+		case errors.Is(err, pbxusers.ErrNotFound):
+			if _, err := dir.CreateTenant(boot, want); err != nil {
+				return "", fmt.Errorf("create tenant %q: %w", want.ID, err)
+			}
+		case err != nil:
+			return "", err
+		default:
+			want.Version = cur.Version
+			if want.Name == "" {
+				want.Name = cur.Name
+			}
+			if _, err := dir.UpdateTenant(boot, want); err != nil {
+				return "", fmt.Errorf("update tenant %q from the configuration: %w", want.ID, err)
+			}
+		}
+	}
+	return "", nil
+}
+
+// httpMetrics counts requests by endpoint and status and times them.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pbxgate_http_requests_total", Help: "HTTP requests by endpoint, method and status code.",
+		}, []string{"endpoint", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pbxgate_http_request_duration_seconds", Help: "HTTP request latency by endpoint.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"endpoint", "method"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+// endpoint maps a path to a low-cardinality label: ids and tokens become
+// placeholders.
+func endpoint(path string) string {
+	switch {
+	case path == "/healthz" || path == "/readyz" || path == "/metrics":
+		return path
+	case strings.HasPrefix(path, "/setup/"):
+		return "/setup/{token}"
+	case strings.HasPrefix(path, scim.Prefix):
+		rest := strings.Trim(strings.TrimPrefix(path, scim.Prefix), "/")
+		parts := strings.Split(rest, "/")
+		switch {
+		case rest == "":
+			return scim.Prefix
+		case len(parts) == 1:
+			return scim.Prefix + "/" + parts[0]
+		case parts[1] == ".search":
+			return scim.Prefix + "/" + parts[0] + "/.search"
+		default:
+			return scim.Prefix + "/" + parts[0] + "/{id}"
+		}
+	}
+	return "other"
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (m *httpMetrics) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if sw.code == 0 {
+			sw.code = http.StatusOK
+		}
+		ep := endpoint(r.URL.Path)
+		m.requests.WithLabelValues(ep, r.Method, fmt.Sprint(sw.code)).Inc()
+		m.latency.WithLabelValues(ep, r.Method).Observe(time.Since(start).Seconds())
+	})
+}
+
+// background is what serve runs besides HTTP: the LDAP schedules and the
+// mail outbox worker.
+type background struct {
+	setupPage http.Handler
+	mailVia   string
+	wg        sync.WaitGroup
+}
+
+// wait returns when every background job has stopped.
+func (b *background) wait() { b.wg.Wait() }
