@@ -59,10 +59,10 @@ The CSV header is: ` + "userName,givenName,familyName,displayName,nickname,email
 
 // userFlags are the fields add and edit set.
 type userFlags struct {
-	given, family, display, email, extension, station, role, kind, location  *string
-	language, timeZone, title, department, answerMode, backup, recording     *string
-	profiles, teams, features                                                *stringList
-	passwordStdin, mustChange, anonymous                                      *bool
+	given, family, display, email, extension, station, role, kind, location *string
+	language, timeZone, title, department, answerMode, backup, recording    *string
+	profiles, teams, features                                               *stringList
+	passwordStdin, mustChange, anonymous                                    *bool
 }
 
 func addUserFlags(fs *flag.FlagSet) *userFlags {
