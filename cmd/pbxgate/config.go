@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -201,21 +202,22 @@ func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, errEOF) {
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &ConfigError{File: path, Problems: yamlProblems(err)}
 	}
 	return cfg, cfg.Validate(path)
 }
 
-var errEOF = errors.New("EOF")
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
 func yamlProblems(err error) []string {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		return te.Errors
-	}
-	if err.Error() == "EOF" {
-		return nil
+		out := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			out[i] = unknownField.ReplaceAllString(e, `unknown key "$1"`)
+		}
+		return out
 	}
 	return []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 }
