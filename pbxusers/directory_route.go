@@ -59,7 +59,11 @@ func (d *Directory) Route(ctx context.Context, tenant, userID string, call Call,
 				if err != nil {
 					return err
 				}
-				frames[tf] = stf.TimeFrame
+				loaded, err := stf.TimeFrame.Loaded()
+				if err != nil {
+					return fmt.Errorf("time frame %s: %w", tf, err)
+				}
+				frames[tf] = loaded
 			}
 			queue = append(queue, u.Routing.UserRefs()...)
 		}
@@ -68,7 +72,19 @@ func (d *Directory) Route(ctx context.Context, tenant, userID string, call Call,
 	if err != nil {
 		return RoutePlan{}, err
 	}
-	return Resolve(call, userID, subjects, frames)
+	plan, err := Resolve(call, userID, subjects, frames)
+	if err != nil {
+		return plan, err
+	}
+	plan.Users = make(map[string]string, len(subjects))
+	for id, s := range subjects {
+		label := s.Name
+		if s.Extension != "" {
+			label += " (" + s.Extension + ")"
+		}
+		plan.Users[id] = label
+	}
+	return plan, nil
 }
 
 func (t *txn) routeSubject(tn Tenant, u User) (RouteSubject, error) {

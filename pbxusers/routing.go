@@ -1,0 +1,862 @@
+package pbxusers
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Defaults and limits of a RoutingPolicy.
+const (
+	// DefaultRingTimeout is how long a user's own devices ring when neither
+	// the policy nor the ring step sets a timeout (NetSapiens "6 rings / 30 s").
+	DefaultRingTimeout = 30 * time.Second
+
+	// MaxTimeout is the largest ring timeout, step timeout, target delay or
+	// destination timeout a policy may set (NetSapiens allows 0–3600 s).
+	MaxTimeout = time.Hour
+
+	// DefaultMaxForwardHops is the number of user-to-user forwards a call may
+	// take when the called user's policy does not set MaxForwardHops.
+	DefaultMaxForwardHops = 5
+
+	// MaxForwardHopsN is the largest MaxForwardHops a policy may set. Resolve
+	// caps larger values to it.
+	MaxForwardHopsN = 20
+
+	// DefaultAppsTimeout and DefaultBackupTimeout are the ring times of the
+	// BackupRouting preset when it is given zero (Aloware: 60 s, then 20 s).
+	DefaultAppsTimeout   = 60 * time.Second
+	DefaultBackupTimeout = 20 * time.Second
+
+	// DefaultRuleID names the catch-all RoutingPolicy.Default in traces,
+	// RoutePlan.Rule and ManualOverride.Rule. No rule in Rules may use it.
+	DefaultRuleID = "default"
+)
+
+// Seconds is a time.Duration that is written to and read from JSON as a
+// number of seconds: 30 means 30 s, 1.5 means 1.5 s. Every duration of a
+// routing policy and of a route plan uses it, so stored policies and API
+// payloads never carry nanoseconds.
+type Seconds time.Duration
+
+// Duration returns s as a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(s) }
+
+// String formats s as a number of seconds: "30s", "1.5s".
+func (s Seconds) String() string {
+	var buf [24]byte
+	return string(appendSeconds(buf[:0], s))
+}
+
+// appendSeconds appends s formatted by Seconds.String.
+func appendSeconds(b []byte, s Seconds) []byte {
+	d := time.Duration(s)
+	if d%time.Second == 0 {
+		b = strconv.AppendInt(b, int64(d/time.Second), 10)
+	} else {
+		b = strconv.AppendFloat(b, d.Seconds(), 'f', -1, 64)
+	}
+	return append(b, 's')
+}
+
+// MarshalJSON writes s as a JSON number of seconds.
+func (s Seconds) MarshalJSON() ([]byte, error) {
+	b := appendSeconds(nil, s)
+	return b[:len(b)-1], nil
+}
+
+// maxJSONSeconds bounds decoded values well inside time.Duration's range.
+const maxJSONSeconds = 1e9
+
+// UnmarshalJSON reads a JSON number of seconds. null leaves s unchanged.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("decode seconds %s: %w", b, err)
+	}
+	if math.IsNaN(f) || math.Abs(f) > maxJSONSeconds {
+		return fmt.Errorf("decode seconds %s: out of range: %w", b, ErrInvalid)
+	}
+	*s = Seconds(math.Round(f * float64(time.Second)))
+	return nil
+}
+
+// AnswerMode is how a user answers calls (Aloware "Answer Type").
+type AnswerMode string
+
+// Answer modes. The zero value "" means AnswerApps.
+const (
+	// AnswerApps rings the user's apps (web, desktop, mobile; when enabled)
+	// and every device assigned to the user.
+	AnswerApps AnswerMode = "apps"
+	// AnswerPhoneNumber rings RoutingPolicy.ForwardNumber instead of the
+	// rule's ring plan (call tracking, a cell phone).
+	AnswerPhoneNumber AnswerMode = "phone_number"
+	// AnswerIPPhone rings the user's devices only, never the apps (desk
+	// phone replacement).
+	AnswerIPPhone AnswerMode = "ip_phone"
+	// AnswerWillNotAnswer never rings the user (managers, controllers):
+	// calls go to the rule's OnUnavailable, else its Final.
+	AnswerWillNotAnswer AnswerMode = "will_not_answer"
+)
+
+// BusyPolicy says when a user counts as busy.
+type BusyPolicy string
+
+// Busy policies. The zero value "" means BusyOnActiveCall.
+const (
+	// BusyOnActiveCall treats a user on a call (PresenceBusy) as busy unless
+	// call waiting is on (NetSapiens "On Active").
+	BusyOnActiveCall BusyPolicy = "on_active_call"
+	// BusyDeviceReportsBusy rings a user on a call anyway; only a device
+	// answering busy (SIP 486) while ringing counts (NetSapiens "When Busy").
+	BusyDeviceReportsBusy BusyPolicy = "device_reports_busy"
+)
+
+// CallType restricts a rule to internal or external calls.
+type CallType string
+
+// Call types. The zero value "" means CallTypeAll.
+const (
+	CallTypeAll      CallType = "all"
+	CallTypeInternal CallType = "internal"
+	CallTypeExternal CallType = "external"
+)
+
+// PresenceState is a user's reachability as the router sees it when a call
+// arrives. The zero value "" means PresenceAvailable.
+type PresenceState string
+
+// Presence states.
+const (
+	// PresenceAvailable means the user can be rung.
+	PresenceAvailable PresenceState = "available"
+	// PresenceBusy means the user is on a call.
+	PresenceBusy PresenceState = "busy"
+	// PresenceOffline means no device or app of the user is reachable.
+	PresenceOffline PresenceState = "offline"
+	// PresenceDND means the user set do not disturb; Resolve treats it like
+	// a rule with DND on.
+	PresenceDND PresenceState = "dnd"
+	// PresenceAway means the user is away; it only matters to rule
+	// conditions.
+	PresenceAway PresenceState = "away"
+)
+
+// RingMode says how the steps of a ring plan ring.
+type RingMode string
+
+// Ring modes. The zero value "" means RingSimultaneous.
+const (
+	// RingSimultaneous rings every target of the plan's single step at once,
+	// each after its own Delay.
+	RingSimultaneous RingMode = "simultaneous"
+	// RingSequential rings the steps one after the other, each for its
+	// Timeout.
+	RingSequential RingMode = "sequential"
+)
+
+// TargetKind is what a ring target names.
+type TargetKind string
+
+// Ring target kinds.
+const (
+	// TargetOwnDevices is the user's own endpoints as the answer mode
+	// selects them: apps and devices (AnswerApps) or devices (AnswerIPPhone).
+	TargetOwnDevices TargetKind = "own_devices"
+	// TargetDevice is one device, by id.
+	TargetDevice TargetKind = "device"
+	// TargetUser is another user's own endpoints, by user id. Only that
+	// user's reachability counts, not their answering rules.
+	TargetUser TargetKind = "user"
+	// TargetExternal is an E.164 number.
+	TargetExternal TargetKind = "external"
+	// TargetApps is the user's apps (web, desktop, mobile), when enabled. In
+	// a RouteTarget its Value is the id of the user whose apps ring.
+	TargetApps TargetKind = "apps"
+)
+
+// DestinationKind is where a call goes when it is not (or no longer) ringing.
+type DestinationKind string
+
+// Destination kinds.
+const (
+	// DestVoicemail is a voicemail box: Target is the owning user id, empty
+	// for the policy's own user.
+	DestVoicemail DestinationKind = "voicemail"
+	// DestUser forwards to another user, whose own policy then applies.
+	DestUser DestinationKind = "user"
+	// DestExternal forwards to an E.164 number.
+	DestExternal DestinationKind = "external"
+	// DestQueue, DestAutoAttendant and DestConference hand the call to the
+	// call queue, auto attendant or conference bridge named by Target.
+	DestQueue         DestinationKind = "queue"
+	DestAutoAttendant DestinationKind = "auto_attendant"
+	DestConference    DestinationKind = "conference"
+	// DestHangup ends the call.
+	DestHangup DestinationKind = "hangup"
+	// DestBusy plays busy tone.
+	DestBusy DestinationKind = "busy"
+	// DestReject rejects the call (SIP 603 decline).
+	DestReject DestinationKind = "reject"
+)
+
+// Destination is a place a call is sent to.
+type Destination struct {
+	// Kind is the kind of destination. Required.
+	Kind DestinationKind `json:"kind,omitempty"`
+	// Target is the user id (DestUser, DestVoicemail of another user), E.164
+	// number (DestExternal) or queue/auto attendant/conference id. Empty for
+	// hangup, busy and reject, and for the own voicemail.
+	Target string `json:"target,omitempty"`
+	// Timeout, for DestExternal only, is how long the number rings before
+	// the call goes on to the rule's Final (else voicemail, else hangup).
+	// Zero hands the call to the number for good. Seconds in JSON; at most
+	// MaxTimeout.
+	Timeout Seconds `json:"timeout,omitempty"`
+}
+
+// RingTarget is one thing a ring step rings.
+type RingTarget struct {
+	// Kind is what Value names. Required.
+	Kind TargetKind `json:"kind,omitempty"`
+	// Value is the device id (TargetDevice), user id (TargetUser) or E.164
+	// number (TargetExternal); empty for TargetOwnDevices and TargetApps.
+	Value string `json:"value,omitempty"`
+	// Delay is how long after the step starts this target starts ringing
+	// (NetSapiens ";delay=15"). Zero: at once. Seconds in JSON; less than
+	// the step's timeout.
+	Delay Seconds `json:"delay,omitempty"`
+	// ConfirmAnswer, for TargetExternal only, asks the answering party to
+	// press a key first, so a carrier voicemail cannot take the call.
+	ConfirmAnswer bool `json:"confirmAnswer,omitempty"`
+}
+
+// RingStep is a set of targets that ring together.
+type RingStep struct {
+	// Targets ring together. At least one.
+	Targets []RingTarget `json:"targets,omitempty"`
+	// Timeout is how long the step rings. Zero means the policy's
+	// RingTimeout. Seconds in JSON; at most MaxTimeout.
+	Timeout Seconds `json:"timeout,omitempty"`
+}
+
+// RingPlan is what a rule rings. The zero value rings the user's own
+// devices for the policy's RingTimeout.
+type RingPlan struct {
+	// Mode is simultaneous (default; at most one step) or sequential (at
+	// least one step).
+	Mode RingMode `json:"mode,omitempty"`
+	// Steps ring in order. Empty (simultaneous mode only) means one step
+	// ringing TargetOwnDevices.
+	Steps []RingStep `json:"steps,omitempty"`
+}
+
+// Condition says when an answering rule applies. Every set field must
+// match; a zero Condition always matches.
+type Condition struct {
+	// TimeFrames are time frame ids; the condition matches when the call
+	// falls in any of them. A rule naming an unknown time frame never
+	// matches (NetSapiens disables such rules).
+	TimeFrames []string `json:"timeFrames,omitempty"`
+	// NotInTimeFrames inverts TimeFrames: the condition matches when the
+	// call falls in none of them (after-hours rules). Needs TimeFrames.
+	NotInTimeFrames bool `json:"notInTimeFrames,omitempty"`
+	// CallType restricts the rule to internal or external calls. Default
+	// all.
+	CallType CallType `json:"callType,omitempty"`
+	// Callers are number patterns (see RoutingPolicy.RejectCallers); the
+	// caller must match one. Anonymous callers match none.
+	Callers []string `json:"callers,omitempty"`
+	// States are presence states; the user's state must be one of them.
+	States []PresenceState `json:"states,omitempty"`
+}
+
+// isZero reports whether c sets nothing.
+func (c *Condition) isZero() bool {
+	return len(c.TimeFrames) == 0 && !c.NotInTimeFrames && c.CallType == "" &&
+		len(c.Callers) == 0 && len(c.States) == 0
+}
+
+// AnsweringRule is one answering rule: when it applies and what it does.
+// Every destination is optional; Resolve documents the fallbacks.
+type AnsweringRule struct {
+	// ID identifies the rule within the policy. Required and unique in
+	// Rules; must not be DefaultRuleID.
+	ID string `json:"id,omitempty"`
+	// Name is shown to people and in traces. Optional: the id is used
+	// instead.
+	Name string `json:"name,omitempty"`
+	// Enabled rules take part in rule selection. Ignored for the policy's
+	// Default, which always applies when nothing else does.
+	Enabled bool `json:"enabled,omitempty"`
+	// When says when the rule applies. Must be empty on the Default.
+	When Condition `json:"when,omitzero"`
+	// DND sends every call not from an allowed caller to OnDND, else
+	// voicemail.
+	DND bool `json:"dnd,omitempty"`
+	// Always forwards every call (NetSapiens "Forward Always").
+	Always *Destination `json:"always,omitempty"`
+	// Ring is what rings. The zero value rings the user's own devices.
+	Ring RingPlan `json:"ring,omitzero"`
+	// OnBusy is where a call goes while the user is busy (see BusyPolicy)
+	// or when the rung devices report busy.
+	OnBusy *Destination `json:"onBusy,omitempty"`
+	// OnNoAnswer is where a call goes when nobody answers the ring plan.
+	OnNoAnswer *Destination `json:"onNoAnswer,omitempty"`
+	// OnUnavailable is where a call goes when nothing can ring (offline, no
+	// device, no app), the user never answers, or is inactive.
+	OnUnavailable *Destination `json:"onUnavailable,omitempty"`
+	// OnDND is where a call goes under do not disturb. Default voicemail.
+	OnDND *Destination `json:"onDnd,omitempty"`
+	// Final is the fallback of every unset On* destination (except OnDND,
+	// which prefers voicemail). Default: voicemail if enabled, else hang up.
+	Final *Destination `json:"final,omitempty"`
+}
+
+// label is how traces name the rule.
+func (r *AnsweringRule) label() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	if r.ID == "" {
+		return DefaultRuleID
+	}
+	return r.ID
+}
+
+// ManualOverride forces a rule or a destination until it expires, above
+// the schedule (3CX status with expiry, FreePBX temporary override).
+// Exactly one of Rule and Destination is set.
+type ManualOverride struct {
+	// Rule is the id of the rule to apply, whatever its Enabled and When;
+	// DefaultRuleID forces the Default.
+	Rule string `json:"rule,omitempty"`
+	// Destination sends every call there directly.
+	Destination *Destination `json:"destination,omitempty"`
+	// Until is when the override expires; nil never. An expired override
+	// (Until at or before the call) is ignored.
+	Until *time.Time `json:"until,omitempty"`
+	// Reason is shown to people and in traces, e.g. "sick leave".
+	Reason string `json:"reason,omitempty"`
+}
+
+// RoutingPolicy is how calls to one user are routed. It is stored as JSON
+// on the user; durations are numbers of seconds. Resolve evaluates it.
+type RoutingPolicy struct {
+	// AnswerMode is how the user answers calls. Default apps.
+	AnswerMode AnswerMode `json:"answerMode,omitempty"`
+	// ForwardNumber is the E.164 number rung in AnswerPhoneNumber mode.
+	ForwardNumber string `json:"forwardNumber,omitempty"`
+	// RingTimeout is how long the user's devices ring when a step sets no
+	// timeout. Default DefaultRingTimeout (30 s); at most MaxTimeout.
+	RingTimeout Seconds `json:"ringTimeout,omitempty"`
+	// CallWaiting lets a user on a call be rung again (3CX
+	// AcceptMultipleCalls). Default off.
+	CallWaiting bool `json:"callWaiting,omitempty"`
+	// BusyPolicy says when the user counts as busy. Default on_active_call.
+	BusyPolicy BusyPolicy `json:"busyPolicy,omitempty"`
+	// AllowCallers are number patterns that are never rejected and bypass
+	// do not disturb (NetSapiens phone-numbers-to-allow).
+	AllowCallers []string `json:"allowCallers,omitempty"`
+	// RejectCallers are number patterns that are rejected. A pattern is an
+	// exact E.164 number ("+4930123456"), an exact extension ("1001") or a
+	// prefix ending in "*" ("+4930*", "1*", "*").
+	RejectCallers []string `json:"rejectCallers,omitempty"`
+	// RejectAnonymous rejects callers without a number, unless allowed.
+	RejectAnonymous bool `json:"rejectAnonymous,omitempty"`
+	// Override, when set and not expired, beats the rules.
+	Override *ManualOverride `json:"override,omitempty"`
+	// Rules are tried in order; the first enabled rule whose condition
+	// matches applies.
+	Rules []AnsweringRule `json:"rules,omitempty"`
+	// Default applies when no rule does. Its zero value rings the user's own
+	// devices for RingTimeout, then voicemail if enabled, else hangs up.
+	Default AnsweringRule `json:"default,omitzero"`
+	// MaxForwardHops is how many user-to-user forwards a call to this user
+	// may take. Default DefaultMaxForwardHops (5); at most MaxForwardHopsN.
+	MaxForwardHops int `json:"maxForwardHops,omitempty"`
+}
+
+// ringTimeout returns the effective RingTimeout.
+func (p *RoutingPolicy) ringTimeout() time.Duration {
+	if p.RingTimeout <= 0 || time.Duration(p.RingTimeout) > MaxTimeout {
+		return DefaultRingTimeout
+	}
+	return time.Duration(p.RingTimeout)
+}
+
+// BackupRouting returns Aloware's "Backup Routing" policy: ring the user's
+// apps (and devices) for appsTimeout, then the backup number for
+// backupTimeout, then voicemail if enabled, else hang up; when the user is
+// unavailable or busy, ring the backup number straight away. Zero timeouts
+// mean DefaultAppsTimeout and DefaultBackupTimeout.
+func BackupRouting(backupNumber string, appsTimeout, backupTimeout time.Duration) RoutingPolicy {
+	if appsTimeout == 0 {
+		appsTimeout = DefaultAppsTimeout
+	}
+	if backupTimeout == 0 {
+		backupTimeout = DefaultBackupTimeout
+	}
+	backup := func() *Destination {
+		return &Destination{Kind: DestExternal, Target: backupNumber, Timeout: Seconds(backupTimeout)}
+	}
+	return RoutingPolicy{
+		AnswerMode:  AnswerApps,
+		RingTimeout: Seconds(appsTimeout),
+		Default: AnsweringRule{
+			Name: "Backup routing",
+			Ring: RingPlan{Mode: RingSequential, Steps: []RingStep{
+				{Targets: []RingTarget{{Kind: TargetOwnDevices}}, Timeout: Seconds(appsTimeout)},
+				{Targets: []RingTarget{{Kind: TargetExternal, Value: backupNumber}}, Timeout: Seconds(backupTimeout)},
+			}},
+			OnUnavailable: backup(),
+			OnBusy:        backup(),
+		},
+	}
+}
+
+// ForwardAll returns a policy that forwards every call to the E.164 number
+// (NetSapiens "Forward Always"), handing the call over for good.
+func ForwardAll(number string) RoutingPolicy {
+	return RoutingPolicy{Default: AnsweringRule{
+		Name:   "Forward all",
+		Always: &Destination{Kind: DestExternal, Target: number},
+	}}
+}
+
+// AfterHours returns a policy that rings the user's own devices while the
+// call falls in the time frame (business hours) and sends it to dest
+// otherwise. The rule's id is "after-hours".
+func AfterHours(timeFrameID string, dest Destination) RoutingPolicy {
+	return RoutingPolicy{Rules: []AnsweringRule{{
+		ID:      "after-hours",
+		Name:    "After hours",
+		Enabled: true,
+		When:    Condition{TimeFrames: []string{timeFrameID}, NotInTimeFrames: true},
+		Always:  &dest,
+	}}}
+}
+
+// Validate reports every problem of the policy at once as a
+// *ValidationError, with field paths relative to the policy
+// ("rules[0].ring.steps[1].timeout"). It checks the policy on its own:
+// whether the users and time frames it names exist is for the caller to
+// check (UserRefs, TimeFrameRefs); external numbers are checked for E.164
+// syntax only.
+func (p RoutingPolicy) Validate() error {
+	var pr Problems
+	switch p.AnswerMode {
+	case "", AnswerApps, AnswerIPPhone, AnswerWillNotAnswer:
+	case AnswerPhoneNumber:
+		if p.ForwardNumber == "" {
+			pr.Add("forwardNumber", "required when answerMode is %s", AnswerPhoneNumber)
+		}
+	default:
+		pr.Add("answerMode", "unknown answer mode %q", p.AnswerMode)
+	}
+	if p.ForwardNumber != "" && !isE164Syntax(p.ForwardNumber) {
+		pr.Add("forwardNumber", "%q is not an E.164 number", p.ForwardNumber)
+	}
+	checkTimeout(&pr, "ringTimeout", p.RingTimeout)
+	switch p.BusyPolicy {
+	case "", BusyOnActiveCall, BusyDeviceReportsBusy:
+	default:
+		pr.Add("busyPolicy", "unknown busy policy %q", p.BusyPolicy)
+	}
+	checkPatterns(&pr, "allowCallers", p.AllowCallers)
+	checkPatterns(&pr, "rejectCallers", p.RejectCallers)
+	if p.MaxForwardHops < 0 || p.MaxForwardHops > MaxForwardHopsN {
+		pr.Add("maxForwardHops", "must be between 0 and %d", MaxForwardHopsN)
+	}
+
+	ringTimeout := p.ringTimeout()
+	ids := make(map[string]int, len(p.Rules))
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		path := "rules[" + strconv.Itoa(i) + "]"
+		switch j, dup := ids[r.ID]; {
+		case r.ID == "":
+			pr.Add(path+".id", "required")
+		case r.ID == DefaultRuleID:
+			pr.Add(path+".id", "%q is reserved for the default rule", DefaultRuleID)
+		case dup:
+			pr.Add(path+".id", "duplicate rule id %q (also rules[%d])", r.ID, j)
+		default:
+			ids[r.ID] = i
+		}
+		checkCondition(&pr, path+".when", &r.When)
+		checkRule(&pr, path, r, ringTimeout)
+	}
+	if p.Default.ID != "" && p.Default.ID != DefaultRuleID {
+		pr.Add("default.id", "must be empty or %q", DefaultRuleID)
+	}
+	if !p.Default.When.isZero() {
+		pr.Add("default.when", "the default rule has no condition")
+	}
+	checkRule(&pr, "default", &p.Default, ringTimeout)
+
+	if o := p.Override; o != nil {
+		switch {
+		case o.Rule == "" && o.Destination == nil:
+			pr.Add("override", "needs a rule or a destination")
+		case o.Rule != "" && o.Destination != nil:
+			pr.Add("override", "has both a rule and a destination")
+		case o.Rule != "":
+			if _, ok := ids[o.Rule]; !ok && o.Rule != DefaultRuleID {
+				pr.Add("override.rule", "unknown rule %q", o.Rule)
+			}
+		default:
+			checkDestination(&pr, "override.destination", o.Destination)
+		}
+	}
+	return pr.Err()
+}
+
+// checkRule validates the actions of a rule under path.
+func checkRule(pr *Problems, path string, r *AnsweringRule, ringTimeout time.Duration) {
+	checkDestination(pr, path+".always", r.Always)
+	checkDestination(pr, path+".onBusy", r.OnBusy)
+	checkDestination(pr, path+".onNoAnswer", r.OnNoAnswer)
+	checkDestination(pr, path+".onUnavailable", r.OnUnavailable)
+	checkDestination(pr, path+".onDnd", r.OnDND)
+	checkDestination(pr, path+".final", r.Final)
+
+	rp := &r.Ring
+	switch rp.Mode {
+	case "", RingSimultaneous:
+		if len(rp.Steps) > 1 {
+			pr.Add(path+".ring.steps", "a simultaneous plan has at most one step, got %d", len(rp.Steps))
+		}
+	case RingSequential:
+		if len(rp.Steps) == 0 {
+			pr.Add(path+".ring.steps", "a sequential plan needs at least one step")
+		}
+	default:
+		pr.Add(path+".ring.mode", "unknown ring mode %q", rp.Mode)
+	}
+	for i := range rp.Steps {
+		st := &rp.Steps[i]
+		sp := path + ".ring.steps[" + strconv.Itoa(i) + "]"
+		checkTimeout(pr, sp+".timeout", st.Timeout)
+		timeout := ringTimeout
+		if st.Timeout > 0 {
+			timeout = time.Duration(st.Timeout)
+		}
+		if len(st.Targets) == 0 {
+			pr.Add(sp+".targets", "at least one target required")
+		}
+		for j := range st.Targets {
+			t := &st.Targets[j]
+			tp := sp + ".targets[" + strconv.Itoa(j) + "]"
+			switch t.Kind {
+			case TargetOwnDevices, TargetApps:
+				if t.Value != "" {
+					pr.Add(tp+".value", "must be empty for %s", t.Kind)
+				}
+			case TargetDevice, TargetUser:
+				if t.Value == "" {
+					pr.Add(tp+".value", "required for %s", t.Kind)
+				}
+			case TargetExternal:
+				if !isE164Syntax(t.Value) {
+					pr.Add(tp+".value", "%q is not an E.164 number", t.Value)
+				}
+			case "":
+				pr.Add(tp+".kind", "required")
+			default:
+				pr.Add(tp+".kind", "unknown target kind %q", t.Kind)
+			}
+			if t.ConfirmAnswer && t.Kind != TargetExternal {
+				pr.Add(tp+".confirmAnswer", "only for external targets")
+			}
+			checkTimeout(pr, tp+".delay", t.Delay)
+			if t.Delay > 0 && time.Duration(t.Delay) >= timeout {
+				pr.Add(tp+".delay", "%s is not less than the step timeout %s", t.Delay, Seconds(timeout))
+			}
+		}
+	}
+}
+
+// checkCondition validates a rule condition under path.
+func checkCondition(pr *Problems, path string, c *Condition) {
+	for i, id := range c.TimeFrames {
+		if id == "" {
+			pr.Add(path+".timeFrames["+strconv.Itoa(i)+"]", "empty time frame id")
+		} else if slices.Index(c.TimeFrames, id) < i {
+			pr.Add(path+".timeFrames["+strconv.Itoa(i)+"]", "duplicate time frame id %q", id)
+		}
+	}
+	if c.NotInTimeFrames && len(c.TimeFrames) == 0 {
+		pr.Add(path+".notInTimeFrames", "needs timeFrames")
+	}
+	switch c.CallType {
+	case "", CallTypeAll, CallTypeInternal, CallTypeExternal:
+	default:
+		pr.Add(path+".callType", "unknown call type %q", c.CallType)
+	}
+	checkPatterns(pr, path+".callers", c.Callers)
+	for i, s := range c.States {
+		switch s {
+		case PresenceAvailable, PresenceBusy, PresenceOffline, PresenceDND, PresenceAway:
+		default:
+			pr.Add(path+".states["+strconv.Itoa(i)+"]", "unknown presence state %q", s)
+		}
+	}
+}
+
+// checkDestination validates an optional destination under path.
+func checkDestination(pr *Problems, path string, d *Destination) {
+	if d == nil {
+		return
+	}
+	switch d.Kind {
+	case DestUser, DestQueue, DestAutoAttendant, DestConference:
+		if d.Target == "" {
+			pr.Add(path+".target", "required for %s", d.Kind)
+		}
+	case DestExternal:
+		if !isE164Syntax(d.Target) {
+			pr.Add(path+".target", "%q is not an E.164 number", d.Target)
+		}
+	case DestVoicemail:
+	case DestHangup, DestBusy, DestReject:
+		if d.Target != "" {
+			pr.Add(path+".target", "must be empty for %s", d.Kind)
+		}
+	case "":
+		pr.Add(path+".kind", "required")
+	default:
+		pr.Add(path+".kind", "unknown destination kind %q", d.Kind)
+	}
+	if d.Timeout != 0 {
+		if d.Kind != DestExternal {
+			pr.Add(path+".timeout", "only for external destinations")
+		} else {
+			checkTimeout(pr, path+".timeout", d.Timeout)
+		}
+	}
+}
+
+// checkTimeout checks that a duration lies in [0, MaxTimeout].
+func checkTimeout(pr *Problems, path string, d Seconds) {
+	if d < 0 {
+		pr.Add(path, "must not be negative")
+	} else if time.Duration(d) > MaxTimeout {
+		pr.Add(path, "%s exceeds the maximum of %s", d, Seconds(MaxTimeout))
+	}
+}
+
+// checkPatterns validates a list of caller number patterns under path.
+func checkPatterns(pr *Problems, path string, patterns []string) {
+	for i, s := range patterns {
+		if !isPattern(s) {
+			pr.Add(path+"["+strconv.Itoa(i)+"]", "%q is not an E.164 number, extension or prefix ending in *", s)
+		}
+	}
+}
+
+// isE164Syntax reports whether s has E.164 syntax: ^\+[1-9][0-9]{1,14}$.
+func isE164Syntax(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9' {
+		return false
+	}
+	return digitsOnly(s[2:])
+}
+
+// isPattern reports whether s is a caller pattern: an E.164 number, an
+// extension of 1–15 digits, or a prefix of either followed by "*".
+func isPattern(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[len(s)-1] != '*' {
+		return isE164Syntax(s) || (len(s) <= 15 && digitsOnly(s))
+	}
+	p := s[:len(s)-1]
+	if p != "" && p[0] == '+' {
+		p = p[1:]
+		if p != "" && p[0] == '0' {
+			return false
+		}
+	}
+	return len(p) <= 15 && digitsOnly(p)
+}
+
+// digitsOnly reports whether s consists of ASCII digits only.
+func digitsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// matchPattern reports whether the caller number matches the pattern.
+// Anonymous callers ("") match nothing.
+func matchPattern(pattern, from string) bool {
+	if from == "" || pattern == "" {
+		return false
+	}
+	if n := len(pattern) - 1; pattern[n] == '*' {
+		return len(from) >= n && from[:n] == pattern[:n]
+	}
+	return from == pattern
+}
+
+// matchAnyPattern reports whether the caller matches any of the patterns.
+func matchAnyPattern(patterns []string, from string) bool {
+	for _, p := range patterns {
+		if matchPattern(p, from) {
+			return true
+		}
+	}
+	return false
+}
+
+// UserRefs returns the ids of the users the policy forwards or rings to,
+// or whose voicemail it uses, each once, in order of appearance.
+func (p RoutingPolicy) UserRefs() []string {
+	var ids []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	dest := func(d *Destination) {
+		if d != nil && (d.Kind == DestUser || d.Kind == DestVoicemail) {
+			add(d.Target)
+		}
+	}
+	rule := func(r *AnsweringRule) {
+		for _, d := range r.destinations() {
+			dest(*d)
+		}
+		for _, st := range r.Ring.Steps {
+			for _, t := range st.Targets {
+				if t.Kind == TargetUser {
+					add(t.Value)
+				}
+			}
+		}
+	}
+	if p.Override != nil {
+		dest(p.Override.Destination)
+	}
+	for i := range p.Rules {
+		rule(&p.Rules[i])
+	}
+	rule(&p.Default)
+	return ids
+}
+
+// destinations returns pointers to the rule's destination fields.
+func (r *AnsweringRule) destinations() [6]**Destination {
+	return [6]**Destination{&r.Always, &r.OnBusy, &r.OnNoAnswer, &r.OnUnavailable, &r.OnDND, &r.Final}
+}
+
+// TimeFrameRefs returns the ids of the time frames the policy's rules use,
+// each once, in order of appearance. A time frame in use must not be
+// deleted.
+func (p RoutingPolicy) TimeFrameRefs() []string {
+	var ids []string
+	for _, r := range p.Rules {
+		for _, id := range r.When.TimeFrames {
+			if id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for _, id := range p.Default.When.TimeFrames {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// WithoutUser returns the policy with every reference to the user removed,
+// for when that user is deleted, and whether anything changed. A
+// destination to the user (or to their voicemail) becomes nil, so the rule
+// falls through to its next fallback; an override to the user is dropped;
+// ring targets naming the user are dropped, then empty steps, and a ring
+// plan left without steps rings the own devices again. p is not modified.
+func (p RoutingPolicy) WithoutUser(id string) (RoutingPolicy, bool) {
+	if id == "" {
+		return p, false
+	}
+	changed := false
+	if o := p.Override; o != nil && refersTo(o.Destination, id) {
+		p.Override = nil
+		changed = true
+	}
+	var rules []AnsweringRule
+	for i := range p.Rules {
+		if r, ok := p.Rules[i].withoutUser(id); ok {
+			if rules == nil {
+				rules = slices.Clone(p.Rules)
+			}
+			rules[i] = r
+		}
+	}
+	if rules != nil {
+		p.Rules = rules
+		changed = true
+	}
+	if r, ok := p.Default.withoutUser(id); ok {
+		p.Default = r
+		changed = true
+	}
+	return p, changed
+}
+
+// refersTo reports whether d sends calls to the user or their voicemail.
+func refersTo(d *Destination, id string) bool {
+	return d != nil && (d.Kind == DestUser || d.Kind == DestVoicemail) && d.Target == id
+}
+
+// withoutUser returns a copy of r without references to the user, and
+// whether there were any.
+func (r AnsweringRule) withoutUser(id string) (AnsweringRule, bool) {
+	changed := false
+	for _, d := range r.destinations() {
+		if refersTo(*d, id) {
+			*d = nil
+			changed = true
+		}
+	}
+	uses := false
+	for _, st := range r.Ring.Steps {
+		for _, t := range st.Targets {
+			uses = uses || (t.Kind == TargetUser && t.Value == id)
+		}
+	}
+	if !uses {
+		return r, changed
+	}
+	var steps []RingStep
+	for _, st := range r.Ring.Steps {
+		var targets []RingTarget
+		for _, t := range st.Targets {
+			if t.Kind != TargetUser || t.Value != id {
+				targets = append(targets, t)
+			}
+		}
+		if len(targets) > 0 {
+			st.Targets = targets
+			steps = append(steps, st)
+		}
+	}
+	r.Ring.Steps = steps
+	if len(steps) == 0 {
+		r.Ring.Mode = ""
+	}
+	return r, true
+}
