@@ -105,10 +105,9 @@ type ImportResult struct {
 var errDryRun = errors.New("dry run")
 
 type csvRow struct {
-	line   int
-	cells  map[string]string
-	hash   []byte
-	passwd string
+	line  int
+	cells map[string]string
+	hash  []byte
 }
 
 // ImportCSV reads users from CSV (header CSVColumns, any subset, userName
