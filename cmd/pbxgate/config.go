@@ -137,7 +137,8 @@ type SCIMConfig struct {
 
 // RateLimitConfig is a token bucket.
 type RateLimitConfig struct {
-	// PerSecond is the sustained request rate per token; default 100.
+	// PerSecond is the sustained request rate per token; default 100; a
+	// negative value turns rate limiting off (for load tests).
 	PerSecond float64 `yaml:"perSecond"`
 	// Burst is how many requests may come at once; default 200.
 	Burst int `yaml:"burst"`
@@ -283,8 +284,8 @@ func (c *Config) Validate(file string) error {
 	if c.SCIM.MaxBodyBytes < 0 {
 		add("scim.maxBodyBytes", "must not be negative")
 	}
-	if c.SCIM.RateLimit.PerSecond < 0 || c.SCIM.RateLimit.Burst < 0 {
-		add("scim.rateLimit", "must not be negative")
+	if c.SCIM.RateLimit.Burst < 0 {
+		add("scim.rateLimit.burst", "must not be negative")
 	}
 	if err := c.LDAP.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
