@@ -131,7 +131,10 @@ type Tx interface {
 	// first. A message is leased to one worker at a time.
 	ClaimMail(ctx context.Context, owner string, now, until time.Time, limit int) ([]OutboxMessage, error)
 	// FinishMail stores m's status, attempts, next attempt and last error,
-	// clears its lease and records the attempt.
+	// clears its lease and records the attempt. When m.ClaimedBy is set the
+	// message must still be leased to that worker, else nothing is written
+	// and a *ConflictError is returned (a worker whose lease ended must not
+	// overwrite the outcome of the worker that claimed it next).
 	FinishMail(ctx context.Context, m *OutboxMessage, a MailAttempt) error
 	GetMail(ctx context.Context, tenant string, id int64) (OutboxMessage, error)
 	ListMail(ctx context.Context, tenant string, q MailQuery) ([]OutboxMessage, error)

@@ -69,13 +69,18 @@ func (t *txn) ClaimMail(ctx context.Context, owner string, now, until time.Time,
 
 func (t *txn) FinishMail(ctx context.Context, m *pbxusers.OutboxMessage, a pbxusers.MailAttempt) error {
 	res, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,
-		updated = ?, sent_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ? AND tenant_id = ?`,
-		string(m.Status), m.Attempts, micro(m.NextAttempt), m.LastError, micro(m.Updated), microPtr(m.SentAt), m.ID, m.TenantID)
+		updated = ?, sent_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ? AND tenant_id = ? AND (? = '' OR claimed_by = ?)`,
+		string(m.Status), m.Attempts, micro(m.NextAttempt), m.LastError, micro(m.Updated), microPtr(m.SentAt), m.ID, m.TenantID,
+		m.ClaimedBy, m.ClaimedBy)
 	if err != nil {
 		return mapErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("mail %d: %w", m.ID, pbxusers.ErrNotFound)
+		if _, err := t.GetMail(ctx, m.TenantID, m.ID); err != nil {
+			return err
+		}
+		return &pbxusers.ConflictError{Kind: "mail", Field: "claimedBy", Value: m.ClaimedBy,
+			Reason: fmt.Sprintf("message %d is no longer claimed by worker %q (its lease ended)", m.ID, m.ClaimedBy)}
 	}
 	_, err = t.exec(ctx, "INSERT INTO outbox_attempts (message_id, at, ok, temporary, code, error) VALUES (?,?,?,?,?,?)",
 		m.ID, micro(a.At), boolInt(a.OK), boolInt(a.Temporary), a.Code, a.Error)

@@ -107,6 +107,12 @@ func testOutboxClaims(t *testing.T, s pbxusers.Store) {
 	require.Len(t, attempts, 1)
 	assert.Equal(t, 250, attempts[0].Code)
 
+	// A worker whose lease ended cannot overwrite the next worker's claim.
+	lost := again[1]
+	lost.ClaimedBy, lost.Status = "worker-2", pbxusers.MailSent
+	err = d.FinishMail(ctx, lost, pbxusers.MailAttempt{OK: true})
+	require.ErrorIs(t, err, pbxusers.ErrConflict)
+
 	f := again[0]
 	f.Status, f.Attempts, f.LastError = pbxusers.MailFailed, f.Attempts+1, "550 no such user"
 	require.NoError(t, d.FinishMail(ctx, f, pbxusers.MailAttempt{Code: 550, Error: "550 no such user"}))
