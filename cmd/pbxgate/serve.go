@@ -17,6 +17,7 @@ import (
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
+	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 )
 
 // shutdownTimeout is how long serve waits for in-flight requests, the
@@ -108,7 +109,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
 	if bg.setupPage != nil {
-		mux.Handle("/setup/", bg.setupPage)
+		bg.setupPage.Mount(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -310,7 +311,7 @@ func (m *httpMetrics) wrap(h http.Handler) http.Handler {
 // background is what serve runs besides HTTP: the LDAP schedules and the
 // mail outbox worker.
 type background struct {
-	setupPage http.Handler
+	setupPage *passwordpage.Handler
 	mailVia   string
 	wg        sync.WaitGroup
 }

@@ -3,13 +3,39 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
+
+	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // startBackground starts the LDAP schedules and the mail outbox worker.
 func startBackground(ctx context.Context, e *env, cfg *Config, set settings, public string, reg prometheus.Registerer, log *slog.Logger) (*background, error) {
-	bg := &background{mailVia: mailVia(cfg)}
+	bg := &background{}
+	w, closer, via, err := newWorker(e, cfg, set, public, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	bg.mailVia = via
+	bg.wg.Add(1)
+	go func() {
+		defer bg.wg.Done()
+		defer closer.Close()
+		if err := w.Run(ctx); err != nil {
+			log.Error("mail worker stopped", "err", err)
+		}
+	}()
+	key, err := setupKey(set.data)
+	if err != nil {
+		return nil, err
+	}
+	page, err := passwordpage.New(e.dir, passwordpage.Options{Key: key, SecureCookie: strings.HasPrefix(public, "https://"),
+		Logger: log.With("component", "setup-page")})
+	if err != nil {
+		return nil, err
+	}
+	bg.setupPage = page
 	return bg, nil
 }
 
@@ -17,6 +43,3 @@ func runLDAP(ctx context.Context, c *CLI, args []string) error {
 	return usagef("pbxgate help", "ldap: not available yet")
 }
 
-func runMail(ctx context.Context, c *CLI, args []string) error {
-	return usagef("pbxgate help", "mail: not available yet")
-}
