@@ -42,4 +42,3 @@ func startBackground(ctx context.Context, e *env, cfg *Config, set settings, pub
 func runLDAP(ctx context.Context, c *CLI, args []string) error {
 	return usagef("pbxgate help", "ldap: not available yet")
 }
-
