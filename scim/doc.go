@@ -1,0 +1,43 @@
+// Package scim is pbxgate's SCIM 2.0 endpoint (RFC 7643, RFC 7644): it
+// lets identity providers such as Okta and Microsoft Entra ID create,
+// update, deactivate and delete the users and groups (teams) of a tenant in
+// the pbxusers library. It is built on github.com/elimity-com/scim and adds
+// what that library leaves to its users: bearer-token authentication per
+// tenant, rate limiting, body limits, filters translated to the library's
+// SQL-backed queries, sorting, PATCH semantics, ETags, conditional
+// requests, the IdPs' dialects and SCIM-formatted errors for every status.
+//
+// The smallest use:
+//
+//	dir := pbxusers.New(store, pbxusers.Options{})
+//	token, _, err := dir.CreateToken(ctx, "acme", "okta") // give token to the IdP
+//	h, err := scim.New(dir, scim.Options{BaseURL: "https://pbx.example.com/scim/v2"})
+//	mux.Handle(scim.Prefix+"/", h)
+//
+// Resources: /Users (core User, the enterprise extension and the PBX
+// extension UserExtensionSchema), /Groups (core Group and
+// GroupExtensionSchema, which binds a group to permission profiles), and
+// the discovery endpoints /ServiceProviderConfig, /Schemas and
+// /ResourceTypes. /Schemas lists exactly the attributes that are stored.
+//
+// Mapping of users: id = User.ID; externalId = Owner.ExternalID; userName,
+// name.*, displayName, nickName, title, emails, phoneNumbers (E.164, tel:
+// URIs accepted), timezone map to the fields of the same meaning;
+// preferredLanguage and locale both carry User.Language; active is
+// Status; password sets Password.New and is never returned; groups
+// (read-only) lists User.Teams with names. The enterprise extension maps
+// to User.Enterprise and manager.value to ManagerID. The PBX extension
+// carries kind (immutable, person only), source (read-only), extension,
+// stationNumber, location, customId, role, profiles (by name), recording,
+// callerId{number,name,anonymous}, features{...} and
+// routing{answerMode,forwardNumber,backupNumber}, where backupNumber
+// installs pbxusers.BackupRouting as the default rule.
+//
+// Choices where RFC 7644 leaves room: a PUT clears core attributes it
+// leaves out, but keeps active, externalId, password and any extension
+// whose object it leaves out (so an IdP that does not know the PBX
+// extension never wipes extensions and profiles); input for unknown
+// extensions (urn:okta:...) and RFC attributes not stored (addresses,
+// roles, ...) is ignored; see patcher for PATCH details. System users
+// (call queues and the like) are not SCIM resources.
+package scim

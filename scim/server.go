@@ -1,0 +1,385 @@
+package scim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/elimity-com/scim"
+	scimerrors "github.com/elimity-com/scim/errors"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
+)
+
+const contentType = "application/scim+json"
+
+// router collects what each resource handler contributes: resource types
+// that elimity serves, and routes served ahead of it.
+type router struct {
+	resourceTypes []scim.ResourceType
+	routes        map[string]http.HandlerFunc // path below Prefix → handler (GET only)
+}
+
+// mounter is implemented by every resource handler; Mount registers the
+// handler's resource type or routes.
+type mounter interface {
+	Mount(rt *router)
+}
+
+// server is the handler New returns. It puts the protocol parts elimity
+// does not do in front of elimity's server: authentication, rate limiting,
+// body limits, IdP dialect normalisation, filter extraction, conditional
+// requests and SCIM-formatted errors for every status.
+type server struct {
+	dir     *pbxusers.Directory
+	opts    Options
+	log     *slog.Logger
+	limit   *limiter
+	elimity scim.Server
+	rt      *router
+}
+
+// New returns the SCIM 2.0 endpoint over dir: an http.Handler serving
+// Prefix ("/scim/v2") and everything below it. Every request needs a bearer
+// token made with dir.CreateToken; the token's tenant is the only tenant
+// the request sees, and writes are attributed to the token's name with
+// source scim.
+func New(dir *pbxusers.Directory, opts Options) (http.Handler, error) {
+	if dir == nil {
+		return nil, errors.New("scim: nil directory")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{dir: dir, opts: opts, log: opts.Logger.With("component", "scim")}
+	s.limit = newLimiter(opts.RateLimit, opts.Now)
+	s.rt = &router{routes: map[string]http.HandlerFunc{}}
+	for _, m := range []mounter{&usersHandler{s: s}, &groupsHandler{s: s}, &serviceProviderConfig{s: s}} {
+		m.Mount(s.rt)
+	}
+	es, err := scim.NewServer(&scim.ServerArgs{
+		ServiceProviderConfig: &scim.ServiceProviderConfig{
+			MaxResults:       pbxusers.MaxPageSize,
+			SupportFiltering: true,
+			SupportPatch:     true,
+		},
+		ResourceTypes: s.rt.resourceTypes,
+	}, scim.WithBaseURL(opts.BaseURL), scim.WithLogger(elimityLogger{s.log}))
+	if err != nil {
+		return nil, fmt.Errorf("scim: create server: %w", err)
+	}
+	s.elimity = es
+	return s, nil
+}
+
+// request is the per-request state shared by the middleware and the
+// resource handlers.
+type request struct {
+	tenant string
+	token  pbxusers.APIToken
+
+	// filter is the raw filter taken out of the query or search body
+	// before elimity sees it (see extractFilter).
+	filter    string
+	hasFilter bool
+
+	// failure, when set by a handler, replaces whatever elimity writes.
+	failure *apiError
+	// header holds extra response headers (ETag on a 204).
+	header http.Header
+	// itemsPerPage, when ≥ 0, replaces the value elimity writes into a
+	// ListResponse (it writes the requested count instead of the number of
+	// resources returned).
+	itemsPerPage int
+}
+
+type stateKey struct{}
+
+func state(r *http.Request) *request {
+	if st, ok := r.Context().Value(stateKey{}).(*request); ok {
+		return st
+	}
+	return &request{itemsPerPage: -1}
+}
+
+// fail records err as the response and returns the error the resource
+// handler gives elimity. elimity then writes a 500 that the response writer
+// replaces with the recorded error.
+func (s *server) fail(r *http.Request, err error) error {
+	st := state(r)
+	st.failure = s.toAPIError(r.Context(), err)
+	return scimerrors.ScimErrorInternal
+}
+
+// routeKind classifies a path below Prefix.
+type routeKind int
+
+const (
+	routeNone routeKind = iota
+	routeList
+	routeSearch
+	routeItem
+	routeDiscovery
+	routeSPC
+	routeNotImplemented
+)
+
+type route struct {
+	kind  routeKind
+	rs    *resourceSchema
+	allow []string
+}
+
+func (s *server) classify(p string) route {
+	switch {
+	case p == "/ServiceProviderConfig":
+		return route{kind: routeSPC, allow: []string{http.MethodGet}}
+	case p == "/Schemas", strings.HasPrefix(p, "/Schemas/"), p == "/ResourceTypes", strings.HasPrefix(p, "/ResourceTypes/"):
+		return route{kind: routeDiscovery, allow: []string{http.MethodGet}}
+	case p == "" || p == "/" || p == "/.search" || p == "/Bulk" || p == "/Me" || strings.HasPrefix(p, "/Me/"):
+		return route{kind: routeNotImplemented}
+	}
+	for _, rt := range s.rt.resourceTypes {
+		rs := usersSchema
+		if rt.Endpoint == "/Groups" {
+			rs = groupsSchema
+		}
+		switch {
+		case p == rt.Endpoint:
+			return route{kind: routeList, rs: rs, allow: []string{http.MethodGet, http.MethodPost}}
+		case p == rt.Endpoint+"/.search":
+			return route{kind: routeSearch, rs: rs, allow: []string{http.MethodPost}}
+		case strings.HasPrefix(p, rt.Endpoint+"/") && len(p) > len(rt.Endpoint)+1:
+			return route{kind: routeItem, rs: rs, allow: []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete}}
+		}
+	}
+	return route{}
+}
+
+func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	st := &request{itemsPerPage: -1}
+	w := &responseWriter{ResponseWriter: rw, st: st}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !w.wrote {
+				st.failure = nil
+				writeError(rw, errorf(http.StatusInternalServerError, "", "internal server error"))
+			}
+		}
+	}()
+	if err := s.serve(w, r, st); err != nil {
+		writeError(w.ResponseWriter, err)
+		w.wrote = true
+	}
+}
+
+// serve runs the middleware; a returned error is written as the response.
+func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiError {
+	sub, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	if !ok || (sub != "" && sub[0] != '/') {
+		return errorf(http.StatusNotFound, "", "no such endpoint; the SCIM endpoint is %s", Prefix)
+	}
+	ctx := r.Context()
+
+	// Authentication: the tenant comes from the token only.
+	tok, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	if ok, retry := s.limit.allow(tok.ID); !ok {
+		return &apiError{status: http.StatusTooManyRequests, detail: "too many requests for this token; retry later", retryAfter: retry}
+	}
+	st.tenant, st.token = tok.TenantID, tok
+
+	rt := s.classify(sub)
+	switch rt.kind {
+	case routeNone:
+		return errorf(http.StatusNotFound, "", "no such endpoint %q", sub)
+	case routeNotImplemented:
+		return errorf(http.StatusNotImplemented, "", "%s is not supported; use /Users and /Groups", r.URL.Path)
+	}
+	if !allowed(rt.allow, r.Method) {
+		w.Header().Set("Allow", strings.Join(rt.allow, ", "))
+		return errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path)
+	}
+
+	// Body: limit it, then hand elimity a normalised copy.
+	var body []byte
+	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		if r.ContentLength > s.opts.MaxBodyBytes {
+			return s.tooLarge()
+		}
+		body, err = readBody(r.Body, s.opts.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+	}
+
+	switch rt.kind {
+	case routeSPC, routeDiscovery:
+		// RFC 7644 §4: filtering and paging are ignored on the discovery
+		// endpoints, and a filter SHOULD be refused with 403 so a client
+		// cannot think it matched.
+		q := r.URL.Query()
+		if q.Has("filter") {
+			return errorf(http.StatusForbidden, "", "the discovery endpoints cannot be filtered (RFC 7644 §4)")
+		}
+		q.Del("startIndex")
+		q.Del("count")
+		r.URL.RawQuery = q.Encode()
+		if h := s.rt.routes[sub]; h != nil {
+			h(w, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
+			return nil
+		}
+	case routeList:
+		if r.Method == http.MethodGet {
+			extractFilter(r, st)
+		} else {
+			body = normalizeResource(body, rt.rs)
+		}
+	case routeSearch:
+		if body, err = extractSearchFilter(body, st); err != nil {
+			return err
+		}
+	case routeItem:
+		switch r.Method {
+		case http.MethodPut:
+			body = normalizeResource(body, rt.rs)
+		case http.MethodPatch:
+			body = normalizePatch(body, rt.rs)
+		}
+	}
+
+	ctx = pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: tok.Name})
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	r2 := r.WithContext(ctx)
+	u := *r.URL
+	u.Path, u.RawPath = "/v2"+sub, ""
+	r2.URL = &u
+	if body != nil {
+		r2.Body = io.NopCloser(bytes.NewReader(body))
+		r2.ContentLength = int64(len(body))
+	}
+	s.elimity.ServeHTTP(w, r2)
+	return nil
+}
+
+func allowed(list []string, m string) bool {
+	for _, a := range list {
+		if a == m {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *server) tooLarge() *apiError {
+	return errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", s.opts.MaxBodyBytes)
+}
+
+// readBody reads at most limit bytes; a longer body is a 413.
+func readBody(body io.Reader, limit int64) ([]byte, *apiError) {
+	if body == nil {
+		return []byte{}, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, badRequest(typeInvalidSyntax, "read request body: %v", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", limit)
+	}
+	return data, nil
+}
+
+// authenticate checks the bearer token. Which of missing, malformed,
+// unknown, revoked or expired it was is never told.
+func (s *server) authenticate(r *http.Request) (pbxusers.APIToken, *apiError) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return pbxusers.APIToken{}, errorf(http.StatusUnauthorized, "", "a bearer token is required")
+	}
+	tok, err := s.dir.Authenticate(r.Context(), strings.TrimSpace(token))
+	switch {
+	case errors.Is(err, pbxusers.ErrUnauthenticated):
+		s.log.DebugContext(r.Context(), "token refused", "remote_addr", r.RemoteAddr)
+		return pbxusers.APIToken{}, errorf(http.StatusUnauthorized, "", "the bearer token is not valid")
+	case err != nil:
+		return pbxusers.APIToken{}, s.toAPIError(r.Context(), err)
+	}
+	return tok, nil
+}
+
+// responseWriter lets a resource handler's recorded failure, extra headers
+// and item count replace what elimity writes.
+type responseWriter struct {
+	http.ResponseWriter
+	st         *request
+	wrote      bool
+	suppressed bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.wrote = true
+	if f := w.st.failure; f != nil {
+		w.suppressed = true
+		writeError(w.ResponseWriter, f)
+		return
+	}
+	for k, v := range w.st.header {
+		w.Header()[k] = v
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.suppressed {
+		return len(b), nil
+	}
+	if n := w.st.itemsPerPage; n >= 0 {
+		w.st.itemsPerPage = -1
+		b = setItemsPerPage(b, n)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// setItemsPerPage rewrites the itemsPerPage member of a ListResponse that
+// elimity marshalled (from a map, so keys are sorted and the member follows
+// "Resources"; resource values are escaped JSON strings and never contain
+// the unescaped key).
+func setItemsPerPage(b []byte, n int) []byte {
+	key := []byte(`"itemsPerPage":`)
+	i := bytes.LastIndex(b, key)
+	if i < 0 {
+		return b
+	}
+	j := i + len(key)
+	k := j
+	for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+		k++
+	}
+	out := make([]byte, 0, len(b)+4)
+	out = append(out, b[:j]...)
+	out = strconv.AppendInt(out, int64(n), 10)
+	return append(out, b[k:]...)
+}
