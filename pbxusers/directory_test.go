@@ -212,6 +212,18 @@ func TestSourceOwnership(t *testing.T) {
 	_, err = d.ModifyUser(ldap, "acme", a.ID, func(u *pbxusers.User) error { u.Title = "From AD"; return nil })
 	require.ErrorIs(t, err, pbxusers.ErrConflict)
 
+	// An identity provider may manage users an admin made by hand; the
+	// owner stays manual. A directory sync may not.
+	m := validPerson()
+	m.UserName, m.Emails, m.Extension = "manual", nil, "299"
+	manual, err := d.CreateUser(ctx, "acme", m)
+	require.NoError(t, err)
+	linked, err := d.ModifyUser(scim, "acme", manual.ID, func(u *pbxusers.User) error { u.Title = "Linked by Okta"; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.SourceManual, linked.Owner.Source)
+	_, err = d.ModifyUser(ldap, "acme", manual.ID, func(u *pbxusers.User) error { u.Title = "x"; return nil })
+	require.ErrorIs(t, err, pbxusers.ErrConflict)
+
 	log, err := d.Changes(ctx, "acme", pbxusers.ChangeQuery{EntityID: a.ID})
 	require.NoError(t, err)
 	var actions []pbxusers.Action

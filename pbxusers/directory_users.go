@@ -486,9 +486,16 @@ func (d *Directory) ModifyUser(ctx context.Context, tenant, id string, fn func(u
 }
 
 // canWrite reports whether the actor may change an object owned by owner.
-// Admins (manual) may change anything; other sources only what they own.
+// Admins (manual) may change anything and sources what they own. An
+// identity provider (scim) may also change what an admin made by hand — the
+// usual first step when a company connects Okta or Entra is to link the
+// users that exist — while the owner stays manual until an admin transfers
+// it. A directory sync (ldap) changes only what it owns.
 func (t *txn) canWrite(kind, name string, owner Owner) error {
 	if t.actor.Source == SourceManual || owner.Source == t.actor.Source || owner.Source == "" {
+		return nil
+	}
+	if t.actor.Source == SourceSCIM && owner.Source == SourceManual {
 		return nil
 	}
 	reason := fmt.Sprintf("%s %q is owned by source %s", kind, name, owner.Source)

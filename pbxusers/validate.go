@@ -2,6 +2,7 @@ package pbxusers
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/mail"
 	"net/netip"
 	"strconv"
@@ -267,6 +268,7 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 			p.Add("password", "system users do not log in and take no password")
 		}
 	}
+	normalizeRouting(&p, &u.Routing, region)
 	p.Merge("routing", u.Routing.Validate())
 	if u.Kind == KindCallQueue {
 		if u.Queue != nil {
@@ -336,6 +338,40 @@ func dedupe(p *Problems, field string, ids []string) []string {
 		return nil
 	}
 	return out
+}
+
+// normalizeRouting rewrites the external numbers of a routing policy into
+// E.164 (reading national numbers with the tenant's region), like every
+// other phone number of a user.
+func normalizeRouting(p *Problems, r *RoutingPolicy, region string) {
+	normalizeNumber(p, "routing.forwardNumber", &r.ForwardNumber, region)
+	dest := func(field string, d *Destination) {
+		if d != nil && d.Kind == DestExternal {
+			normalizeNumber(p, field+".target", &d.Target, region)
+		}
+	}
+	rule := func(field string, ar *AnsweringRule) {
+		dest(field+".always", ar.Always)
+		dest(field+".onBusy", ar.OnBusy)
+		dest(field+".onNoAnswer", ar.OnNoAnswer)
+		dest(field+".onUnavailable", ar.OnUnavailable)
+		dest(field+".onDnd", ar.OnDND)
+		dest(field+".final", ar.Final)
+		for i := range ar.Ring.Steps {
+			for j := range ar.Ring.Steps[i].Targets {
+				if t := &ar.Ring.Steps[i].Targets[j]; t.Kind == TargetExternal {
+					normalizeNumber(p, fmt.Sprintf("%s.ring.steps[%d].targets[%d].value", field, i, j), &t.Value, region)
+				}
+			}
+		}
+	}
+	rule("routing.default", &r.Default)
+	for i := range r.Rules {
+		rule(fmt.Sprintf("routing.rules[%d]", i), &r.Rules[i])
+	}
+	if r.Override != nil {
+		dest("routing.override.destination", r.Override.Destination)
+	}
 }
 
 // cloneRouting deep-copies a routing policy through its JSON form.

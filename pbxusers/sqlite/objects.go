@@ -170,7 +170,7 @@ func (t *txn) ListProfiles(ctx context.Context, tenant string) ([]pbxusers.Profi
 
 // ---- teams
 
-const teamColumns = "u.id, u.tenant_id, u.version, u.created, u.updated, u.doc, (SELECT count(*) FROM team_members m WHERE m.team_id = u.id)"
+const teamColumns = "u.id, u.tenant_id, u.version, u.created, u.updated, u.doc, u.member_count"
 
 func scanTeam(sc interface{ Scan(...any) error }) (pbxusers.Team, error) {
 	var tm pbxusers.Team
