@@ -57,7 +57,7 @@ func (e *cliEnv) fail(wantCode int, args ...string) string {
 func TestCLIHelpAndMistakes(t *testing.T) {
 	e := newCLIEnv(t)
 	out := e.ok("help")
-	for _, cmd := range []string{"serve", "tenant", "token", "users", "profiles", "route", "ldap", "mail", "config", "version"} {
+	for _, cmd := range []string{"serve", "tenant", "token", "users", "teams", "profiles", "route", "ldap", "mail", "config", "version"} {
 		assert.Contains(t, out, "  "+cmd, "help lists %s", cmd)
 		sub := e.ok(cmd, "-h")
 		assert.Contains(t, sub, "Usage: pbxgate "+cmd, "%s -h", cmd)
@@ -169,6 +169,18 @@ func TestCLIProfilesAndRoute(t *testing.T) {
 		"--backup-number", "+12025550143")
 	assert.Contains(t, e.ok("profiles", "effective", "ada", "--tenant", "acme"), `profile "Agent"`)
 	assert.Contains(t, e.fail(1, "profiles", "delete", "Agent", "--tenant", "acme"), "is used by 1 users")
+	// Binding a profile to a team grants it to the team's members.
+	e.ok("profiles", "create", "Supervisor", "--tenant", "acme", "--grant", "monitoring.live_calls=true")
+	assert.Contains(t, e.fail(1, "profiles", "bind", "Supervisor", "--team", "Nobody", "--tenant", "acme"), `team "Nobody": `)
+	assert.Contains(t, e.fail(2, "profiles", "bind", "Supervisor", "--tenant", "acme"), "needs --team")
+	e.ok("teams", "create", "Supervisors", "--tenant", "acme")
+	e.ok("users", "edit", "ada", "--tenant", "acme", "--team", "Supervisors")
+	e.ok("profiles", "bind", "Supervisor", "--team", "Supervisors", "--tenant", "acme")
+	assert.Contains(t, e.ok("profiles", "effective", "ada", "--tenant", "acme"), `profile "Supervisor" via team "Supervisors"`)
+	assert.Contains(t, e.ok("teams", "members", "Supervisors", "--tenant", "acme"), "ada")
+	assert.Contains(t, e.ok("teams", "list", "--tenant", "acme"), "Supervisors")
+	e.ok("profiles", "unbind", "Supervisor", "--team", "Supervisors", "--tenant", "acme")
+	assert.NotContains(t, e.ok("profiles", "effective", "ada", "--tenant", "acme"), "via team")
 
 	plan := e.ok("route", "explain", "ada", "--tenant", "acme", "--at", "2026-12-24 18:30", "--from", "+12025550199", "--state", "offline")
 	assert.Contains(t, plan, "Thu 2026-12-24 18:30 EST")

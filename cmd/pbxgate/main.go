@@ -52,6 +52,7 @@ func commands() []command {
 		{"profiles", "list, show, create, change and delete permission profiles", runProfiles},
 		{"route", "explain where a call to a user rings and why", runRoute},
 		{"serve", "run the gateway: SCIM, set-password pages, LDAP schedule, mail", runServe},
+		{"teams", "list, create and delete teams (SCIM groups); list members", runTeams},
 		{"tenant", "create and list tenants", runTenant},
 		{"token", "create, list and revoke SCIM bearer tokens", runToken},
 		{"users", "list, show, add, edit, (de)activate, delete, import and export users", runUsers},

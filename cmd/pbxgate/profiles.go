@@ -23,6 +23,9 @@ Subcommands:
   create NAME        create a profile (with --grant, --role, --priority)
   set NAME           change a profile's grants (--grant adds or changes, --revoke removes)
   delete NAME        delete a profile no user or team uses
+  bind NAME --team T grant the profile to every member of team (SCIM group) T
+  unbind NAME --team T
+                     stop granting it through the team
   effective USER     a user's effective permissions and where each comes from
 
 Precedence (highest first): the user's override, the user's profiles in the
@@ -31,6 +34,7 @@ order listed, profiles bound to the user's teams (by priority), the default.
 Examples:
   pbxgate profiles create Supervisor --role supervisor --grant monitoring.live_calls=true --grant chat.limit=10
   pbxgate profiles set Supervisor --grant locations.operation_manager='["London"]'
+  pbxgate profiles bind Supervisor --team Supervisors   # pushing a user into the Okta/Entra group grants it
   pbxgate profiles effective ada@acme.example`)
 	g := c.commonFlags(fs, true)
 	var grants, revokes stringList
@@ -39,13 +43,14 @@ Examples:
 	role := fs.String("role", "", "`ROLE` the profile stands for: user, agent, supervisor, admin, owner")
 	priority := fs.Int("priority", 0, "`N`: lower wins among profiles granted through teams")
 	desc := fs.String("description", "", "`TEXT` describing the profile")
+	team := fs.String("team", "", "team (SCIM group) `NAME` for bind and unbind")
 	output := fs.String("output", "table", "output `FORMAT`: table or json")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
-		return usagef("pbxgate profiles -h", "profiles needs a subcommand: catalogue, list, show, create, set, delete or effective")
+		return usagef("pbxgate profiles -h", "profiles needs a subcommand: catalogue, list, show, create, set, delete, bind, unbind or effective")
 	}
 	sub, rest := pos[0], pos[1:]
 	if sub == "catalogue" {
@@ -167,6 +172,38 @@ Examples:
 			return err
 		}
 		return e.dir.DeleteProfile(ctx, g.tenant, p.ID)
+	case "bind", "unbind":
+		if err := one(); err != nil {
+			return err
+		}
+		if *team == "" {
+			return usagef("pbxgate profiles "+sub+" "+rest[0]+" --team TEAM", "profiles %s needs --team", sub)
+		}
+		p, err := e.dir.LookupProfile(ctx, g.tenant, rest[0])
+		if err != nil {
+			return err
+		}
+		tm, err := e.dir.LookupTeam(ctx, g.tenant, pbxusers.TeamKeyName, *team)
+		if err != nil {
+			return fmt.Errorf("team %q: %w", *team, err)
+		}
+		_, err = e.dir.ModifyTeam(ctx, g.tenant, tm.ID, func(t *pbxusers.Team) error {
+			var keep []string
+			for _, id := range t.Profiles {
+				if id != p.ID {
+					keep = append(keep, id)
+				}
+			}
+			if sub == "bind" {
+				keep = append(keep, p.ID)
+			}
+			t.Profiles = keep
+			return nil
+		})
+		if err == nil {
+			fmt.Fprintf(c.Stderr, "profile %s %sed %s team %s (%d members)\n", p.Name, sub, map[string]string{"bind": "to", "unbind": "from"}[sub], tm.Name, tm.Members)
+		}
+		return err
 	case "effective":
 		if len(rest) != 1 {
 			return usagef("pbxgate profiles effective USER", "profiles effective needs exactly one USER")
