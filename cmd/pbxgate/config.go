@@ -137,10 +137,10 @@ type SCIMConfig struct {
 
 // RateLimitConfig is a token bucket.
 type RateLimitConfig struct {
-	// PerSecond is the sustained request rate per token; default 100; a
+	// PerSecond is the sustained request rate per token; default 50; a
 	// negative value turns rate limiting off (for load tests).
 	PerSecond float64 `yaml:"perSecond"`
-	// Burst is how many requests may come at once; default 200.
+	// Burst is how many requests may come at once; default 100.
 	Burst int `yaml:"burst"`
 }
 
