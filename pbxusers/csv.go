@@ -214,11 +214,19 @@ func readCSV(r io.Reader, maxRows int) ([]csvRow, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful read; a parse error
+			// carries its own line.
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.Line
+				err = pe.Err
+			}
 			ie.Rows = append(ie.Rows, RowError{line, "", err.Error()})
 			break
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rows) >= maxRows {
 			ie.Rows = append(ie.Rows, RowError{line, "", fmt.Sprintf("too many rows (at most %d per file)", maxRows)})
 			break

@@ -19,7 +19,9 @@ bob,Bob,Builder,bob@acme.example,202,supervisor,Agent;Supervisor,,webCalls,,,cor
 "carol","Carol","Zoë Ünïcode",carol@acme.example,203,,,Sales,,,,
 `
 
-func mustFixtures(t *testing.T, d *pbxusers.Directory) {
+func mustFixtures(t *testing.T, d *pbxusers.Directory) { mustFixturesTB(t, d) }
+
+func mustFixturesTB(t testing.TB, d *pbxusers.Directory) {
 	t.Helper()
 	ctx := context.Background()
 	for _, n := range []string{"Agent", "Supervisor"} {
