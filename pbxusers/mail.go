@@ -215,7 +215,9 @@ func (d *Directory) QueueTestMail(ctx context.Context, tenant, address string) (
 
 // ClaimMail leases up to limit pending messages that are due to the worker
 // named owner until now+lease. Messages claimed by a worker that died are
-// claimed again once its lease ends.
+// claimed again once its lease ends; messages owner itself claimed and left
+// unfinished are claimed again at once. Owner names must be unique per
+// worker.
 func (d *Directory) ClaimMail(ctx context.Context, owner string, lease time.Duration, limit int) ([]OutboxMessage, error) {
 	var out []OutboxMessage
 	err := d.store.Update(ctx, func(tx Tx) error {

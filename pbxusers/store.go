@@ -128,7 +128,9 @@ type Tx interface {
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
 	// ClaimMail leases up to limit pending messages due at now (and not
 	// leased by another worker past now) to owner until until, oldest due
-	// first. A message is leased to one worker at a time.
+	// first. A message is leased to one worker at a time; messages owner
+	// leased before and left unfinished (a batch it abandoned) are leased
+	// to it again.
 	ClaimMail(ctx context.Context, owner string, now, until time.Time, limit int) ([]OutboxMessage, error)
 	// FinishMail stores m's status, attempts, next attempt and last error,
 	// clears its lease and records the attempt. When m.ClaimedBy is set the

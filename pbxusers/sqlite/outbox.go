@@ -50,7 +50,7 @@ func (t *txn) EnqueueMail(ctx context.Context, m *pbxusers.OutboxMessage) error 
 func (t *txn) ClaimMail(ctx context.Context, owner string, now, until time.Time, limit int) ([]pbxusers.OutboxMessage, error) {
 	rows, err := t.query(ctx, `UPDATE outbox SET claimed_by = ?1, claimed_until = ?2
 		WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt <= ?3
-			AND (claimed_by = '' OR claimed_until <= ?3) ORDER BY next_attempt, id LIMIT ?4)
+			AND (claimed_by = '' OR claimed_by = ?1 OR claimed_until <= ?3) ORDER BY next_attempt, id LIMIT ?4)
 		RETURNING `+mailColumns, owner, micro(until), micro(now), limit)
 	if err != nil {
 		return nil, mapErr(err)

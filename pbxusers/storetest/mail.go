@@ -82,9 +82,14 @@ func testOutboxClaims(t *testing.T, s pbxusers.Store) {
 	require.NoError(t, err)
 	require.Len(t, second, 1, "a message is leased to one worker at a time")
 	assert.NotEqual(t, first[0].ID, second[0].ID)
-	none, err := d.ClaimMail(ctx, "worker-2", time.Minute, 10)
+	none, err := d.ClaimMail(ctx, "worker-3", time.Minute, 10)
 	require.NoError(t, err)
 	assert.Empty(t, none)
+	// A worker gets back what it claimed and left unfinished.
+	own, err := d.ClaimMail(ctx, "worker-2", time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, own, 1)
+	assert.Equal(t, second[0].ID, own[0].ID)
 
 	m := first[0]
 	m.Status, m.Attempts = pbxusers.MailSent, 1
