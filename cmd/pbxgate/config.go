@@ -72,6 +72,8 @@ type Config struct {
 	PublicURL string `yaml:"publicURL"`
 	// TLS serves HTTPS when both files are set.
 	TLS TLSConfig `yaml:"tls"`
+	// HTTP tunes the server's timeouts.
+	HTTP HTTPConfig `yaml:"http"`
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
 	// Tenants are created on start when missing, and their settings are
@@ -93,6 +95,26 @@ type Config struct {
 type TLSConfig struct {
 	CertFile string `yaml:"certFile"`
 	KeyFile  string `yaml:"keyFile"`
+}
+
+// HTTPConfig holds the HTTP server's timeouts. They bound how long a slow
+// or stalled client (slow-loris) can hold a connection.
+type HTTPConfig struct {
+	// ReadHeaderTimeout bounds reading a request's headers; default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	// ReadTimeout bounds reading a whole request; default 60s.
+	ReadTimeout time.Duration `yaml:"readTimeout"`
+	// WriteTimeout bounds writing a response; default 90s.
+	WriteTimeout time.Duration `yaml:"writeTimeout"`
+	// IdleTimeout closes idle keep-alive connections; default 2m.
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // LogConfig configures logging.

@@ -6,8 +6,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -369,4 +371,67 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(built.path))
 	}
 	os.Exit(code)
+}
+
+// TestIntegrationServeSecurity checks what reaches the gateway before any
+// handler: slow clients are cut off by the server timeouts, huge and deeply
+// nested bodies are refused without a 500, and tokens are tenant-scoped.
+func TestIntegrationServeSecurity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	g := startGateway(t, "", "http:\n  readHeaderTimeout: 1s\n  readTimeout: 2s\n")
+
+	// Slow-loris: headers trickle in and never finish.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	start := time.Now()
+	_, err = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+	require.NoError(t, err)
+	closed := false
+	for i := 0; i < 40 && !closed; i++ { // bounded: 40 × 100ms
+		time.Sleep(100 * time.Millisecond)
+		if _, err := conn.Write([]byte("X-Slow: 1\r\n")); err != nil {
+			closed = true
+		}
+		conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		buf := make([]byte, 512)
+		if n, err := conn.Read(buf); n > 0 || (err != nil && !isTimeout(err)) {
+			closed = true
+		}
+	}
+	assert.True(t, closed, "a client that never finishes its headers is cut off")
+	assert.Less(t, time.Since(start), 4*time.Second)
+
+	// Deeply nested JSON and an oversized body.
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	for _, body := range []string{
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x","emails":` + deep + `}`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + strings.Repeat("a", 2<<20) + `"}`,
+	} {
+		req, _ := http.NewRequest("POST", g.base+"/scim/v2/Users", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+g.token)
+		req.Header.Set("Content-Type", "application/scim+json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Contains(t, []int{400, 413}, resp.StatusCode)
+	}
+
+	// Another tenant's token sees none of default's users.
+	_, err = g.cli("tenant", "create", "other")
+	require.NoError(t, err)
+	other, err := g.cli("token", "create", "--tenant", "other")
+	require.NoError(t, err)
+	code, body := g.scim("POST", "/Users", g.token, scimUser("ada@example.com"))
+	require.Equal(t, 201, code, "%v", body)
+	code, _ = g.scim("GET", "/Users/"+body["id"].(string), strings.TrimSpace(other), nil)
+	assert.Equal(t, 404, code)
+	require.NoError(t, g.stop())
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -131,10 +131,10 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 
 	srv := &http.Server{
 		Handler:           m.wrap(mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      90 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: orDefault(cfg.HTTP.ReadHeaderTimeout, 10*time.Second),
+		ReadTimeout:       orDefault(cfg.HTTP.ReadTimeout, 60*time.Second),
+		WriteTimeout:      orDefault(cfg.HTTP.WriteTimeout, 90*time.Second),
+		IdleTimeout:       orDefault(cfg.HTTP.IdleTimeout, 2*time.Minute),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
