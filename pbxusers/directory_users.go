@@ -164,10 +164,10 @@ func (t *txn) createUser(tenant string, in User, hash []byte) (User, error) {
 		}
 		u.Extension = ext
 	}
-	if err := t.checkUserRefs(tenant, &u); err != nil {
+	if err := t.checkUserRefs(tenant, &u, nil); err != nil {
 		return User{}, err
 	}
-	if err := t.checkUserUnique(tn, &u, ""); err != nil {
+	if err := t.checkUserUnique(tn, &u, nil); err != nil {
 		return User{}, err
 	}
 	u.Password.New = ""
@@ -236,10 +236,35 @@ func (d *Directory) NextExtension(ctx context.Context, tenant string, kind UserK
 }
 
 // checkUserRefs checks that everything the user points at exists in the
-// same tenant and has the right kind.
-func (t *txn) checkUserRefs(tenant string, u *User) error {
+// same tenant and has the right kind. On update (old set), references the
+// user already had are not checked again: the store keeps them valid.
+func (t *txn) checkUserRefs(tenant string, u *User, old *User) error {
 	var p Problems
+	had := map[string]bool{}
+	if old != nil {
+		for _, id := range old.Profiles {
+			had["p"+id] = true
+		}
+		for _, id := range old.Teams {
+			had["t"+id] = true
+		}
+		for _, q := range old.Queues {
+			had["q"+q.QueueID] = true
+		}
+		for _, id := range old.Routing.UserRefs() {
+			had["u"+id] = true
+		}
+		for _, id := range old.Routing.TimeFrameRefs() {
+			had["f"+id] = true
+		}
+		if old.ManagerID != "" {
+			had["m"+old.ManagerID] = true
+		}
+	}
 	for i, id := range u.Profiles {
+		if had["p"+id] {
+			continue
+		}
 		if _, err := t.tx.GetProfile(t.ctx, tenant, id); err != nil {
 			if !isNotFound(err) {
 				return err
@@ -248,6 +273,9 @@ func (t *txn) checkUserRefs(tenant string, u *User) error {
 		}
 	}
 	for i, id := range u.Teams {
+		if had["t"+id] {
+			continue
+		}
 		if _, err := t.tx.GetTeam(t.ctx, tenant, id); err != nil {
 			if !isNotFound(err) {
 				return err
@@ -256,6 +284,9 @@ func (t *txn) checkUserRefs(tenant string, u *User) error {
 		}
 	}
 	for i, q := range u.Queues {
+		if had["q"+q.QueueID] {
+			continue
+		}
 		qu, err := t.tx.GetUser(t.ctx, tenant, q.QueueID)
 		switch {
 		case isNotFound(err):
@@ -266,10 +297,12 @@ func (t *txn) checkUserRefs(tenant string, u *User) error {
 			p.Add(fmt.Sprintf("queues[%d].queueId", i), "%q is a %s, not a call queue", q.QueueID, qu.Kind)
 		}
 	}
-	if u.ManagerID != "" {
-		if u.ManagerID == u.ID {
-			p.Add("managerId", "a user cannot be their own manager")
-		} else if _, err := t.tx.GetUser(t.ctx, tenant, u.ManagerID); err != nil {
+	switch {
+	case u.ManagerID == "" || had["m"+u.ManagerID]:
+	case u.ManagerID == u.ID:
+		p.Add("managerId", "a user cannot be their own manager")
+	default:
+		if _, err := t.tx.GetUser(t.ctx, tenant, u.ManagerID); err != nil {
 			if !isNotFound(err) {
 				return err
 			}
@@ -277,7 +310,7 @@ func (t *txn) checkUserRefs(tenant string, u *User) error {
 		}
 	}
 	for _, id := range u.Routing.UserRefs() {
-		if id == u.ID {
+		if id == u.ID || had["u"+id] {
 			continue
 		}
 		if _, err := t.tx.GetUser(t.ctx, tenant, id); err != nil {
@@ -288,6 +321,9 @@ func (t *txn) checkUserRefs(tenant string, u *User) error {
 		}
 	}
 	for _, id := range u.Routing.TimeFrameRefs() {
+		if had["f"+id] {
+			continue
+		}
 		if _, err := t.tx.GetTimeFrame(t.ctx, tenant, id); err != nil {
 			if !isNotFound(err) {
 				return err
@@ -299,10 +335,35 @@ func (t *txn) checkUserRefs(tenant string, u *User) error {
 }
 
 // checkUserUnique reports the first unique key of u that another user of the
-// tenant holds. self is u's own id on update.
-func (t *txn) checkUserUnique(tn Tenant, u *User, self string) error {
+// tenant holds. On update (old set), keys that did not change are not
+// looked up again: the store's unique indexes already hold them.
+func (t *txn) checkUserUnique(tn Tenant, u *User, old *User) error {
+	self := ""
+	if old != nil {
+		self = old.ID
+	}
+	unchanged := func(key UserKey, value string) bool {
+		if old == nil {
+			return false
+		}
+		switch key {
+		case KeyUserName:
+			return strings.EqualFold(old.UserName, value)
+		case KeyExtension:
+			return old.Extension == value
+		case KeyStationNumber:
+			return old.StationNumber == value
+		case KeyEmail:
+			for _, e := range old.Emails {
+				if strings.EqualFold(e.Value, value) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	check := func(key UserKey, field, value string) error {
-		if value == "" {
+		if value == "" || unchanged(key, value) {
 			return nil
 		}
 		other, err := t.tx.LookupUser(t.ctx, tn.ID, key, value)
@@ -334,7 +395,7 @@ func (t *txn) checkUserUnique(tn Tenant, u *User, self string) error {
 	if err := check(KeyStationNumber, "stationNumber", u.StationNumber); err != nil {
 		return err
 	}
-	if u.Owner.ExternalID != "" {
+	if u.Owner.ExternalID != "" && (old == nil || old.Owner.ExternalID != u.Owner.ExternalID || old.Owner.Source != u.Owner.Source) {
 		other, err := t.tx.LookupUser(t.ctx, tn.ID, KeyExternalID, u.Owner.ExternalID)
 		switch {
 		case isNotFound(err):
@@ -344,7 +405,7 @@ func (t *txn) checkUserUnique(tn Tenant, u *User, self string) error {
 			return &ConflictError{Kind: "user", Field: "externalId", Value: u.Owner.ExternalID, ExistingID: other.ID}
 		}
 	}
-	if tn.Extensions.PrefixFree && u.Extension != "" {
+	if tn.Extensions.PrefixFree && u.Extension != "" && (old == nil || old.Extension != u.Extension) {
 		other, err := t.prefixCollision(tn.ID, u.Extension, self)
 		if err != nil {
 			return err
@@ -541,10 +602,10 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 	if len(fields) == 0 && hash == nil {
 		return old, nil
 	}
-	if err := t.checkUserRefs(tn.ID, &u); err != nil {
+	if err := t.checkUserRefs(tn.ID, &u, &old); err != nil {
 		return User{}, err
 	}
-	if err := t.checkUserUnique(tn, &u, u.ID); err != nil {
+	if err := t.checkUserUnique(tn, &u, &old); err != nil {
 		return User{}, err
 	}
 	u.Version, u.Updated = old.Version+1, t.now
@@ -650,7 +711,7 @@ func (d *Directory) TransferOwnership(ctx context.Context, tenant, id string, to
 		}
 		u := old.Clone()
 		u.Owner = to
-		if err := t.checkUserUnique(tn, &u, u.ID); err != nil {
+		if err := t.checkUserUnique(tn, &u, &old); err != nil {
 			return err
 		}
 		u.Version, u.Updated = old.Version+1, t.now

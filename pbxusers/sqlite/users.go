@@ -282,7 +282,10 @@ func (t *txn) LookupUser(ctx context.Context, tenant string, key pbxusers.UserKe
 	if value == "" {
 		return pbxusers.User{}, fmt.Errorf("user with empty %s: %w", key, pbxusers.ErrNotFound)
 	}
-	row := t.queryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.tenant_id = ? AND "+where+" ORDER BY u.id LIMIT 1", tenant, arg)
+	// "+u.id" keeps SQLite from walking the (tenant_id, id) index to
+	// satisfy ORDER BY instead of using the key's index: with it, a miss on
+	// a non-unique key (external id) cost a scan of the tenant.
+	row := t.queryRow(ctx, "SELECT "+userColumns+" FROM users u WHERE u.tenant_id = ? AND "+where+" ORDER BY +u.id LIMIT 1", tenant, arg)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user with %s %q: %w", key, value, pbxusers.ErrNotFound)
