@@ -28,11 +28,20 @@ func usagef(hint, format string, args ...any) error {
 	return usageError{msg: fmt.Sprintf(format, args...), hint: hint}
 }
 
-// flagSet makes a FlagSet for "pbxgate <name>" whose help goes to stdout.
-func (c *CLI) flagSet(name, synopsis, help string) *flag.FlagSet {
+// cmdFlags is a command's FlagSet with its help text.
+type cmdFlags struct {
+	*flag.FlagSet
+	help func()
+}
+
+// flagSet makes the flags of "pbxgate <name>". Its help goes to stdout on
+// -h; parse errors are reported once, on stderr, with a hint.
+func (c *CLI) flagSet(name, synopsis, help string) *cmdFlags {
 	fs := flag.NewFlagSet("pbxgate "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {} // parse prints the help itself, once
+	cf := &cmdFlags{FlagSet: fs}
+	cf.help = func() {
 		fmt.Fprintf(c.Stdout, "Usage: pbxgate %s\n\n%s\n", synopsis, strings.TrimSpace(help))
 		var b strings.Builder
 		fs.SetOutput(&b)
@@ -42,18 +51,18 @@ func (c *CLI) flagSet(name, synopsis, help string) *flag.FlagSet {
 			fmt.Fprintf(c.Stdout, "\nFlags:\n%s", b.String())
 		}
 	}
-	return fs
+	return cf
 }
 
 // parse parses flags anywhere among the arguments ("users show ada
 // --tenant acme" works as well as "users show --tenant acme ada") and
 // returns the positional arguments.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func parse(fs *cmdFlags, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				fs.help()
 				return nil, errHelp
 			}
 			return nil, usagef(fs.Name()+" -h", "%s", err)
@@ -77,7 +86,7 @@ type common struct {
 	quiet            bool
 }
 
-func (c *CLI) commonFlags(fs *flag.FlagSet, withTenant bool) *common {
+func (c *CLI) commonFlags(fs *cmdFlags, withTenant bool) *common {
 	g := &common{}
 	fs.StringVar(&g.config, "config", c.Getenv("PBXGATE_CONFIG"), "configuration `FILE` (env PBXGATE_CONFIG)")
 	fs.StringVar(&g.data, "data", "", "data `DIR` (env PBXGATE_DATA; default ./"+DefaultData+")")

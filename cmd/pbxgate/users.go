@@ -65,7 +65,7 @@ type userFlags struct {
 	passwordStdin, mustChange, anonymous                                    *bool
 }
 
-func addUserFlags(fs *flag.FlagSet) *userFlags {
+func addUserFlags(fs *cmdFlags) *userFlags {
 	f := &userFlags{profiles: &stringList{}, teams: &stringList{}, features: &stringList{}}
 	f.given = fs.String("given", "", "given `NAME`")
 	f.family = fs.String("family", "", "family `NAME`")
@@ -93,7 +93,7 @@ func addUserFlags(fs *flag.FlagSet) *userFlags {
 }
 
 // apply sets the fields of u whose flags were given on the command line.
-func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs *flag.FlagSet, u *pbxusers.User) error {
+func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs *cmdFlags, u *pbxusers.User) error {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	str := func(name string, dst *string, v *string) {

@@ -43,7 +43,12 @@ func version() string {
 }
 
 func runVersion(ctx context.Context, c *CLI, args []string) error {
-	fs := c.flagSet("version", "version", "Print the version of pbxgate and of Go it was built with.")
+	fs := c.flagSet("version", "version", `
+Print the version of pbxgate (a release tag, or the VCS revision it was
+built from) and of Go it was built with.
+
+Example:
+  pbxgate version`)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

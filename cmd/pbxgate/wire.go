@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/ldapsync"
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +37,20 @@ func startBackground(ctx context.Context, e *env, cfg *Config, set settings, pub
 		return nil, err
 	}
 	bg.setupPage = page
-	return bg, nil
-}
 
-func runLDAP(ctx context.Context, c *CLI, args []string) error {
-	return usagef("pbxgate help", "ldap: not available yet")
+	if len(cfg.LDAP.Directories) > 0 {
+		sched, err := ldapsync.NewScheduler(e.dir, cfg.LDAP.Directories, ldapsync.Options{
+			Logger: log, Registerer: reg})
+		if err != nil {
+			return nil, err
+		}
+		bg.wg.Add(1)
+		go func() {
+			defer bg.wg.Done()
+			if err := sched.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("ldap scheduler stopped", "err", err)
+			}
+		}()
+	}
+	return bg, nil
 }
