@@ -311,6 +311,3 @@ func emptyValue(v reflect.Value) bool {
 	}
 	return v.IsZero()
 }
-
-
-
