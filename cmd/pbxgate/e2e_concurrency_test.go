@@ -140,7 +140,10 @@ ldap:
 	var syncErr, importErr error
 	wg.Add(2)
 	go func() { defer wg.Done(); syncOut, syncErr = g.cli("ldap", "sync", "corp", "--quiet") }()
-	go func() { defer wg.Done(); importOut, importErr = g.cli("users", "import", csvPath, "--tenant", "default", "--quiet") }()
+	go func() {
+		defer wg.Done()
+		importOut, importErr = g.cli("users", "import", csvPath, "--tenant", "default", "--quiet")
+	}()
 	wg.Wait()
 
 	require.NoError(t, syncErr, syncOut)
