@@ -48,6 +48,7 @@ type Directory struct {
 	// touches throttles APIToken.LastUsed writes to one per token per
 	// minute: token id → time.Time of the last write.
 	touches sync.Map
+	cache   readCache
 }
 
 // New returns a Directory over a store.
@@ -143,13 +144,23 @@ func (d *Directory) view(ctx context.Context, fn func(t *txn) error) error {
 	})
 }
 
+// tenant returns a tenant, from the transaction's own copy, the
+// Directory's short-lived cache, or the store.
 func (t *txn) tenant(id string) (Tenant, error) {
 	if tn, ok := t.tenants[id]; ok {
 		return tn, nil
 	}
-	tn, err := t.tx.GetTenant(t.ctx, id)
-	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant %q: %w", id, err)
+	key := "tenant:" + id
+	tn, ok := Tenant{}, false
+	if v, hit := t.d.cache.get(key, t.now); hit {
+		tn, ok = v.(Tenant), true
+	}
+	if !ok {
+		var err error
+		if tn, err = t.tx.GetTenant(t.ctx, id); err != nil {
+			return Tenant{}, fmt.Errorf("tenant %q: %w", id, err)
+		}
+		t.d.cache.put(key, tn, t.now)
 	}
 	if t.tenants == nil {
 		t.tenants = map[string]Tenant{}

@@ -29,6 +29,7 @@ func (p *Profile) normalize() error {
 
 // CreateProfile creates a permission profile.
 func (d *Directory) CreateProfile(ctx context.Context, tenant string, p Profile) (Profile, error) {
+	defer d.cache.drop("profiles:" + tenant)
 	if err := p.normalize(); err != nil {
 		return Profile{}, err
 	}
@@ -75,6 +76,10 @@ func (d *Directory) LookupProfile(ctx context.Context, tenant, name string) (Pro
 
 // ListProfiles returns the tenant's profiles ordered by name.
 func (d *Directory) ListProfiles(ctx context.Context, tenant string) ([]Profile, error) {
+	key := "profiles:" + tenant
+	if v, ok := d.cache.get(key, d.now()); ok {
+		return append([]Profile(nil), v.([]Profile)...), nil
+	}
 	var out []Profile
 	err := d.view(ctx, func(t *txn) error {
 		if _, err := t.tenant(tenant); err != nil {
@@ -84,12 +89,16 @@ func (d *Directory) ListProfiles(ctx context.Context, tenant string) ([]Profile,
 		out, err = t.tx.ListProfiles(t.ctx, tenant)
 		return err
 	})
+	if err == nil {
+		d.cache.put(key, append([]Profile(nil), out...), d.now())
+	}
 	return out, err
 }
 
 // UpdateProfile replaces a profile's name, description, role, priority and
 // grants. When p.Version is not zero it must be the current version.
 func (d *Directory) UpdateProfile(ctx context.Context, tenant string, p Profile) (Profile, error) {
+	defer d.cache.drop("profiles:" + tenant)
 	if err := p.normalize(); err != nil {
 		return Profile{}, err
 	}
@@ -125,6 +134,7 @@ func (d *Directory) UpdateProfile(ctx context.Context, tenant string, p Profile)
 // DeleteProfile deletes a profile. It fails with ErrInUse while users or
 // teams use it.
 func (d *Directory) DeleteProfile(ctx context.Context, tenant, id string) error {
+	defer d.cache.drop("profiles:" + tenant)
 	return d.update(ctx, func(t *txn) error {
 		p, err := t.tx.GetProfile(t.ctx, tenant, id)
 		if err != nil {
@@ -543,7 +553,10 @@ func (d *Directory) ListTokens(ctx context.Context, tenant string) ([]APIToken, 
 }
 
 // RevokeToken revokes a token of the tenant. Revoking twice is not an error.
+// A gateway process other than the one revoking refuses the token within
+// two seconds (it trusts what it read of a token that long).
 func (d *Directory) RevokeToken(ctx context.Context, tenant, id string) error {
+	defer d.cache.drop("token:" + id)
 	err := d.update(ctx, func(t *txn) error {
 		tok, err := t.tx.GetToken(t.ctx, id)
 		if err != nil || tok.TenantID != tenant {
@@ -578,11 +591,19 @@ func (d *Directory) Authenticate(ctx context.Context, token string) (APIToken, e
 		return APIToken{}, ErrUnauthenticated
 	}
 	var tok APIToken
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		tok, err = t.tx.GetToken(t.ctx, id)
-		return err
-	})
+	var err error
+	if v, ok := d.cache.get("token:"+id, d.now()); ok {
+		tok = v.(APIToken)
+	} else {
+		err = d.view(ctx, func(t *txn) error {
+			var err error
+			tok, err = t.tx.GetToken(t.ctx, id)
+			return err
+		})
+		if err == nil {
+			d.cache.put("token:"+id, tok, d.now())
+		}
+	}
 	sum := sha256.Sum256([]byte(secret))
 	if err != nil {
 		if isNotFound(err) {

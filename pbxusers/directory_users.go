@@ -20,6 +20,7 @@ func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 	if err := tn.Validate(); err != nil {
 		return Tenant{}, err
 	}
+	defer d.cache.drop("tenant:" + tn.ID)
 	err := d.update(ctx, func(t *txn) error {
 		if _, err := t.tx.GetTenant(t.ctx, tn.ID); err == nil {
 			return &ConflictError{Kind: "tenant", Field: "id", Value: tn.ID, ExistingID: tn.ID}
@@ -66,11 +67,13 @@ func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 	if err := tn.Validate(); err != nil {
 		return Tenant{}, err
 	}
+	defer d.cache.drop("tenant:" + tn.ID)
 	err := d.update(ctx, func(t *txn) error {
-		old, err := t.tenant(tn.ID)
+		old, err := t.tx.GetTenant(t.ctx, tn.ID) // not the cache: the version must be current
 		if err != nil {
-			return err
+			return fmt.Errorf("tenant %q: %w", tn.ID, err)
 		}
+		t.tenants = map[string]Tenant{}
 		if tn.Version != 0 && tn.Version != old.Version {
 			return versionConflict("tenant", tn.ID)
 		}

@@ -58,7 +58,7 @@ func newWorker(e *env, cfg *Config, set settings, public string, reg prometheus.
 		PollInterval: cfg.Mail.PollInterval,
 		MaxAttempts:  cfg.Mail.MaxAttempts,
 		LinkTTL:      cfg.Mail.LinkTTL,
-		Logger:       log.With("component", "mail"),
+		Logger:       log,
 		Registerer:   reg,
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +148,11 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 		}
 	}()
 
+	if addr := c.Getenv("PBXGATE_PPROF"); addr != "" {
+		if err := servePprof(ctx, addr, log); err != nil {
+			return err
+		}
+	}
 	log.Info("pbxgate serving", "listen", ln.Addr().String(), "public_url", public, "database", set.database,
 		"mail", bg.mailVia, "ldap_directories", len(cfg.LDAP.Directories), "version", version(),
 		"startup_ms", time.Since(started).Milliseconds())
@@ -180,6 +186,31 @@ Create more with: pbxgate token create --tenant %s --name okta
 		return fmt.Errorf("shut down: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// servePprof serves net/http/pprof on a separate loopback listener, for
+// profiling a running gateway (PBXGATE_PPROF=127.0.0.1:6060). Off by default.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("PBXGATE_PPROF: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("PBXGATE_PPROF=%s: the profiler only listens on loopback addresses", addr)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("PBXGATE_PPROF: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	log.Warn("profiler listening", "addr", ln.Addr().String())
 	return nil
 }
 
