@@ -116,6 +116,9 @@ type txn struct {
 	now     time.Time
 	changes []Change
 	tenants map[string]Tenant
+	// write is set in read-write transactions, which read the store itself,
+	// never the Directory's short-lived cache.
+	write bool
 }
 
 // update runs fn in a read-write transaction and publishes its changes after
@@ -123,7 +126,7 @@ type txn struct {
 func (d *Directory) update(ctx context.Context, fn func(t *txn) error) error {
 	var changes []Change
 	err := d.store.Update(ctx, func(tx Tx) error {
-		t := &txn{d: d, ctx: ctx, tx: tx, actor: ActorFrom(ctx), now: d.now().UTC().Truncate(time.Microsecond)}
+		t := &txn{d: d, ctx: ctx, tx: tx, actor: ActorFrom(ctx), now: d.now().UTC().Truncate(time.Microsecond), write: true}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -152,7 +155,7 @@ func (t *txn) tenant(id string) (Tenant, error) {
 	}
 	key := "tenant:" + id
 	tn, ok := Tenant{}, false
-	if v, hit := t.d.cache.get(key, t.now); hit {
+	if v, hit := t.d.cache.get(key, t.now); hit && !t.write {
 		tn, ok = v.(Tenant), true
 	}
 	if !ok {
