@@ -60,8 +60,10 @@ type Config struct {
 	// Data is the directory for the database and the .eml mail folder.
 	// Default ./pbxgate-data. Flag --data, env PBXGATE_DATA.
 	Data string `yaml:"data"`
-	// Database is the database to use: a file path or sqlite:///path.
-	// Default <data>/pbxgate.db. Flag --db, env PBXGATE_DB.
+	// Database is the database to use: an SQLite file (a path or
+	// sqlite:///path; the default, <data>/pbxgate.db) or a PostgreSQL URL
+	// (postgres://user:${PGPASSWORD}@host/db) for several gateways sharing
+	// one database. Flag --db, env PBXGATE_DB.
 	Database string `yaml:"database"`
 	// Listen is the address the gateway listens on. Default
 	// 127.0.0.1:8080 (loopback only). Flag --listen, env PBXGATE_LISTEN.
@@ -390,7 +392,6 @@ func resolve(cfg *Config, cfgPath, dataFlag, dbFlag, listenFlag string, getenv f
 	s := settings{cfg: cfg, cfgPath: cfgPath}
 	s.data = first(dataFlag, getenv("PBXGATE_DATA"), cfg.Data, DefaultData)
 	s.database = first(dbFlag, getenv("PBXGATE_DB"), cfg.Database, filepath.Join(s.data, "pbxgate.db"))
-	s.database = strings.TrimPrefix(s.database, "sqlite://")
 	s.listen = first(listenFlag, getenv("PBXGATE_LISTEN"), cfg.Listen, DefaultListen)
 	return s
 }

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
-	"github.com/pbxgate/pbxgate/pbxusers/sqlite"
 )
 
 // errHelp ends a command that printed its help on request (exit 0).
@@ -106,7 +105,7 @@ func (c *CLI) commonFlags(fs *cmdFlags, withTenant bool) *common {
 // library over it.
 type env struct {
 	set   settings
-	store *sqlite.Store
+	store pbxusers.Store
 	dir   *pbxusers.Directory
 	log   *slog.Logger
 }
@@ -121,9 +120,9 @@ func (c *CLI) open(ctx context.Context, g *common) (*env, error) {
 	}
 	set := resolve(cfg, g.config, g.data, g.db, "", c.Getenv)
 	log := c.logger(cfg.Log)
-	store, err := sqlite.OpenOptions(ctx, set.database, sqlite.Options{Logger: log})
+	store, err := openStore(ctx, set.database, log)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", set.database, err)
+		return nil, err
 	}
 	return &env{set: set, store: store, dir: pbxusers.New(store, pbxusers.Options{Logger: log}), log: log}, nil
 }

@@ -47,8 +47,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"config", "check a configuration file", runConfig},
+		{"db", "copy an installation to another database (SQLite to PostgreSQL)", runDB},
 		{"ldap", "test, run and review LDAP / Active Directory syncs", runLDAP},
 		{"mail", "inspect and retry the mail outbox, send welcome and test mail", runMail},
+		{"migrate", "apply the database migrations explicitly", runMigrate},
 		{"profiles", "list, show, create, change and delete permission profiles", runProfiles},
 		{"route", "explain where a call to a user rings and why", runRoute},
 		{"serve", "run the gateway: SCIM, set-password pages, LDAP schedule, mail", runServe},

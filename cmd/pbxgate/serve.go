@@ -153,7 +153,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 			return err
 		}
 	}
-	log.Info("pbxgate serving", "listen", ln.Addr().String(), "public_url", public, "database", set.database,
+	log.Info("pbxgate serving", "listen", ln.Addr().String(), "public_url", public, "database", redactDSN(set.database),
 		"mail", bg.mailVia, "ldap_directories", len(cfg.LDAP.Directories), "version", version(),
 		"startup_ms", time.Since(started).Milliseconds())
 	if firstToken != "" {
