@@ -440,7 +440,17 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	}
 	var page pbxusers.UserPage
 	where := b.sql()
-	if err := t.queryRow(ctx, "SELECT count(*) FROM users u WHERE "+where, b.args...).Scan(&page.Total); err != nil {
+	if q.Filter == nil && strings.TrimSpace(q.Search) == "" {
+		// The unfiltered total is kept by triggers (user_counts).
+		kinds := ""
+		if !q.IncludeSystem {
+			kinds = " AND kind = 'person'"
+		}
+		err = t.queryRow(ctx, "SELECT coalesce(sum(n), 0) FROM user_counts WHERE tenant_id = ?"+kinds, tenant).Scan(&page.Total)
+	} else {
+		err = t.queryRow(ctx, "SELECT count(*) FROM users u WHERE "+where, b.args...).Scan(&page.Total)
+	}
+	if err != nil {
 		return page, mapErr(err)
 	}
 	if q.Limit < 0 || page.Total == 0 || q.Offset >= page.Total {

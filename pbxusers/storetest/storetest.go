@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SetupLinks", testSetupLinks},
 		{"SyncRunsAndLeases", testSyncRunsAndLeases},
 		{"ListOwned", testListOwned},
+		{"UnfilteredTotals", testUnfilteredTotals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -884,4 +886,29 @@ func testListOwned(t *testing.T, s pbxusers.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, pbxusers.StatusInactive, again[0].Status)
 	assert.Equal(t, pbxusers.SourceLDAP, again[0].DeactivatedBy)
+}
+
+func testUnfilteredTotals(t *testing.T, s pbxusers.Store) {
+	ctx := context.Background()
+	d := newDir(s)
+	mustTenant(t, d, "acme")
+	mustTenant(t, d, "beta")
+	a := mustUser(t, d, "acme", person("ada", "201"))
+	mustUser(t, d, "acme", person("bob", "202"))
+	mustUser(t, d, "beta", person("carol", "203"))
+	mustUser(t, d, "acme", pbxusers.User{UserName: "q", Kind: pbxusers.KindCallQueue})
+	total := func(tenant string, system bool) int {
+		t.Helper()
+		page, err := d.ListUsers(ctx, tenant, pbxusers.UserQuery{IncludeSystem: system, Limit: -1})
+		require.NoError(t, err)
+		return page.Total
+	}
+	assert.Equal(t, 2, total("acme", false))
+	assert.Equal(t, 3, total("acme", true))
+	assert.Equal(t, 1, total("beta", false))
+	require.NoError(t, d.DeleteUser(ctx, "acme", a.ID))
+	assert.Equal(t, 1, total("acme", false), "totals follow deletes")
+	_, err := d.ImportCSV(ctx, "acme", strings.NewReader("userName\nx1\nx2\n"), pbxusers.ImportOptions{DryRun: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, total("acme", false), "a rolled-back import leaves the totals alone")
 }
