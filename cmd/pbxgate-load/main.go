@@ -50,6 +50,7 @@ type config struct {
 	duration time.Duration
 	ops      []string
 	preload  int
+	scan     int
 	groupN   int
 	prefix   string
 }
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.duration, "duration", 0, "run each kind for at most `D` (e.g. 30s)")
 	fs.StringVar(&ops, "ops", strings.Join(allOps, ","), "comma-separated `OPS`: "+strings.Join(allOps, ", "))
 	fs.IntVar(&cfg.preload, "preload", 0, "first create `N` users (not measured) so reads run against a full tenant")
+	fs.IntVar(&cfg.scan, "scan", 0, "instead of preloading, list up to `N` existing users of the tenant to read and patch")
 	fs.IntVar(&cfg.groupN, "group-members", 10000, "members of the group the 'group' operation patches")
 	fs.StringVar(&cfg.prefix, "prefix", fmt.Sprintf("load%d", time.Now().Unix()%100000), "userName `PREFIX` of the users it creates")
 	fs.Usage = func() {
@@ -132,7 +134,8 @@ func loopbackOnly(base string) error {
 type loader struct {
 	cfg   config
 	http  *http.Client
-	users []string // ids created, for the read and write operations
+	users []string // ids created or scanned, for the read and write operations
+	names []string // their userNames, for the filter operation
 	mu    sync.Mutex
 	seq   atomic.Int64
 	group string
@@ -185,14 +188,46 @@ func (l *loader) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var u struct{ ID string }
+	var u struct{ ID, UserName string }
 	if err := json.Unmarshal(data, &u); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	l.users = append(l.users, u.ID)
+	l.names = append(l.names, u.UserName)
 	l.mu.Unlock()
 	return nil
+}
+
+// scanUsers lists up to n existing users (pages of 1000) for the read and
+// write operations to use.
+func (l *loader) scanUsers(ctx context.Context, n int) error {
+	for start := 1; len(l.users) < n; start += 1000 {
+		data, err := l.do(ctx, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=1000&attributes=userName", start), nil, http.StatusOK)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Resources []struct{ ID, UserName string }
+		}
+		if err := json.Unmarshal(data, &page); err != nil {
+			return err
+		}
+		if len(page.Resources) == 0 {
+			break
+		}
+		for _, r := range page.Resources {
+			l.users = append(l.users, r.ID)
+			l.names = append(l.names, r.UserName)
+		}
+	}
+	return nil
+}
+
+func (l *loader) randomName() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.names[rand.IntN(len(l.names))]
 }
 
 func (l *loader) randomUser() string {
@@ -285,6 +320,12 @@ func (l *loader) run(ctx context.Context, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "preloaded %d users in %s (%.0f/s)\n", len(r.latencies), r.elapsed.Round(time.Millisecond),
 			float64(len(r.latencies))/r.elapsed.Seconds())
 	}
+	if l.cfg.scan > 0 {
+		if err := l.scanUsers(ctx, l.cfg.scan); err != nil {
+			return fmt.Errorf("scan users: %w", err)
+		}
+		fmt.Fprintf(stderr, "scanned %d existing users\n", len(l.users))
+	}
 	var results []result
 	for _, op := range l.cfg.ops {
 		if ctx.Err() != nil {
@@ -351,13 +392,11 @@ func (l *loader) runOp(ctx context.Context, op string, stderr io.Writer) (result
 			return err
 		}), nil
 	case "filter":
-		total := l.seq.Load()
-		if total == 0 {
-			return result{}, fmt.Errorf("filter needs users: run create first or use -preload")
+		if err := need(); err != nil {
+			return result{}, err
 		}
 		return l.measure(ctx, op, func(ctx context.Context, _ int) error {
-			n := 1 + rand.Int64N(total)
-			f := url.QueryEscape(fmt.Sprintf(`userName eq "%s-%07d@load.example"`, l.cfg.prefix, n))
+			f := url.QueryEscape(fmt.Sprintf(`userName eq "%s"`, l.randomName()))
 			data, err := l.do(ctx, http.MethodGet, "/Users?filter="+f, nil, http.StatusOK)
 			if err == nil && !bytes.Contains(data, []byte(`"totalResults":1`)) {
 				return fmt.Errorf("filter found no user: %.200s", data)
@@ -365,7 +404,7 @@ func (l *loader) runOp(ctx context.Context, op string, stderr io.Writer) (result
 			return err
 		}), nil
 	case "list":
-		total := max(int(l.seq.Load()), 1)
+		total := max(len(l.users), 1)
 		return l.measure(ctx, op, func(ctx context.Context, _ int) error {
 			start := 1 + rand.IntN(total)
 			_, err := l.do(ctx, http.MethodGet, fmt.Sprintf("/Users?startIndex=%d&count=100", start), nil, http.StatusOK)
