@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlquery"
 )
 
 func encode(v any) ([]byte, error) {
@@ -258,20 +259,20 @@ func (t *txn) DeleteTeam(ctx context.Context, tenant, id string) error {
 }
 
 func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery) (pbxusers.TeamPage, error) {
-	var b sqlBuilder
-	b.where("u.tenant_id = ?", tenant)
+	b := newBuilder()
+	b.Where("u.tenant_id = ?", tenant)
 	if q.Filter != nil {
-		if err := b.filter(q.Filter, teamAttrSQL); err != nil {
+		if err := b.Filter(q.Filter, sqlquery.TeamAttrs); err != nil {
 			return pbxusers.TeamPage{}, err
 		}
 	}
-	order, err := sortColumn(q.SortBy, teamSorts)
+	order, err := sqlquery.SortColumn(q.SortBy, sqlquery.TeamSorts)
 	if err != nil {
 		return pbxusers.TeamPage{}, err
 	}
-	where := b.sql()
+	where := b.SQL()
 	var page pbxusers.TeamPage
-	if err := t.queryRow(ctx, "SELECT count(*) FROM teams u WHERE "+where, oneShot(b.args)...).Scan(&page.Total); err != nil {
+	if err := t.queryRow(ctx, "SELECT count(*) FROM teams u WHERE "+where, oneShot(b.Args)...).Scan(&page.Total); err != nil {
 		return page, mapErr("count teams", err)
 	}
 	if q.Limit < 0 || page.Total == 0 || q.Offset >= page.Total {
@@ -282,8 +283,8 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 		limit = pbxusers.DefaultPageSize
 	}
 	pageSQL := "SELECT " + teamColumns + " FROM teams u WHERE " + where + " ORDER BY " + orderBy(order, q.Descending) +
-		" LIMIT " + b.arg(limit) + " OFFSET " + b.arg(max(q.Offset, 0))
-	err = t.each(ctx, pageSQL, oneShot(b.args), func(rows pgx.Rows) error {
+		" LIMIT " + b.Arg(limit) + " OFFSET " + b.Arg(max(q.Offset, 0))
+	err = t.each(ctx, pageSQL, oneShot(b.Args), func(rows pgx.Rows) error {
 		tm, err := scanTeam(rows)
 		if err != nil {
 			return err
@@ -594,14 +595,14 @@ func (t *txn) AppendChange(ctx context.Context, c *pbxusers.Change) error {
 }
 
 func (t *txn) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQuery) ([]pbxusers.Change, error) {
-	var b sqlBuilder
-	b.where("tenant_id = ?", tenant)
-	b.where("seq > ?", q.AfterSeq)
+	b := newBuilder()
+	b.Where("tenant_id = ?", tenant)
+	b.Where("seq > ?", q.AfterSeq)
 	if q.Entity != "" {
-		b.where("entity = ?", q.Entity)
+		b.Where("entity = ?", q.Entity)
 	}
 	if q.EntityID != "" {
-		b.where("entity_id = ?", q.EntityID)
+		b.Where("entity_id = ?", q.EntityID)
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -609,7 +610,7 @@ func (t *txn) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQ
 	}
 	var out []pbxusers.Change
 	err := t.each(ctx, `SELECT seq, tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version
-		FROM changes WHERE `+b.sql()+` ORDER BY seq LIMIT `+b.arg(limit), b.args, func(r pgx.Rows) error {
+		FROM changes WHERE `+b.SQL()+` ORDER BY seq LIMIT `+b.Arg(limit), b.Args, func(r pgx.Rows) error {
 		var c pbxusers.Change
 		var src, entity, action string
 		var fields []byte

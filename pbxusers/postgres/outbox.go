@@ -116,15 +116,15 @@ func (t *txn) GetMail(ctx context.Context, tenant string, id int64) (pbxusers.Ou
 }
 
 func (t *txn) ListMail(ctx context.Context, tenant string, q pbxusers.MailQuery) ([]pbxusers.OutboxMessage, error) {
-	var b sqlBuilder
-	b.where("tenant_id = ?", tenant)
+	b := newBuilder()
+	b.Where("tenant_id = ?", tenant)
 	if q.Status != "" {
-		b.where("status = ?", string(q.Status))
+		b.Where("status = ?", string(q.Status))
 	}
 	if q.UserID != "" {
-		b.where("user_id = ?", q.UserID)
+		b.Where("user_id = ?", q.UserID)
 	}
-	return t.mails(ctx, "list mail", "SELECT "+mailColumns+" FROM outbox WHERE "+b.sql()+" ORDER BY id DESC LIMIT "+b.arg(limitArg(q.Limit)), b.args...)
+	return t.mails(ctx, "list mail", "SELECT "+mailColumns+" FROM outbox WHERE "+b.SQL()+" ORDER BY id DESC LIMIT "+b.Arg(limitArg(q.Limit)), b.Args...)
 }
 
 func (t *txn) ListMailAttempts(ctx context.Context, id int64) ([]pbxusers.MailAttempt, error) {
@@ -226,15 +226,15 @@ func (t *txn) UpdateSyncRun(ctx context.Context, r *pbxusers.SyncRun) error {
 }
 
 func (t *txn) ListSyncRuns(ctx context.Context, tenant, directory string, limit int) ([]pbxusers.SyncRun, error) {
-	var b sqlBuilder
+	b := newBuilder()
 	if tenant != "" {
-		b.where("tenant_id = ?", tenant)
+		b.Where("tenant_id = ?", tenant)
 	}
 	if directory != "" {
-		b.where("directory = ?", directory)
+		b.Where("directory = ?", directory)
 	}
 	var out []pbxusers.SyncRun
-	err := t.each(ctx, "SELECT id, doc FROM sync_runs WHERE "+b.sql()+" ORDER BY id DESC LIMIT "+b.arg(limitArg(limit)), b.args, func(rows pgx.Rows) error {
+	err := t.each(ctx, "SELECT id, doc FROM sync_runs WHERE "+b.SQL()+" ORDER BY id DESC LIMIT "+b.Arg(limitArg(limit)), b.Args, func(rows pgx.Rows) error {
 		var id int64
 		var doc []byte
 		if err := rows.Scan(&id, &doc); err != nil {

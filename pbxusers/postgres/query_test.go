@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlquery"
 )
 
 // TestCompileFilter pins the SQL filters compile to, without a database:
@@ -49,18 +50,18 @@ func TestCompileFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var b sqlBuilder
-			b.where("u.tenant_id = ?", "acme")
-			require.NoError(t, b.filter(tc.filter, userAttrSQL))
-			assert.Equal(t, "u.tenant_id = $1 AND "+tc.wantSQL, b.sql())
-			assert.Equal(t, append([]any{"acme"}, tc.wantArgs...), b.args)
+			b := newBuilder()
+			b.Where("u.tenant_id = ?", "acme")
+			require.NoError(t, b.Filter(tc.filter, sqlquery.UserAttrs))
+			assert.Equal(t, "u.tenant_id = $1 AND "+tc.wantSQL, b.SQL())
+			assert.Equal(t, append([]any{"acme"}, tc.wantArgs...), b.Args)
 		})
 	}
 
-	var b sqlBuilder
-	err := b.filter(pbxusers.Eq("password", "x"), userAttrSQL)
+	b := newBuilder()
+	err := b.Filter(pbxusers.Eq("password", "x"), sqlquery.UserAttrs)
 	require.ErrorIs(t, err, pbxusers.ErrInvalid)
-	err = b.filter(pbxusers.Eq(pbxusers.AttrUserName, "x"), teamAttrSQL)
+	err = b.Filter(pbxusers.Eq(pbxusers.AttrUserName, "x"), sqlquery.TeamAttrs)
 	require.ErrorIs(t, err, pbxusers.ErrInvalid)
 }
 

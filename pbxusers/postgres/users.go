@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlquery"
 )
 
 // userColumns are the columns read for a user, in scan order: the row, its
@@ -245,29 +246,29 @@ func (t *txn) DeleteUser(ctx context.Context, tenant, id string) error {
 }
 
 func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery) (pbxusers.UserPage, error) {
-	var b sqlBuilder
-	b.where("u.tenant_id = ?", tenant)
+	b := newBuilder()
+	b.Where("u.tenant_id = ?", tenant)
 	if !q.IncludeSystem {
-		b.where("u.kind = 'person'")
+		b.Where("u.kind = 'person'")
 	}
 	search := strings.TrimSpace(q.Search)
 	if search != "" {
-		b.where("strpos(u.search, ?) > 0", strings.ToLower(search))
+		b.Where("strpos(u.search, ?) > 0", strings.ToLower(search))
 	}
 	if q.Filter != nil {
-		if err := b.filter(q.Filter, userAttrSQL); err != nil {
+		if err := b.Filter(q.Filter, sqlquery.UserAttrs); err != nil {
 			return pbxusers.UserPage{}, err
 		}
 	}
-	order, err := sortColumn(q.SortBy, userSorts)
+	order, err := sqlquery.SortColumn(q.SortBy, sqlquery.UserSorts)
 	if err != nil {
 		return pbxusers.UserPage{}, err
 	}
-	where, countArgs := b.sql(), oneShot(b.args)
+	where, countArgs := b.SQL(), oneShot(b.Args)
 	countSQL := "SELECT count(*) FROM users u WHERE " + where
 	if q.Filter == nil && search == "" {
 		// The total of an unfiltered listing is the kept count.
-		countSQL, countArgs = "SELECT coalesce(sum(n), 0)::bigint FROM user_counts WHERE tenant_id = $1", b.args
+		countSQL, countArgs = "SELECT coalesce(sum(n), 0)::bigint FROM user_counts WHERE tenant_id = $1", b.Args
 		if !q.IncludeSystem {
 			countSQL += " AND kind = 'person'"
 		}
@@ -287,8 +288,8 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	// Page the ids first, so OFFSET walks an index (index-only) instead of
 	// reading every skipped row, then read the page's rows.
 	pageSQL := "SELECT " + userColumns + " FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE " + where +
-		" ORDER BY " + ob + " LIMIT " + b.arg(limit) + " OFFSET " + b.arg(max(q.Offset, 0)) + ") ORDER BY " + ob
-	err = t.each(ctx, pageSQL, oneShot(b.args), func(rows pgx.Rows) error {
+		" ORDER BY " + ob + " LIMIT " + b.Arg(limit) + " OFFSET " + b.Arg(max(q.Offset, 0)) + ") ORDER BY " + ob
+	err = t.each(ctx, pageSQL, oneShot(b.Args), func(rows pgx.Rows) error {
 		u, err := scanUser(rows)
 		if err != nil {
 			return err
@@ -312,16 +313,16 @@ func oneShot(args []any) []any {
 }
 
 func (t *txn) ListOwned(ctx context.Context, tenant string, source pbxusers.Source, directory, after string, limit int) ([]pbxusers.OwnedUser, error) {
-	var b sqlBuilder
-	b.where("tenant_id = ?", tenant)
-	b.where("source = ?", string(source))
+	b := newBuilder()
+	b.Where("tenant_id = ?", tenant)
+	b.Where("source = ?", string(source))
 	if directory != "" {
-		b.where("directory = ?", directory)
+		b.Where("directory = ?", directory)
 	}
-	b.where("external_id > ?", after)
+	b.Where("external_id > ?", after)
 	var out []pbxusers.OwnedUser
 	err := t.each(ctx, `SELECT id, external_id, user_name_lc, active, deactivated_by, sync_hash, version
-		FROM users WHERE `+b.sql()+` ORDER BY external_id LIMIT `+b.arg(limitArg(limit)), oneShot(b.args), func(r pgx.Rows) error {
+		FROM users WHERE `+b.SQL()+` ORDER BY external_id LIMIT `+b.Arg(limitArg(limit)), oneShot(b.Args), func(r pgx.Rows) error {
 		var o pbxusers.OwnedUser
 		var active bool
 		var by string

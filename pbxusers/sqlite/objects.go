@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlquery"
 )
 
 func encode(v any) (string, error) {
@@ -273,14 +274,14 @@ func (t *txn) DeleteTeam(ctx context.Context, tenant, id string) error {
 }
 
 func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery) (pbxusers.TeamPage, error) {
-	var b sqlBuilder
-	b.where("u.tenant_id = ?", tenant)
+	b := newBuilder()
+	b.Where("u.tenant_id = ?", tenant)
 	if q.Filter != nil {
-		if err := b.filter(q.Filter, teamAttrSQL); err != nil {
+		if err := b.Filter(q.Filter, sqlquery.TeamAttrs); err != nil {
 			return pbxusers.TeamPage{}, err
 		}
 	}
-	order, err := sortColumn(q.SortBy, teamSorts)
+	order, err := sqlquery.SortColumn(q.SortBy, sqlquery.TeamSorts)
 	if err != nil {
 		return pbxusers.TeamPage{}, err
 	}
@@ -289,8 +290,8 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 		dir = "DESC"
 	}
 	var page pbxusers.TeamPage
-	where := b.sql()
-	if err := t.queryRow(ctx, "SELECT count(*) FROM teams u WHERE "+where, b.args...).Scan(&page.Total); err != nil {
+	where := b.SQL()
+	if err := t.queryRow(ctx, "SELECT count(*) FROM teams u WHERE "+where, b.Args...).Scan(&page.Total); err != nil {
 		return page, mapErr(err)
 	}
 	if q.Limit < 0 || page.Total == 0 || q.Offset >= page.Total {
@@ -305,7 +306,7 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 		orderBy = order + " " + dir + ", u.id " + dir
 	}
 	rows, err := t.query(ctx, "SELECT "+teamColumns+" FROM teams u WHERE "+where+" ORDER BY "+orderBy+" LIMIT ? OFFSET ?",
-		append(b.args, limit, q.Offset)...)
+		append(b.Args, limit, q.Offset)...)
 	if err != nil {
 		return page, mapErr(err)
 	}
@@ -617,21 +618,21 @@ func (t *txn) AppendChange(ctx context.Context, c *pbxusers.Change) error {
 }
 
 func (t *txn) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQuery) ([]pbxusers.Change, error) {
-	var b sqlBuilder
-	b.where("tenant_id = ?", tenant)
-	b.where("seq > ?", q.AfterSeq)
+	b := newBuilder()
+	b.Where("tenant_id = ?", tenant)
+	b.Where("seq > ?", q.AfterSeq)
 	if q.Entity != "" {
-		b.where("entity = ?", q.Entity)
+		b.Where("entity = ?", q.Entity)
 	}
 	if q.EntityID != "" {
-		b.where("entity_id = ?", q.EntityID)
+		b.Where("entity_id = ?", q.EntityID)
 	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = pbxusers.DefaultPageSize
 	}
 	rows, err := t.query(ctx, `SELECT seq, tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version
-		FROM changes WHERE `+b.sql()+` ORDER BY seq LIMIT ?`, append(b.args, limit)...)
+		FROM changes WHERE `+b.SQL()+` ORDER BY seq LIMIT ?`, append(b.Args, limit)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

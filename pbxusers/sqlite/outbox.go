@@ -96,15 +96,15 @@ func (t *txn) GetMail(ctx context.Context, tenant string, id int64) (pbxusers.Ou
 }
 
 func (t *txn) ListMail(ctx context.Context, tenant string, q pbxusers.MailQuery) ([]pbxusers.OutboxMessage, error) {
-	var b sqlBuilder
-	b.where("tenant_id = ?", tenant)
+	b := newBuilder()
+	b.Where("tenant_id = ?", tenant)
 	if q.Status != "" {
-		b.where("status = ?", string(q.Status))
+		b.Where("status = ?", string(q.Status))
 	}
 	if q.UserID != "" {
-		b.where("user_id = ?", q.UserID)
+		b.Where("user_id = ?", q.UserID)
 	}
-	rows, err := t.query(ctx, "SELECT "+mailColumns+" FROM outbox WHERE "+b.sql()+" ORDER BY id DESC LIMIT ?", append(b.args, q.Limit)...)
+	rows, err := t.query(ctx, "SELECT "+mailColumns+" FROM outbox WHERE "+b.SQL()+" ORDER BY id DESC LIMIT ?", append(b.Args, q.Limit)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -239,14 +239,14 @@ func (t *txn) UpdateSyncRun(ctx context.Context, r *pbxusers.SyncRun) error {
 }
 
 func (t *txn) ListSyncRuns(ctx context.Context, tenant, directory string, limit int) ([]pbxusers.SyncRun, error) {
-	var b sqlBuilder
+	b := newBuilder()
 	if tenant != "" {
-		b.where("tenant_id = ?", tenant)
+		b.Where("tenant_id = ?", tenant)
 	}
 	if directory != "" {
-		b.where("directory = ?", directory)
+		b.Where("directory = ?", directory)
 	}
-	rows, err := t.query(ctx, "SELECT id, doc FROM sync_runs WHERE "+b.sql()+" ORDER BY id DESC LIMIT ?", append(b.args, limit)...)
+	rows, err := t.query(ctx, "SELECT id, doc FROM sync_runs WHERE "+b.SQL()+" ORDER BY id DESC LIMIT ?", append(b.Args, limit)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

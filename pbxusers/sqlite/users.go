@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlquery"
 )
 
 // txn implements pbxusers.Tx over one database/sql transaction.
@@ -417,20 +418,20 @@ func (t *txn) DeleteUser(ctx context.Context, tenant, id string) error {
 }
 
 func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery) (pbxusers.UserPage, error) {
-	var b sqlBuilder
-	b.where("u.tenant_id = ?", tenant)
+	b := newBuilder()
+	b.Where("u.tenant_id = ?", tenant)
 	if !q.IncludeSystem {
-		b.where("u.kind = 'person'")
+		b.Where("u.kind = 'person'")
 	}
 	if s := strings.TrimSpace(q.Search); s != "" {
-		b.where("instr(u.search, ?) > 0", strings.ToLower(s))
+		b.Where("instr(u.search, ?) > 0", strings.ToLower(s))
 	}
 	if q.Filter != nil {
-		if err := b.filter(q.Filter, userAttrSQL); err != nil {
+		if err := b.Filter(q.Filter, sqlquery.UserAttrs); err != nil {
 			return pbxusers.UserPage{}, err
 		}
 	}
-	order, err := sortColumn(q.SortBy, userSorts)
+	order, err := sqlquery.SortColumn(q.SortBy, sqlquery.UserSorts)
 	if err != nil {
 		return pbxusers.UserPage{}, err
 	}
@@ -439,7 +440,7 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 		dir = "DESC"
 	}
 	var page pbxusers.UserPage
-	where := b.sql()
+	where := b.SQL()
 	if q.Filter == nil && strings.TrimSpace(q.Search) == "" {
 		// The unfiltered total is kept by triggers (user_counts).
 		kinds := ""
@@ -448,7 +449,7 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 		}
 		err = t.queryRow(ctx, "SELECT coalesce(sum(n), 0) FROM user_counts WHERE tenant_id = ?"+kinds, tenant).Scan(&page.Total)
 	} else {
-		err = t.queryRow(ctx, "SELECT count(*) FROM users u WHERE "+where, b.args...).Scan(&page.Total)
+		err = t.queryRow(ctx, "SELECT count(*) FROM users u WHERE "+where, b.Args...).Scan(&page.Total)
 	}
 	if err != nil {
 		return page, mapErr(err)
@@ -460,7 +461,7 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	if limit == 0 {
 		limit = pbxusers.DefaultPageSize
 	}
-	args := append(b.args, limit, q.Offset)
+	args := append(b.Args, limit, q.Offset)
 	orderBy := "u.id " + dir
 	if order != "u.id" {
 		orderBy = order + " " + dir + ", u.id " + dir
@@ -488,15 +489,15 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 }
 
 func (t *txn) ListOwned(ctx context.Context, tenant string, source pbxusers.Source, directory, after string, limit int) ([]pbxusers.OwnedUser, error) {
-	var b sqlBuilder
-	b.where("tenant_id = ?", tenant)
-	b.where("source = ?", string(source))
+	b := newBuilder()
+	b.Where("tenant_id = ?", tenant)
+	b.Where("source = ?", string(source))
 	if directory != "" {
-		b.where("directory = ?", directory)
+		b.Where("directory = ?", directory)
 	}
-	b.where("external_id > ?", after)
+	b.Where("external_id > ?", after)
 	rows, err := t.query(ctx, `SELECT id, external_id, user_name_lc, active, deactivated_by, sync_hash, version
-		FROM users WHERE `+b.sql()+` ORDER BY external_id LIMIT ?`, append(b.args, limit)...)
+		FROM users WHERE `+b.SQL()+` ORDER BY external_id LIMIT ?`, append(b.Args, limit)...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
