@@ -214,3 +214,36 @@ func TestCLIConfigCheck(t *testing.T) {
 	}
 	assert.Contains(t, e.fail(1, "config", "check", "/no/such/file.yaml"), "no such file")
 }
+
+func TestCLIMailAndLDAPCommands(t *testing.T) {
+	e := newCLIEnv(t)
+	e.ok("tenant", "create", "acme")
+	e.ok("users", "add", "ada", "--tenant", "acme", "--email", "ada@acme.example", "--extension", "201")
+
+	// The welcome mail of a new user is queued; no gateway runs, so it waits.
+	out := e.ok("mail", "outbox", "--tenant", "acme")
+	assert.Contains(t, out, "welcome")
+	assert.Contains(t, out, "ada@acme.example")
+	assert.Contains(t, out, "pending")
+	id := strings.TrimSpace(e.ok("mail", "send-welcome", "ada", "--tenant", "acme"))
+	assert.Regexp(t, `^\d+$`, id)
+	e.ok("mail", "reset-password", "ada", "--tenant", "acme")
+	assert.Contains(t, e.ok("users", "show", "ada", "--tenant", "acme"), "must change: true")
+
+	// With no relay configured, a test mail is written as an .eml file.
+	assert.Contains(t, e.ok("mail", "test", "it@acme.example", "--tenant", "acme"), "sent test mail")
+	files, err := filepath.Glob(filepath.Join(e.data, "mail", "*.eml"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, files)
+
+	// The likely mistakes.
+	assert.Contains(t, e.fail(2, "mail", "retry", "abc", "--tenant", "acme"), "needs a message ID (a number)")
+	assert.Contains(t, e.fail(1, "mail", "retry", "99999", "--tenant", "acme"), "not found")
+	assert.Contains(t, e.fail(1, "mail", "send-welcome", "nobody", "--tenant", "acme"), `no user "nobody"`)
+	assert.Contains(t, e.fail(1, "mail", "test", "not-an-address", "--tenant", "acme"), "is not an email address")
+	assert.Contains(t, e.fail(2, "ldap", "sync", "corp"), "no LDAP directories are configured")
+	assert.Contains(t, e.fail(2, "ldap", "sync"), "ldap sync needs exactly one DIRECTORY")
+	code, _, errs := e.run("", "ldap", "history")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errs, "no sync runs yet")
+}
