@@ -198,10 +198,21 @@ func (d *Directory) ModifyTeam(ctx context.Context, tenant, id string, fn func(*
 
 // DeleteTeam deletes a team and its memberships (not its members).
 func (d *Directory) DeleteTeam(ctx context.Context, tenant, id string) error {
+	return d.DeleteTeamIf(ctx, tenant, id, nil)
+}
+
+// DeleteTeamIf deletes a team like DeleteTeam when check, run on the current
+// team in the same transaction, returns nil; else it returns check's error.
+func (d *Directory) DeleteTeamIf(ctx context.Context, tenant, id string, check func(Team) error) error {
 	return d.update(ctx, func(t *txn) error {
 		tm, err := t.tx.GetTeam(t.ctx, tenant, id)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tm); err != nil {
+				return err
+			}
 		}
 		if err := t.canWrite("team", tm.Name, tm.Owner); err != nil {
 			return err
@@ -216,31 +227,50 @@ func (d *Directory) DeleteTeam(ctx context.Context, tenant, id string) error {
 // AddTeamMembers adds users to a team; users already in it are left alone.
 // It returns the team with its new version and member count.
 func (d *Directory) AddTeamMembers(ctx context.Context, tenant, id string, users []string) (Team, error) {
-	return d.changeMembers(ctx, tenant, id, users, nil, false)
+	return d.changeMembers(ctx, tenant, id, users, nil, false, nil)
 }
 
 // RemoveTeamMembers removes users from a team; non-members are ignored.
 func (d *Directory) RemoveTeamMembers(ctx context.Context, tenant, id string, users []string) (Team, error) {
-	return d.changeMembers(ctx, tenant, id, nil, users, false)
+	return d.changeMembers(ctx, tenant, id, nil, users, false, nil)
 }
 
 // SetTeamMembers makes users exactly the team's members (an empty list
 // empties the team).
 func (d *Directory) SetTeamMembers(ctx context.Context, tenant, id string, users []string) (Team, error) {
-	return d.changeMembers(ctx, tenant, id, users, nil, true)
+	return d.changeMembers(ctx, tenant, id, users, nil, true, nil)
 }
 
 // ChangeTeamMembers adds and removes members in one transaction.
 func (d *Directory) ChangeTeamMembers(ctx context.Context, tenant, id string, add, remove []string) (Team, error) {
-	return d.changeMembers(ctx, tenant, id, add, remove, false)
+	return d.changeMembers(ctx, tenant, id, add, remove, false, nil)
 }
 
-func (d *Directory) changeMembers(ctx context.Context, tenant, id string, add, remove []string, replace bool) (Team, error) {
+// MemberChange is a change of a team's members: users to add and to
+// remove, or, with Replace, Add as the complete new member list.
+type MemberChange struct {
+	Add, Remove []string
+	Replace     bool
+}
+
+// ChangeTeamMembersIf applies a member change when check, run on the current
+// team in the same transaction, returns nil; else it changes nothing and
+// returns check's error (for example a stale If-Match version).
+func (d *Directory) ChangeTeamMembersIf(ctx context.Context, tenant, id string, c MemberChange, check func(Team) error) (Team, error) {
+	return d.changeMembers(ctx, tenant, id, c.Add, c.Remove, c.Replace, check)
+}
+
+func (d *Directory) changeMembers(ctx context.Context, tenant, id string, add, remove []string, replace bool, check func(Team) error) (Team, error) {
 	var out Team
 	err := d.update(ctx, func(t *txn) error {
 		tm, err := t.tx.GetTeam(t.ctx, tenant, id)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tm); err != nil {
+				return err
+			}
 		}
 		if err := t.canWrite("team", tm.Name, tm.Owner); err != nil {
 			return err

@@ -327,3 +327,44 @@ func TestRouteThroughDirectory(t *testing.T) {
 	_, err = d.Route(ctx, "acme", "nobody", pbxusers.Call{At: evening}, "")
 	require.ErrorIs(t, err, pbxusers.ErrNotFound)
 }
+
+func TestConditionalDeletesAndMemberChanges(t *testing.T) {
+	d := mustDir(t)
+	ctx := context.Background()
+	errStale := errors.New("stale")
+	at := func(v int64) func(pbxusers.User) error {
+		return func(u pbxusers.User) error {
+			if u.Version != v {
+				return errStale
+			}
+			return nil
+		}
+	}
+	u, err := d.CreateUser(ctx, "acme", validPerson())
+	require.NoError(t, err)
+	require.ErrorIs(t, d.DeleteUserIf(ctx, "acme", u.ID, at(u.Version+1)), errStale)
+	_, err = d.GetUser(ctx, "acme", u.ID)
+	require.NoError(t, err, "a failed check deletes nothing")
+
+	tm, err := d.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Sales"}, nil)
+	require.NoError(t, err)
+	teamAt := func(v int64) func(pbxusers.Team) error {
+		return func(t pbxusers.Team) error {
+			if t.Version != v {
+				return errStale
+			}
+			return nil
+		}
+	}
+	_, err = d.ChangeTeamMembersIf(ctx, "acme", tm.ID, pbxusers.MemberChange{Add: []string{u.ID}}, teamAt(tm.Version+1))
+	require.ErrorIs(t, err, errStale)
+	got, err := d.ChangeTeamMembersIf(ctx, "acme", tm.ID, pbxusers.MemberChange{Add: []string{u.ID}}, teamAt(tm.Version))
+	require.NoError(t, err)
+	assert.Equal(t, 1, got.Members)
+	got, err = d.ChangeTeamMembersIf(ctx, "acme", tm.ID, pbxusers.MemberChange{Replace: true}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, got.Members, "replace with nothing empties the team")
+	require.ErrorIs(t, d.DeleteTeamIf(ctx, "acme", tm.ID, teamAt(1)), errStale)
+	require.NoError(t, d.DeleteTeamIf(ctx, "acme", tm.ID, teamAt(got.Version)))
+	require.NoError(t, d.DeleteUserIf(ctx, "acme", u.ID, at(u.Version)))
+}

@@ -647,13 +647,25 @@ func (d *Directory) ActivateUser(ctx context.Context, tenant, id string) (User, 
 // forwards to it in other users' routing are removed (each such user gets a
 // change log entry).
 func (d *Directory) DeleteUser(ctx context.Context, tenant, id string) error {
-	return d.update(ctx, func(t *txn) error { return t.deleteUser(tenant, id) })
+	return d.DeleteUserIf(ctx, tenant, id, nil)
 }
 
-func (t *txn) deleteUser(tenant, id string) error {
+// DeleteUserIf deletes a user like DeleteUser when check, run on the current
+// user in the same transaction, returns nil; else it deletes nothing and
+// returns check's error (for example a stale If-Match version).
+func (d *Directory) DeleteUserIf(ctx context.Context, tenant, id string, check func(User) error) error {
+	return d.update(ctx, func(t *txn) error { return t.deleteUser(tenant, id, check) })
+}
+
+func (t *txn) deleteUser(tenant, id string, check func(User) error) error {
 	u, err := t.tx.GetUser(t.ctx, tenant, id)
 	if err != nil {
 		return err
+	}
+	if check != nil {
+		if err := check(u); err != nil {
+			return err
+		}
 	}
 	if err := t.canWrite("user", u.UserName, u.Owner); err != nil {
 		return err

@@ -216,7 +216,7 @@ func (b *Batch) ModifyUser(id string, fn func(*User) error) (User, error) {
 }
 
 // DeleteUser deletes a user in the batch.
-func (b *Batch) DeleteUser(id string) error { return b.t.deleteUser(b.tenant, id) }
+func (b *Batch) DeleteUser(id string) error { return b.t.deleteUser(b.tenant, id, nil) }
 
 // LookupTeam finds a team as the batch sees it.
 func (b *Batch) LookupTeam(key TeamKey, value string) (Team, error) {

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sort"
 	"strings"
@@ -325,7 +326,7 @@ func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		if err != nil {
 			return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
 		}
-	} else if r.Header.Get("If-Match") != "" || !mc.changes() {
+	} else if !mc.changes() {
 		if tm, err = h.s.dir.GetTeam(ctx, st.tenant, id); err != nil {
 			return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
 		}
@@ -334,7 +335,14 @@ func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		}
 	}
 	if mc.changes() {
-		if tm, err = h.applyMembers(ctx, st.tenant, id, &mc); err != nil {
+		// A member-only PATCH checks If-Match in the transaction that
+		// changes the members; after an attribute change the version has
+		// moved on and was checked there.
+		check := func(t pbxusers.Team) error { return checkIfMatch(r, t.Version) }
+		if len(attrOps) > 0 {
+			check = nil
+		}
+		if tm, err = h.applyMembers(ctx, st.tenant, id, &mc, check); err != nil {
 			return scim.Resource{}, h.s.fail(r, err)
 		}
 	}
@@ -342,15 +350,17 @@ func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 	return scim.Resource{}, nil // 204 No Content
 }
 
-func (h *groupsHandler) applyMembers(ctx context.Context, tenant, id string, mc *memberChange) (pbxusers.Team, error) {
-	var tm pbxusers.Team
-	var err error
+func (h *groupsHandler) applyMembers(ctx context.Context, tenant, id string, mc *memberChange, check func(pbxusers.Team) error) (pbxusers.Team, error) {
+	c := pbxusers.MemberChange{Add: sortedIDs(mc.add), Remove: sortedIDs(mc.remove)}
 	if mc.replace {
-		tm, err = h.s.dir.SetTeamMembers(ctx, tenant, id, sortedIDs(mc.set))
-	} else {
-		tm, err = h.s.dir.ChangeTeamMembers(ctx, tenant, id, sortedIDs(mc.add), sortedIDs(mc.remove))
+		c = pbxusers.MemberChange{Add: sortedIDs(mc.set), Replace: true}
 	}
+	tm, err := h.s.dir.ChangeTeamMembersIf(ctx, tenant, id, c, check)
 	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return pbxusers.Team{}, err
+		}
 		return pbxusers.Team{}, h.memberError(ctx, tenant, err, id)
 	}
 	return tm, nil
@@ -370,16 +380,8 @@ func (h *groupsHandler) memberError(ctx context.Context, tenant string, err erro
 // Delete deletes a group (DELETE /Groups/{id}); its members stay.
 func (h *groupsHandler) Delete(r *http.Request, id string) error {
 	ctx, st := r.Context(), state(r)
-	if r.Header.Get("If-Match") != "" {
-		tm, err := h.s.dir.GetTeam(ctx, st.tenant, id)
-		if err != nil {
-			return h.s.fail(r, h.notFound(err, id))
-		}
-		if err := checkIfMatch(r, tm.Version); err != nil {
-			return h.s.fail(r, err)
-		}
-	}
-	if err := h.s.dir.DeleteTeam(ctx, st.tenant, id); err != nil {
+	err := h.s.dir.DeleteTeamIf(ctx, st.tenant, id, func(t pbxusers.Team) error { return checkIfMatch(r, t.Version) })
+	if err != nil {
 		return h.s.fail(r, h.notFound(err, id))
 	}
 	return nil

@@ -570,6 +570,13 @@ func TestRFC7644(t *testing.T) {
 				ok := s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Header: http.Header{"If-Match": {`W/"2"`}}, Body: patchBody(op("replace", "title", "v3"))})
 				requireStatus(t, 200, ok)
 				assert.Equal(t, `W/"3"`, ok.Header.Get("ETag"))
+				// Groups: a member-only PATCH and DELETE check it in the write.
+				gid := s.MustCreateGroup("Stale")
+				gstale := http.Header{"If-Match": {`W/"99"`}}
+				requireError(t, s.Do(scimtest.Request{Method: "PATCH", Path: "/Groups/" + gid, Header: gstale,
+					Body: patchBody(op("add", "members", []any{map[string]any{"value": id}}))}), 412, "")
+				requireError(t, s.Do(scimtest.Request{Method: "DELETE", Path: "/Groups/" + gid, Header: gstale}), 412, "")
+				requireStatus(t, 200, s.Do(scimtest.Request{Method: "GET", Path: "/Groups/" + gid}))
 			},
 		},
 		{

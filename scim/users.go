@@ -269,16 +269,12 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 // Delete deletes a user (DELETE /Users/{id}); a missing user is 404.
 func (h *usersHandler) Delete(r *http.Request, id string) error {
 	ctx, st := r.Context(), state(r)
-	u, err := h.getPerson(ctx, st.tenant, id)
-	if err != nil {
+	if _, err := h.getPerson(ctx, st.tenant, id); err != nil {
 		return h.s.fail(r, h.notFound(err, id))
 	}
-	// pbxusers.Directory.DeleteUser takes no expected version, so If-Match
-	// is checked just before the delete rather than inside it.
-	if err := checkIfMatch(r, u.Version); err != nil {
-		return h.s.fail(r, err)
-	}
-	if err := h.s.dir.DeleteUser(ctx, st.tenant, id); err != nil {
+	// If-Match is checked in the transaction that deletes.
+	err := h.s.dir.DeleteUserIf(ctx, st.tenant, id, func(u pbxusers.User) error { return checkIfMatch(r, u.Version) })
+	if err != nil {
 		return h.s.fail(r, h.notFound(err, id))
 	}
 	return nil
