@@ -185,6 +185,15 @@ type MailConfig struct {
 	// MaxAttempts is how often a mail is tried before it is marked failed;
 	// default 10.
 	MaxAttempts int `yaml:"maxAttempts"`
+	// Lease is how long a gateway keeps the mail it claimed from the outbox
+	// to itself; a gateway that dies holding mail hands it over after it.
+	// Default 2m, at least 30s.
+	Lease time.Duration `yaml:"lease"`
+	// FormKeyFile holds the key (32 bytes or more) that signs the
+	// set-password forms. Default: a key generated in the data directory.
+	// Gateways behind one load balancer need the same key, so that a form
+	// opened on one can be posted to another.
+	FormKeyFile string `yaml:"formKeyFile"`
 }
 
 // ConfigError is every problem of a configuration file, each with its

@@ -57,6 +57,7 @@ func newWorker(e *env, cfg *Config, set settings, public string, reg prometheus.
 		PublicURL:    public,
 		PollInterval: cfg.Mail.PollInterval,
 		MaxAttempts:  cfg.Mail.MaxAttempts,
+		Lease:        cfg.Mail.Lease,
 		LinkTTL:      cfg.Mail.LinkTTL,
 		Logger:       log,
 		Registerer:   reg,
@@ -68,9 +69,20 @@ func newWorker(e *env, cfg *Config, set settings, public string, reg prometheus.
 	return w, closer, via, nil
 }
 
-// setupKey returns the key that signs the set-password forms, kept in the
-// data directory so a restart does not invalidate open forms.
-func setupKey(data string) ([]byte, error) {
+// setupKey returns the key that signs the set-password forms: the
+// configured file's, or one kept in the data directory so a restart does not
+// invalidate open forms.
+func setupKey(data, file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("mail.formKeyFile: %w", err)
+		}
+		if len(b) < 32 {
+			return nil, fmt.Errorf("mail.formKeyFile %s: the key must be at least 32 bytes", file)
+		}
+		return b, nil
+	}
 	path := filepath.Join(data, "setup-page.key")
 	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
 		return b, nil

@@ -27,7 +27,7 @@ func startBackground(ctx context.Context, e *env, cfg *Config, set settings, pub
 			log.Error("mail worker stopped", "err", err)
 		}
 	}()
-	key, err := setupKey(set.data)
+	key, err := setupKey(set.data, cfg.Mail.FormKeyFile)
 	if err != nil {
 		return nil, err
 	}
