@@ -140,6 +140,17 @@ func (d *Directory) update(ctx context.Context, fn func(t *txn) error) error {
 	return nil
 }
 
+// read runs fn in a read-only transaction and returns what it read.
+func read[T any](d *Directory, ctx context.Context, fn func(t *txn) (T, error)) (T, error) {
+	var out T
+	err := d.view(ctx, func(t *txn) error {
+		var err error
+		out, err = fn(t)
+		return err
+	})
+	return out, err
+}
+
 // view runs fn in a read-only transaction.
 func (d *Directory) view(ctx context.Context, fn func(t *txn) error) error {
 	return d.store.View(ctx, func(tx Tx) error {

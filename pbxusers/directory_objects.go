@@ -54,24 +54,12 @@ func (d *Directory) CreateProfile(ctx context.Context, tenant string, p Profile)
 
 // GetProfile returns a profile.
 func (d *Directory) GetProfile(ctx context.Context, tenant, id string) (Profile, error) {
-	var p Profile
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		p, err = t.tx.GetProfile(t.ctx, tenant, id)
-		return err
-	})
-	return p, err
+	return read(d, ctx, func(t *txn) (Profile, error) { return t.tx.GetProfile(t.ctx, tenant, id) })
 }
 
 // LookupProfile finds a profile by name, case-insensitively.
 func (d *Directory) LookupProfile(ctx context.Context, tenant, name string) (Profile, error) {
-	var p Profile
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		p, err = t.tx.LookupProfile(t.ctx, tenant, name)
-		return err
-	})
-	return p, err
+	return read(d, ctx, func(t *txn) (Profile, error) { return t.tx.LookupProfile(t.ctx, tenant, name) })
 }
 
 // ListProfiles returns the tenant's profiles ordered by name.
@@ -236,24 +224,12 @@ func (d *Directory) AddDevice(ctx context.Context, tenant string, dev Device) (D
 
 // GetDevice returns a device, including its SIP secret.
 func (d *Directory) GetDevice(ctx context.Context, tenant, id string) (Device, error) {
-	var dev Device
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		dev, err = t.tx.GetDevice(t.ctx, tenant, id)
-		return err
-	})
-	return dev, err
+	return read(d, ctx, func(t *txn) (Device, error) { return t.tx.GetDevice(t.ctx, tenant, id) })
 }
 
 // ListDevices lists a user's devices, or all the tenant's when userID is "".
 func (d *Directory) ListDevices(ctx context.Context, tenant, userID string) ([]Device, error) {
-	var out []Device
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		out, err = t.tx.ListDevices(t.ctx, tenant, userID)
-		return err
-	})
-	return out, err
+	return read(d, ctx, func(t *txn) ([]Device, error) { return t.tx.ListDevices(t.ctx, tenant, userID) })
 }
 
 // UpdateDevice changes a device's user, kind, label, SIP id, MAC, model and
@@ -375,13 +351,7 @@ func (d *Directory) ReleaseNumber(ctx context.Context, tenant, number string) er
 
 // ListNumbers lists the tenant's numbers, or those routed to a user.
 func (d *Directory) ListNumbers(ctx context.Context, tenant, userID string) ([]Number, error) {
-	var out []Number
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		out, err = t.tx.ListNumbers(t.ctx, tenant, userID)
-		return err
-	})
-	return out, err
+	return read(d, ctx, func(t *txn) ([]Number, error) { return t.tx.ListNumbers(t.ctx, tenant, userID) })
 }
 
 // ---- time frames
@@ -418,24 +388,12 @@ func (d *Directory) CreateTimeFrame(ctx context.Context, tenant string, tf TimeF
 
 // GetTimeFrame returns a time frame.
 func (d *Directory) GetTimeFrame(ctx context.Context, tenant, id string) (StoredTimeFrame, error) {
-	var s StoredTimeFrame
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		s, err = t.tx.GetTimeFrame(t.ctx, tenant, id)
-		return err
-	})
-	return s, err
+	return read(d, ctx, func(t *txn) (StoredTimeFrame, error) { return t.tx.GetTimeFrame(t.ctx, tenant, id) })
 }
 
 // ListTimeFrames lists the tenant's time frames.
 func (d *Directory) ListTimeFrames(ctx context.Context, tenant string) ([]StoredTimeFrame, error) {
-	var out []StoredTimeFrame
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		out, err = t.tx.ListTimeFrames(t.ctx, tenant)
-		return err
-	})
-	return out, err
+	return read(d, ctx, func(t *txn) ([]StoredTimeFrame, error) { return t.tx.ListTimeFrames(t.ctx, tenant) })
 }
 
 // UpdateTimeFrame replaces a time frame. version, when not zero, must be the
@@ -489,13 +447,7 @@ func (d *Directory) Changes(ctx context.Context, tenant string, q ChangeQuery) (
 	if q.Limit > MaxPageSize {
 		q.Limit = MaxPageSize
 	}
-	var out []Change
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		out, err = t.tx.ListChanges(t.ctx, tenant, q)
-		return err
-	})
-	return out, err
+	return read(d, ctx, func(t *txn) ([]Change, error) { return t.tx.ListChanges(t.ctx, tenant, q) })
 }
 
 // ---- API tokens

@@ -103,24 +103,12 @@ func dedupeIDs(ids []string) []string {
 
 // GetTeam returns a team.
 func (d *Directory) GetTeam(ctx context.Context, tenant, id string) (Team, error) {
-	var tm Team
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		tm, err = t.tx.GetTeam(t.ctx, tenant, id)
-		return err
-	})
-	return tm, err
+	return read(d, ctx, func(t *txn) (Team, error) { return t.tx.GetTeam(t.ctx, tenant, id) })
 }
 
 // LookupTeam finds a team by name or external id.
 func (d *Directory) LookupTeam(ctx context.Context, tenant string, key TeamKey, value string) (Team, error) {
-	var tm Team
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		tm, err = t.tx.LookupTeam(t.ctx, tenant, key, value)
-		return err
-	})
-	return tm, err
+	return read(d, ctx, func(t *txn) (Team, error) { return t.tx.LookupTeam(t.ctx, tenant, key, value) })
 }
 
 // ListTeams returns one page of the tenant's teams.

@@ -39,24 +39,12 @@ func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 
 // GetTenant returns a tenant.
 func (d *Directory) GetTenant(ctx context.Context, id string) (Tenant, error) {
-	var tn Tenant
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		tn, err = t.tenant(id)
-		return err
-	})
-	return tn, err
+	return read(d, ctx, func(t *txn) (Tenant, error) { return t.tenant(id) })
 }
 
 // ListTenants returns every tenant, ordered by id.
 func (d *Directory) ListTenants(ctx context.Context) ([]Tenant, error) {
-	var out []Tenant
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		out, err = t.tx.ListTenants(t.ctx)
-		return err
-	})
-	return out, err
+	return read(d, ctx, func(t *txn) ([]Tenant, error) { return t.tx.ListTenants(t.ctx) })
 }
 
 // UpdateTenant replaces a tenant's settings. When tn.Version is not zero it
@@ -443,25 +431,13 @@ func (t *txn) prefixCollision(tenant, ext, self string) (string, error) {
 
 // GetUser returns a user of the tenant.
 func (d *Directory) GetUser(ctx context.Context, tenant, id string) (User, error) {
-	var u User
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		u, err = t.tx.GetUser(t.ctx, tenant, id)
-		return err
-	})
-	return u, err
+	return read(d, ctx, func(t *txn) (User, error) { return t.tx.GetUser(t.ctx, tenant, id) })
 }
 
 // LookupUser finds a user by userName, email, extension, station number or
 // external id (case-insensitively for userName and email).
 func (d *Directory) LookupUser(ctx context.Context, tenant string, key UserKey, value string) (User, error) {
-	var u User
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		u, err = t.tx.LookupUser(t.ctx, tenant, key, value)
-		return err
-	})
-	return u, err
+	return read(d, ctx, func(t *txn) (User, error) { return t.tx.LookupUser(t.ctx, tenant, key, value) })
 }
 
 // ListUsers returns one page of the tenant's users. System users are left

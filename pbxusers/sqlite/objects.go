@@ -285,10 +285,6 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 	if err != nil {
 		return pbxusers.TeamPage{}, err
 	}
-	dir := "ASC"
-	if q.Descending {
-		dir = "DESC"
-	}
 	var page pbxusers.TeamPage
 	where := b.SQL()
 	if err := t.queryRow(ctx, "SELECT count(*) FROM teams u WHERE "+where, b.Args...).Scan(&page.Total); err != nil {
@@ -301,11 +297,8 @@ func (t *txn) ListTeams(ctx context.Context, tenant string, q pbxusers.TeamQuery
 	if limit == 0 {
 		limit = pbxusers.DefaultPageSize
 	}
-	orderBy := "u.id " + dir
-	if order != "u.id" {
-		orderBy = order + " " + dir + ", u.id " + dir
-	}
-	rows, err := t.query(ctx, "SELECT "+teamColumns+" FROM teams u WHERE "+where+" ORDER BY "+orderBy+" LIMIT ? OFFSET ?",
+	sorted := orderBy(order, q.Descending)
+	rows, err := t.query(ctx, "SELECT "+teamColumns+" FROM teams u WHERE "+where+" ORDER BY "+sorted+" LIMIT ? OFFSET ?",
 		append(b.Args, limit, q.Offset)...)
 	if err != nil {
 		return page, mapErr(err)

@@ -435,10 +435,6 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 	if err != nil {
 		return pbxusers.UserPage{}, err
 	}
-	dir := "ASC"
-	if q.Descending {
-		dir = "DESC"
-	}
 	var page pbxusers.UserPage
 	where := b.SQL()
 	if q.Filter == nil && strings.TrimSpace(q.Search) == "" {
@@ -462,14 +458,11 @@ func (t *txn) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery
 		limit = pbxusers.DefaultPageSize
 	}
 	args := append(b.Args, limit, q.Offset)
-	orderBy := "u.id " + dir
-	if order != "u.id" {
-		orderBy = order + " " + dir + ", u.id " + dir
-	}
+	sorted := orderBy(order, q.Descending)
 	// Page the ids first, so OFFSET walks the index instead of decoding
 	// every skipped row, then read the page's rows.
 	rows, err := t.query(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE "+where+
-		" ORDER BY "+orderBy+" LIMIT ? OFFSET ?) ORDER BY "+orderBy, args...)
+		" ORDER BY "+sorted+" LIMIT ? OFFSET ?) ORDER BY "+sorted, args...)
 	if err != nil {
 		return page, mapErr(err)
 	}
