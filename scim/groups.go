@@ -210,24 +210,11 @@ func (h *groupsHandler) Search(r *http.Request, params scim.SearchParams) (scim.
 
 func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) {
 	ctx, st := r.Context(), state(r)
-	q := pbxusers.TeamQuery{}
-	if st.hasFilter {
-		f, err := parseFilter(st.filter, groupFilters)
-		if err != nil {
-			return scim.Page{}, h.s.fail(r, err)
-		}
-		q.Filter = f
-	}
-	sortBy, aerr := sortAttr(lp.sortBy, groupFilters)
-	if aerr != nil {
-		return scim.Page{}, h.s.fail(r, aerr)
-	}
-	desc, err := lp.descending()
+	lq, err := lp.query(st, groupFilters)
 	if err != nil {
 		return scim.Page{}, h.s.fail(r, err)
 	}
-	q.SortBy, q.Descending = sortBy, desc
-	q.Offset, q.Limit = lp.offsetLimit()
+	q := pbxusers.TeamQuery{Filter: lq.filter, SortBy: lq.sortBy, Descending: lq.desc, Offset: lq.offset, Limit: lq.limit}
 	page, err := h.s.dir.ListTeams(ctx, st.tenant, q)
 	if err != nil {
 		return scim.Page{}, h.s.fail(r, err)

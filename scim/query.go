@@ -276,3 +276,36 @@ func externalID(id string, p projection) optional.String {
 	}
 	return optional.NewString(id)
 }
+
+// listQuery is what a listing of users or groups asks of the library.
+type listQuery struct {
+	filter        pbxusers.Filter
+	sortBy        pbxusers.Attr
+	desc          bool
+	offset, limit int
+}
+
+// query turns a request's filter (taken out of the request by the
+// middleware), sortBy, sortOrder, startIndex and count into a listQuery
+// against the attributes of fs.
+func (lp listParams) query(st *request, fs filterSet) (listQuery, error) {
+	var q listQuery
+	if st.hasFilter {
+		f, err := parseFilter(st.filter, fs)
+		if err != nil {
+			return q, err
+		}
+		q.filter = f
+	}
+	sortBy, aerr := sortAttr(lp.sortBy, fs)
+	if aerr != nil {
+		return q, aerr
+	}
+	desc, err := lp.descending()
+	if err != nil {
+		return q, err
+	}
+	q.sortBy, q.desc = sortBy, desc
+	q.offset, q.limit = lp.offsetLimit()
+	return q, nil
+}

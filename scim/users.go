@@ -177,24 +177,11 @@ func (h *usersHandler) Search(r *http.Request, params scim.SearchParams) (scim.P
 
 func (h *usersHandler) list(r *http.Request, lp listParams) (scim.Page, error) {
 	ctx, st := r.Context(), state(r)
-	q := pbxusers.UserQuery{}
-	if st.hasFilter {
-		f, err := parseFilter(st.filter, userFilters)
-		if err != nil {
-			return scim.Page{}, h.s.fail(r, err)
-		}
-		q.Filter = f
-	}
-	sortBy, aerr := sortAttr(lp.sortBy, userFilters)
-	if aerr != nil {
-		return scim.Page{}, h.s.fail(r, aerr)
-	}
-	desc, err := lp.descending()
+	lq, err := lp.query(st, userFilters)
 	if err != nil {
 		return scim.Page{}, h.s.fail(r, err)
 	}
-	q.SortBy, q.Descending = sortBy, desc
-	q.Offset, q.Limit = lp.offsetLimit()
+	q := pbxusers.UserQuery{Filter: lq.filter, SortBy: lq.sortBy, Descending: lq.desc, Offset: lq.offset, Limit: lq.limit}
 	page, err := h.s.dir.ListUsers(ctx, st.tenant, q)
 	if err != nil {
 		return scim.Page{}, h.s.fail(r, err)
