@@ -1,6 +1,7 @@
 package pbxusers
 
 import (
+	"context"
 	"net"
 	"regexp"
 	"strings"
@@ -101,3 +102,103 @@ var errMACFormat = errorString("must be a 48-bit MAC address such as 00:1a:2b:3c
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// AddDevice creates a device, assigned to d.UserID or unassigned. The
+// library generates the SIP secret, and the SIP id when none is given.
+func (d *Directory) AddDevice(ctx context.Context, tenant string, dev Device) (Device, error) {
+	if err := dev.normalize(); err != nil {
+		return Device{}, err
+	}
+	err := d.update(ctx, func(t *txn) error {
+		if _, err := t.tenant(tenant); err != nil {
+			return err
+		}
+		base := "dev"
+		if dev.UserID != "" {
+			u, err := t.tx.GetUser(t.ctx, tenant, dev.UserID)
+			if isNotFound(err) {
+				return Invalid("userId", "no user %q", dev.UserID)
+			}
+			if err != nil {
+				return err
+			}
+			if u.Extension != "" {
+				base = u.Extension
+			}
+		}
+		if dev.SIPID == "" {
+			dev.SIPID = base + "-" + strings.ToLower(randomSecret(6))
+		}
+		dev.ID, dev.TenantID, dev.Secret = newID(), tenant, randomSecret(24)
+		dev.Version, dev.Created, dev.Updated = 1, t.now, t.now
+		if err := t.tx.CreateDevice(t.ctx, &dev); err != nil {
+			return err
+		}
+		return t.record(Change{TenantID: tenant, Entity: EntityDevice, EntityID: dev.ID, Action: ActionCreate,
+			Summary: dev.SIPID, Fields: Diff(nil, dev), Version: dev.Version})
+	})
+	return dev, err
+}
+
+// GetDevice returns a device, including its SIP secret.
+func (d *Directory) GetDevice(ctx context.Context, tenant, id string) (Device, error) {
+	return read(d, ctx, func(t *txn) (Device, error) { return t.tx.GetDevice(t.ctx, tenant, id) })
+}
+
+// ListDevices lists a user's devices, or all the tenant's when userID is "".
+func (d *Directory) ListDevices(ctx context.Context, tenant, userID string) ([]Device, error) {
+	return read(d, ctx, func(t *txn) ([]Device, error) { return t.tx.ListDevices(t.ctx, tenant, userID) })
+}
+
+// UpdateDevice changes a device's user, kind, label, SIP id, MAC, model and
+// hot-desk flag. The secret is kept unless rotate is true, which generates a
+// new one.
+func (d *Directory) UpdateDevice(ctx context.Context, tenant string, dev Device, rotate bool) (Device, error) {
+	if err := dev.normalize(); err != nil {
+		return Device{}, err
+	}
+	err := d.update(ctx, func(t *txn) error {
+		old, err := t.tx.GetDevice(t.ctx, tenant, dev.ID)
+		if err != nil {
+			return err
+		}
+		if dev.Version != 0 && dev.Version != old.Version {
+			return versionConflict("device", dev.ID)
+		}
+		if dev.UserID != "" {
+			if _, err := t.tx.GetUser(t.ctx, tenant, dev.UserID); isNotFound(err) {
+				return Invalid("userId", "no user %q", dev.UserID)
+			} else if err != nil {
+				return err
+			}
+		}
+		if dev.SIPID == "" {
+			dev.SIPID = old.SIPID
+		}
+		dev.TenantID, dev.Created, dev.Secret = tenant, old.Created, old.Secret
+		if rotate {
+			dev.Secret = randomSecret(24)
+		}
+		dev.Version, dev.Updated = old.Version+1, t.now
+		if err := t.tx.UpdateDevice(t.ctx, &dev, old.Version); err != nil {
+			return err
+		}
+		return t.record(Change{TenantID: tenant, Entity: EntityDevice, EntityID: dev.ID, Action: ActionUpdate,
+			Summary: dev.SIPID, Fields: Diff(old, dev), Version: dev.Version})
+	})
+	return dev, err
+}
+
+// RemoveDevice deletes a device.
+func (d *Directory) RemoveDevice(ctx context.Context, tenant, id string) error {
+	return d.update(ctx, func(t *txn) error {
+		dev, err := t.tx.GetDevice(t.ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if err := t.tx.DeleteDevice(t.ctx, tenant, id); err != nil {
+			return err
+		}
+		return t.record(Change{TenantID: tenant, Entity: EntityDevice, EntityID: id, Action: ActionDelete, Summary: dev.SIPID, Version: dev.Version})
+	})
+}

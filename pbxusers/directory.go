@@ -3,6 +3,7 @@ package pbxusers
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -226,3 +227,10 @@ func notFound(kind, id string) error {
 
 // isNotFound reports whether err is a not-found error.
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+func versionConflict(kind, id string) error {
+	return &ConflictError{Kind: kind, Field: "version", Value: id, Reason: "was changed by someone else; read it again", Err: ErrVersionMismatch}
+}
+
+// equalSecret compares two secrets in constant time.
+func equalSecret(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

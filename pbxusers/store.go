@@ -173,18 +173,6 @@ type Tx interface {
 	ListTokens(ctx context.Context, tenant string) ([]APIToken, error)
 }
 
-// OwnedUser is the summary of a user a source owns: enough to decide
-// whether a sync must touch it, without reading the whole user.
-type OwnedUser struct {
-	ID            string `json:"id"`
-	ExternalID    string `json:"externalId"`
-	UserName      string `json:"userName"`
-	Status        Status `json:"status"`
-	DeactivatedBy Source `json:"deactivatedBy,omitempty"`
-	Hash          string `json:"hash,omitempty"`
-	Version       int64  `json:"version"`
-}
-
 // UserKey is a unique key a user can be looked up by.
 type UserKey string
 
@@ -214,85 +202,3 @@ const (
 	// advertises it as filter.maxResults.
 	MaxPageSize = 1000
 )
-
-// UserQuery selects, sorts and pages users. The zero value lists the first
-// DefaultPageSize people (no system users) in id order.
-type UserQuery struct {
-	// Filter selects users; nil selects all.
-	Filter Filter
-	// Search matches users whose names, userName, emails or extension
-	// contain the text, case-insensitively (the portals' search bar).
-	Search string
-	// IncludeSystem includes call queues, auto attendants and conference
-	// bridges.
-	IncludeSystem bool
-	// SortBy orders the result; ties are broken by id so pages are stable.
-	SortBy     Attr
-	Descending bool
-	// Offset skips that many users (0-based).
-	Offset int
-	// Limit is the page size: 0 means DefaultPageSize, larger than
-	// MaxPageSize means MaxPageSize; -1 returns no users, only the total.
-	Limit int
-}
-
-// UserPage is one page of a user listing.
-type UserPage struct {
-	Users []User
-	// Total is the number of users the query selects, over all pages.
-	Total int
-}
-
-// TeamQuery selects and pages teams.
-type TeamQuery struct {
-	// Filter selects teams by AttrID, AttrDisplayName, AttrExternalID,
-	// AttrCreated, AttrLastModified or AttrMember; nil selects all.
-	Filter Filter
-	SortBy Attr
-	// Descending reverses the order.
-	Descending bool
-	Offset     int
-	Limit      int
-}
-
-// TeamPage is one page of a team listing.
-type TeamPage struct {
-	Teams []Team
-	Total int
-}
-
-// ChangeQuery selects change log entries, oldest first.
-type ChangeQuery struct {
-	// AfterSeq returns entries with a larger Seq (0: from the start).
-	AfterSeq int64
-	// Entity and EntityID narrow to one object, when set.
-	Entity   string
-	EntityID string
-	// Limit is 0 for DefaultPageSize, capped at MaxPageSize.
-	Limit int
-}
-
-// StoredTimeFrame is a tenant's named time frame as stored.
-type StoredTimeFrame struct {
-	TimeFrame
-	TenantID string    `json:"tenantId"`
-	Version  int64     `json:"version"`
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
-}
-
-// APIToken is a bearer token for the SCIM endpoint, scoped to one tenant.
-// Only a SHA-256 hash of its secret is stored.
-type APIToken struct {
-	// ID is the public part of the token, also shown in listings.
-	ID       string `json:"id"`
-	TenantID string `json:"tenantId"`
-	// Name is a label ("okta", "entra").
-	Name string `json:"name,omitempty"`
-	// Hash is SHA-256 of the secret part; never shown.
-	Hash      []byte     `json:"-"`
-	Created   time.Time  `json:"created"`
-	LastUsed  *time.Time `json:"lastUsed,omitempty"`
-	Revoked   *time.Time `json:"revoked,omitempty"`
-	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-}

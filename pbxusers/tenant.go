@@ -1,7 +1,10 @@
 package pbxusers
 
 import (
+	"context"
+	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -52,4 +55,75 @@ func (t *Tenant) Validate() error {
 	}
 	p.Merge("extensions", t.Extensions.Validate())
 	return p.Err()
+}
+
+// CreateTenant creates a tenant. Its ID is the caller's choice.
+func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
+	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
+	tn.Region = strings.ToUpper(tn.Region)
+	if tn.Name == "" {
+		tn.Name = tn.ID
+	}
+	if err := tn.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	defer d.cache.drop("tenant:" + tn.ID)
+	err := d.update(ctx, func(t *txn) error {
+		if _, err := t.tx.GetTenant(t.ctx, tn.ID); err == nil {
+			return &ConflictError{Kind: "tenant", Field: "id", Value: tn.ID, ExistingID: tn.ID}
+		} else if !isNotFound(err) {
+			return err
+		}
+		tn.Version, tn.Created, tn.Updated = 1, t.now, t.now
+		if err := t.tx.CreateTenant(t.ctx, &tn); err != nil {
+			return err
+		}
+		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionCreate,
+			Summary: tn.Name, Fields: Diff(nil, tn), Version: tn.Version})
+	})
+	return tn, err
+}
+
+// GetTenant returns a tenant.
+func (d *Directory) GetTenant(ctx context.Context, id string) (Tenant, error) {
+	return read(d, ctx, func(t *txn) (Tenant, error) { return t.tenant(id) })
+}
+
+// ListTenants returns every tenant, ordered by id.
+func (d *Directory) ListTenants(ctx context.Context) ([]Tenant, error) {
+	return read(d, ctx, func(t *txn) ([]Tenant, error) { return t.tx.ListTenants(t.ctx) })
+}
+
+// UpdateTenant replaces a tenant's settings. When tn.Version is not zero it
+// must be the current version.
+func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
+	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
+	tn.Region = strings.ToUpper(tn.Region)
+	if err := tn.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	defer d.cache.drop("tenant:" + tn.ID)
+	err := d.update(ctx, func(t *txn) error {
+		old, err := t.tx.GetTenant(t.ctx, tn.ID) // not the cache: the version must be current
+		if err != nil {
+			return fmt.Errorf("tenant %q: %w", tn.ID, err)
+		}
+		t.tenants = map[string]Tenant{}
+		if tn.Version != 0 && tn.Version != old.Version {
+			return versionConflict("tenant", tn.ID)
+		}
+		tn.Version, tn.Created, tn.Updated = old.Version+1, old.Created, t.now
+		fields := Diff(old, tn)
+		if len(fields) == 0 {
+			tn = old
+			return nil
+		}
+		if err := t.tx.UpdateTenant(t.ctx, &tn, old.Version); err != nil {
+			return err
+		}
+		t.tenants[tn.ID] = tn
+		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
+			Summary: tn.Name, Fields: fields, Version: tn.Version})
+	})
+	return tn, err
 }

@@ -1,6 +1,7 @@
 package pbxusers
 
 import (
+	"context"
 	"time"
 )
 
@@ -406,4 +407,77 @@ func (u User) Clone() User {
 		c.Queue = &q
 	}
 	return c
+}
+
+// GetUser returns a user of the tenant.
+func (d *Directory) GetUser(ctx context.Context, tenant, id string) (User, error) {
+	return read(d, ctx, func(t *txn) (User, error) { return t.tx.GetUser(t.ctx, tenant, id) })
+}
+
+// LookupUser finds a user by userName, email, extension, station number or
+// external id (case-insensitively for userName and email).
+func (d *Directory) LookupUser(ctx context.Context, tenant string, key UserKey, value string) (User, error) {
+	return read(d, ctx, func(t *txn) (User, error) { return t.tx.LookupUser(t.ctx, tenant, key, value) })
+}
+
+// ListUsers returns one page of the tenant's users. System users are left
+// out unless q.IncludeSystem is set.
+func (d *Directory) ListUsers(ctx context.Context, tenant string, q UserQuery) (UserPage, error) {
+	if err := ValidateUserFilter(q.Filter); err != nil {
+		return UserPage{}, err
+	}
+	q = clampQuery(q)
+	var page UserPage
+	err := d.view(ctx, func(t *txn) error {
+		if _, err := t.tenant(tenant); err != nil {
+			return err
+		}
+		var err error
+		page, err = t.tx.ListUsers(t.ctx, tenant, q)
+		return err
+	})
+	return page, err
+}
+
+func clampQuery(q UserQuery) UserQuery {
+	if q.Offset < 0 {
+		q.Offset = 0
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultPageSize
+	case q.Limit > MaxPageSize:
+		q.Limit = MaxPageSize
+	case q.Limit < -1:
+		q.Limit = -1
+	}
+	return q
+}
+
+// UserQuery selects, sorts and pages users. The zero value lists the first
+// DefaultPageSize people (no system users) in id order.
+type UserQuery struct {
+	// Filter selects users; nil selects all.
+	Filter Filter
+	// Search matches users whose names, userName, emails or extension
+	// contain the text, case-insensitively (the portals' search bar).
+	Search string
+	// IncludeSystem includes call queues, auto attendants and conference
+	// bridges.
+	IncludeSystem bool
+	// SortBy orders the result; ties are broken by id so pages are stable.
+	SortBy     Attr
+	Descending bool
+	// Offset skips that many users (0-based).
+	Offset int
+	// Limit is the page size: 0 means DefaultPageSize, larger than
+	// MaxPageSize means MaxPageSize; -1 returns no users, only the total.
+	Limit int
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []User
+	// Total is the number of users the query selects, over all pages.
+	Total int
 }

@@ -2,104 +2,10 @@ package pbxusers
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
-
-	"golang.org/x/crypto/bcrypt"
 )
-
-// CreateTenant creates a tenant. Its ID is the caller's choice.
-func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
-	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
-	tn.Region = strings.ToUpper(tn.Region)
-	if tn.Name == "" {
-		tn.Name = tn.ID
-	}
-	if err := tn.Validate(); err != nil {
-		return Tenant{}, err
-	}
-	defer d.cache.drop("tenant:" + tn.ID)
-	err := d.update(ctx, func(t *txn) error {
-		if _, err := t.tx.GetTenant(t.ctx, tn.ID); err == nil {
-			return &ConflictError{Kind: "tenant", Field: "id", Value: tn.ID, ExistingID: tn.ID}
-		} else if !isNotFound(err) {
-			return err
-		}
-		tn.Version, tn.Created, tn.Updated = 1, t.now, t.now
-		if err := t.tx.CreateTenant(t.ctx, &tn); err != nil {
-			return err
-		}
-		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionCreate,
-			Summary: tn.Name, Fields: Diff(nil, tn), Version: tn.Version})
-	})
-	return tn, err
-}
-
-// GetTenant returns a tenant.
-func (d *Directory) GetTenant(ctx context.Context, id string) (Tenant, error) {
-	return read(d, ctx, func(t *txn) (Tenant, error) { return t.tenant(id) })
-}
-
-// ListTenants returns every tenant, ordered by id.
-func (d *Directory) ListTenants(ctx context.Context) ([]Tenant, error) {
-	return read(d, ctx, func(t *txn) ([]Tenant, error) { return t.tx.ListTenants(t.ctx) })
-}
-
-// UpdateTenant replaces a tenant's settings. When tn.Version is not zero it
-// must be the current version.
-func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
-	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
-	tn.Region = strings.ToUpper(tn.Region)
-	if err := tn.Validate(); err != nil {
-		return Tenant{}, err
-	}
-	defer d.cache.drop("tenant:" + tn.ID)
-	err := d.update(ctx, func(t *txn) error {
-		old, err := t.tx.GetTenant(t.ctx, tn.ID) // not the cache: the version must be current
-		if err != nil {
-			return fmt.Errorf("tenant %q: %w", tn.ID, err)
-		}
-		t.tenants = map[string]Tenant{}
-		if tn.Version != 0 && tn.Version != old.Version {
-			return versionConflict("tenant", tn.ID)
-		}
-		tn.Version, tn.Created, tn.Updated = old.Version+1, old.Created, t.now
-		fields := Diff(old, tn)
-		if len(fields) == 0 {
-			tn = old
-			return nil
-		}
-		if err := t.tx.UpdateTenant(t.ctx, &tn, old.Version); err != nil {
-			return err
-		}
-		t.tenants[tn.ID] = tn
-		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
-			Summary: tn.Name, Fields: fields, Version: tn.Version})
-	})
-	return tn, err
-}
-
-func versionConflict(kind, id string) error {
-	return &ConflictError{Kind: kind, Field: "version", Value: id, Reason: "was changed by someone else; read it again", Err: ErrVersionMismatch}
-}
-
-// hashPassword hashes a new password outside any transaction (bcrypt is
-// slow on purpose).
-func (d *Directory) hashPassword(u *User) ([]byte, error) {
-	if u.Password.New == "" {
-		return nil, nil
-	}
-	if err := CheckPasswordPolicy(u.Password.New, u.UserName); err != nil {
-		return nil, Invalid("password", "%s", err.Error())
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(u.Password.New), d.cost)
-	if err != nil {
-		return nil, fmt.Errorf("hash password: %w", err)
-	}
-	return h, nil
-}
 
 // CreateUser creates a user in a tenant and returns it as stored. The
 // library assigns ID, Version and the timestamps. Unless the actor is
@@ -429,51 +335,6 @@ func (t *txn) prefixCollision(tenant, ext, self string) (string, error) {
 	return "", nil
 }
 
-// GetUser returns a user of the tenant.
-func (d *Directory) GetUser(ctx context.Context, tenant, id string) (User, error) {
-	return read(d, ctx, func(t *txn) (User, error) { return t.tx.GetUser(t.ctx, tenant, id) })
-}
-
-// LookupUser finds a user by userName, email, extension, station number or
-// external id (case-insensitively for userName and email).
-func (d *Directory) LookupUser(ctx context.Context, tenant string, key UserKey, value string) (User, error) {
-	return read(d, ctx, func(t *txn) (User, error) { return t.tx.LookupUser(t.ctx, tenant, key, value) })
-}
-
-// ListUsers returns one page of the tenant's users. System users are left
-// out unless q.IncludeSystem is set.
-func (d *Directory) ListUsers(ctx context.Context, tenant string, q UserQuery) (UserPage, error) {
-	if err := ValidateUserFilter(q.Filter); err != nil {
-		return UserPage{}, err
-	}
-	q = clampQuery(q)
-	var page UserPage
-	err := d.view(ctx, func(t *txn) error {
-		if _, err := t.tenant(tenant); err != nil {
-			return err
-		}
-		var err error
-		page, err = t.tx.ListUsers(t.ctx, tenant, q)
-		return err
-	})
-	return page, err
-}
-
-func clampQuery(q UserQuery) UserQuery {
-	if q.Offset < 0 {
-		q.Offset = 0
-	}
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultPageSize
-	case q.Limit > MaxPageSize:
-		q.Limit = MaxPageSize
-	case q.Limit < -1:
-		q.Limit = -1
-	}
-	return q
-}
-
 // UpdateUser replaces a user's writable fields with those of u (matched by
 // u.ID). When u.Version is not zero it must be the current version, else the
 // update fails with ErrVersionMismatch. The owner's source and directory
@@ -715,77 +576,6 @@ func (d *Directory) TransferOwnership(ctx context.Context, tenant, id string, to
 	})
 	return out, err
 }
-
-// SetPassword checks a new password against the policy and stores its hash.
-// It clears MustChange and revokes nothing else.
-func (d *Directory) SetPassword(ctx context.Context, tenant, id, password string) error {
-	var userName string
-	if err := d.view(ctx, func(t *txn) error {
-		u, err := t.tx.GetUser(t.ctx, tenant, id)
-		userName = u.UserName
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := CheckPasswordPolicy(password, userName); err != nil {
-		return Invalid("password", "%s", err.Error())
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), d.cost)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
-	}
-	return d.update(ctx, func(t *txn) error { return t.setPasswordHash(tenant, id, hash) })
-}
-
-func (t *txn) setPasswordHash(tenant, id string, hash []byte) error {
-	old, err := t.tx.GetUser(t.ctx, tenant, id)
-	if err != nil {
-		return err
-	}
-	u := old.Clone()
-	u.Password.IsSet, u.Password.SetAt, u.Password.MustChange = true, &t.now, false
-	u.Version, u.Updated = old.Version+1, t.now
-	if err := t.tx.UpdateUser(t.ctx, &u, old.Version); err != nil {
-		return err
-	}
-	if err := t.tx.SetPasswordHash(t.ctx, tenant, id, hash); err != nil {
-		return err
-	}
-	return t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: id, Action: ActionSetPassword,
-		Summary: u.UserName, Fields: []FieldChange{{Field: "password", New: "[redacted]"}}, Version: u.Version})
-}
-
-// dummyHash makes a login for an unknown user take as long as a real one.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pbxgate-timing-equaliser"), bcrypt.MinCost)
-
-// Login checks a user's password. Unknown users, inactive users, users with
-// no password and wrong passwords all fail with ErrUnauthenticated.
-func (d *Directory) Login(ctx context.Context, tenant, userName, password string) (User, error) {
-	var u User
-	var hash []byte
-	err := d.view(ctx, func(t *txn) error {
-		var err error
-		if u, err = t.tx.LookupUser(t.ctx, tenant, KeyUserName, userName); err != nil {
-			return err
-		}
-		hash, err = t.tx.GetPasswordHash(t.ctx, tenant, u.ID)
-		return err
-	})
-	if err != nil && !isNotFound(err) {
-		return User{}, err
-	}
-	if len(hash) == 0 {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return User{}, ErrUnauthenticated
-	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !u.Active() {
-		return User{}, ErrUnauthenticated
-	}
-	return u, nil
-}
-
-// equalSecret compares two secrets in constant time.
-func equalSecret(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
 
 // IsOwnedBy reports whether err is the ownership conflict of a write refused
 // because another source owns the object.

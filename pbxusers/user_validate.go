@@ -1,8 +1,6 @@
 package pbxusers
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/mail"
 	"net/netip"
 	"strconv"
@@ -12,31 +10,6 @@ import (
 
 	"golang.org/x/text/language"
 )
-
-// Password policy for passwords set through the library.
-const (
-	// MinPasswordLength is the fewest characters a password may have.
-	MinPasswordLength = 8
-	// MaxPasswordBytes is the longest password in bytes (bcrypt's limit).
-	MaxPasswordBytes = 72
-)
-
-// CheckPasswordPolicy says why a password is not acceptable, or returns nil.
-// The policy follows NIST SP 800-63B: a minimum length and no composition
-// rules, plus a check against the user's own login.
-func CheckPasswordPolicy(password, userName string) error {
-	switch {
-	case utf8.RuneCountInString(password) < MinPasswordLength:
-		return errorString("must be at least " + strconv.Itoa(MinPasswordLength) + " characters long")
-	case len(password) > MaxPasswordBytes:
-		return errorString("must be at most " + strconv.Itoa(MaxPasswordBytes) + " bytes long")
-	case userName != "" && strings.EqualFold(password, userName):
-		return errorString("must not be the same as the login")
-	case strings.TrimSpace(password) == "":
-		return errorString("must not be only spaces")
-	}
-	return nil
-}
 
 // normalize fills defaults, rewrites values into their canonical form (E.164
 // numbers, canonical zone and language names, MAC and IP forms) and checks
@@ -338,51 +311,4 @@ func dedupe(p *Problems, field string, ids []string) []string {
 		return nil
 	}
 	return out
-}
-
-// normalizeRouting rewrites the external numbers of a routing policy into
-// E.164 (reading national numbers with the tenant's region), like every
-// other phone number of a user.
-func normalizeRouting(p *Problems, r *RoutingPolicy, region string) {
-	normalizeNumber(p, "routing.forwardNumber", &r.ForwardNumber, region)
-	dest := func(field string, d *Destination) {
-		if d != nil && d.Kind == DestExternal {
-			normalizeNumber(p, field+".target", &d.Target, region)
-		}
-	}
-	rule := func(field string, ar *AnsweringRule) {
-		dest(field+".always", ar.Always)
-		dest(field+".onBusy", ar.OnBusy)
-		dest(field+".onNoAnswer", ar.OnNoAnswer)
-		dest(field+".onUnavailable", ar.OnUnavailable)
-		dest(field+".onDnd", ar.OnDND)
-		dest(field+".final", ar.Final)
-		for i := range ar.Ring.Steps {
-			for j := range ar.Ring.Steps[i].Targets {
-				if t := &ar.Ring.Steps[i].Targets[j]; t.Kind == TargetExternal {
-					normalizeNumber(p, fmt.Sprintf("%s.ring.steps[%d].targets[%d].value", field, i, j), &t.Value, region)
-				}
-			}
-		}
-	}
-	rule("routing.default", &r.Default)
-	for i := range r.Rules {
-		rule(fmt.Sprintf("routing.rules[%d]", i), &r.Rules[i])
-	}
-	if r.Override != nil {
-		dest("routing.override.destination", r.Override.Destination)
-	}
-}
-
-// cloneRouting deep-copies a routing policy through its JSON form.
-func cloneRouting(p RoutingPolicy) RoutingPolicy {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return p
-	}
-	var c RoutingPolicy
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return p
-	}
-	return c
 }
