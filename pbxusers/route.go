@@ -115,5 +115,6 @@ func (t *txn) routeSubject(tn Tenant, u User) (RouteSubject, error) {
 		Devices:          ids,
 		AppsEnabled:      u.Features.MobileApp || u.Features.WebCalls || u.Features.OperatorConsole,
 		Active:           u.Active(),
+		BusyReject:       u.Features.BusyReject,
 	}, nil
 }

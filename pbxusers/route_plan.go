@@ -41,6 +41,9 @@ type RouteSubject struct {
 	// Active is false for suspended or deprovisioned users: they never
 	// ring.
 	Active bool
+	// BusyReject rejects calls while the user is on a call instead of
+	// ringing their other endpoints (Features.BusyReject).
+	BusyReject bool
 }
 
 // RouteTarget is one endpoint that rings.

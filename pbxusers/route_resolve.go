@@ -21,6 +21,7 @@ const maxPlans = 32
 var (
 	voicemailDest = Destination{Kind: DestVoicemail}
 	hangupDest    = Destination{Kind: DestHangup}
+	rejectDest    = Destination{Kind: DestReject}
 )
 
 // Resolve works out where a call to the user with id to rings, and why.
@@ -58,8 +59,10 @@ var (
 //  9. Presence offline, no own endpoint (no device, and apps off or answer
 //     mode ip_phone), or no ring target reachable: OnUnavailable, else
 //     Final, else voicemail if enabled, else hang up.
-//  10. Presence busy under BusyOnActiveCall without CallWaiting: OnBusy,
-//     else Final, else voicemail if enabled, else hang up.
+//  10. Presence busy with BusyReject on: OnBusy, else reject (whatever
+//     BusyPolicy and CallWaiting say). Presence busy under BusyOnActiveCall
+//     without CallWaiting: OnBusy, else Final, else voicemail if enabled,
+//     else hang up.
 //  11. Ring the ring plan, own_devices expanded by answer mode and another
 //     user's endpoints only while that user is reachable.
 //
@@ -489,6 +492,9 @@ func (r *routeResolver) apply(p *RoutePlan, u *routeUser, rule *AnsweringRule) e
 	steps := r.expand(p, u, rule)
 	if len(steps) == 0 {
 		return r.outcome(p, u, "nothing to ring", rule.OnUnavailable, rule.Final, vm, &hangupDest)
+	}
+	if u.State == PresenceBusy && u.BusyReject {
+		return r.outcome(p, u, "on a call with busy/reject on", rule.OnBusy, &rejectDest)
 	}
 	if u.State == PresenceBusy && pol.BusyPolicy != BusyDeviceReportsBusy && !pol.CallWaiting {
 		return r.outcome(p, u, "on a call without call waiting", rule.OnBusy, rule.Final, vm, &hangupDest)

@@ -250,6 +250,34 @@ func TestResolve(t *testing.T) {
 				Then: pbxusers.Destination{Kind: pbxusers.DestExternal, Target: backupNumber}},
 		},
 		{
+			name: "busy with busy/reject rejects even with call waiting",
+			users: []pbxusers.RouteSubject{with(alice(pbxusers.RoutingPolicy{CallWaiting: true}), func(s *pbxusers.RouteSubject) {
+				s.State, s.BusyReject = pbxusers.PresenceBusy, true
+			})},
+			call:     pbxusers.Call{At: monday10},
+			wantRule: pbxusers.DefaultRuleID,
+			wantThen: pbxusers.Destination{Kind: pbxusers.DestReject},
+			wantWhy:  []string{"on a call with busy/reject on → reject"},
+		},
+		{
+			name: "busy with busy/reject takes OnBusy when set",
+			users: []pbxusers.RouteSubject{with(alice(pbxusers.RoutingPolicy{BusyPolicy: pbxusers.BusyDeviceReportsBusy, Default: pbxusers.AnsweringRule{
+				OnBusy: dest(pbxusers.DestExternal, backupNumber)}}), func(s *pbxusers.RouteSubject) {
+				s.State, s.BusyReject = pbxusers.PresenceBusy, true
+			})},
+			call:     pbxusers.Call{At: monday10},
+			wantRule: pbxusers.DefaultRuleID,
+			wantThen: pbxusers.Destination{Kind: pbxusers.DestExternal, Target: backupNumber},
+		},
+		{
+			name: "busy/reject does nothing while available",
+			users: []pbxusers.RouteSubject{with(alice(pbxusers.RoutingPolicy{}), func(s *pbxusers.RouteSubject) { s.BusyReject = true })},
+			call:      pbxusers.Call{At: monday10},
+			wantRule:  pbxusers.DefaultRuleID,
+			wantSteps: []pbxusers.RouteStep{own("alice", 30*time.Second)},
+			wantThen:  voicemailOf("alice"),
+		},
+		{
 			name: "busy under device_reports_busy rings",
 			users: []pbxusers.RouteSubject{with(alice(pbxusers.RoutingPolicy{BusyPolicy: pbxusers.BusyDeviceReportsBusy}),
 				func(s *pbxusers.RouteSubject) { s.State = pbxusers.PresenceBusy })},

@@ -4,33 +4,91 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
 
-// BackupNumber returns the external number a policy sends calls to when the
-// user is unavailable (the number of a BackupRouting policy), or "".
+// BackupNumber returns the external number the policy's Default rule sends
+// calls to when the user is unavailable or busy (the number of a
+// BackupRouting policy), or "".
 func (p RoutingPolicy) BackupNumber() string {
-	if d := p.Default.OnUnavailable; d != nil && d.Kind == DestExternal {
-		return d.Target
+	for _, d := range []*Destination{p.Default.OnUnavailable, p.Default.OnBusy} {
+		if d != nil && d.Kind == DestExternal {
+			return d.Target
+		}
 	}
 	return ""
 }
 
-// WithBackupNumber returns the policy with Aloware-style backup routing to
-// number (see BackupRouting), keeping the answer mode; an empty number
-// removes the backup routing and returns the default policy with the same
-// answer mode.
+// WithBackupNumber returns the policy with its backup number set to number
+// and nothing else changed: the answer mode, the answering rules, the allow
+// and reject lists, the timeouts and the override are kept. When the policy
+// has a backup number already, each place of the Default rule that uses it
+// (OnUnavailable, OnBusy, the ring step that rings it) gets the new one.
+// Otherwise the Default rule gains Aloware's backup routing: its ring plan
+// rings the number for DefaultBackupTimeout after its own steps, and
+// OnUnavailable and OnBusy, where unset, go to the number. An empty number
+// removes the backup number from the Default rule. p is not modified.
 func (p RoutingPolicy) WithBackupNumber(number string) RoutingPolicy {
-	mode := p.AnswerMode
-	var out RoutingPolicy
-	if number != "" {
-		out = BackupRouting(number, 0, 0)
+	old := p.BackupNumber()
+	if old == number {
+		return p
 	}
-	if mode != "" {
-		out.AnswerMode = mode
+	p = cloneRouting(p)
+	def := &p.Default
+	isOld := func(d *Destination) bool { return d != nil && d.Kind == DestExternal && d.Target == old && old != "" }
+	ringsOld := func(st RingStep) bool {
+		return old != "" && len(st.Targets) == 1 && st.Targets[0].Kind == TargetExternal && st.Targets[0].Value == old
 	}
-	return out
+	if number == "" {
+		for _, d := range []**Destination{&def.OnUnavailable, &def.OnBusy} {
+			if isOld(*d) {
+				*d = nil
+			}
+		}
+		steps := def.Ring.Steps[:0:0]
+		for _, st := range def.Ring.Steps {
+			if !ringsOld(st) {
+				steps = append(steps, st)
+			}
+		}
+		def.Ring.Steps = steps
+		if len(steps) == 0 || (len(steps) == 1 && steps[0].Timeout == 0 &&
+			slices.Equal(steps[0].Targets, []RingTarget{{Kind: TargetOwnDevices}})) {
+			def.Ring = RingPlan{} // the same plan, as BackupNumber found it before
+		}
+		return p
+	}
+	backup := func() *Destination {
+		return &Destination{Kind: DestExternal, Target: number, Timeout: Seconds(DefaultBackupTimeout)}
+	}
+	for _, d := range []**Destination{&def.OnUnavailable, &def.OnBusy} {
+		switch {
+		case isOld(*d):
+			(*d).Target = number
+		case *d == nil:
+			*d = backup()
+		}
+	}
+	replaced := false
+	for i, st := range def.Ring.Steps {
+		if ringsOld(st) {
+			def.Ring.Steps[i].Targets[0].Value = number
+			replaced = true
+		}
+	}
+	if !replaced {
+		if len(def.Ring.Steps) == 0 {
+			def.Ring.Steps = []RingStep{{Targets: []RingTarget{{Kind: TargetOwnDevices}}}}
+		}
+		def.Ring.Mode = RingSequential
+		def.Ring.Steps = append(def.Ring.Steps, RingStep{
+			Targets: []RingTarget{{Kind: TargetExternal, Value: number}},
+			Timeout: Seconds(DefaultBackupTimeout),
+		})
+	}
+	return p
 }
 
 // Defaults and limits of a RoutingPolicy.

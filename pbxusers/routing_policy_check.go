@@ -283,7 +283,8 @@ func matchAnyPattern(patterns []string, from string) bool {
 	return false
 }
 
-// UserRefs returns the ids of the users the policy forwards or rings to,
+// UserRefs returns the ids of the users the policy forwards or rings to
+// (including call queues, auto attendants and conference bridges),
 // or whose voicemail it uses, each once, in order of appearance.
 func (p RoutingPolicy) UserRefs() []string {
 	var ids []string
@@ -293,7 +294,7 @@ func (p RoutingPolicy) UserRefs() []string {
 		}
 	}
 	dest := func(d *Destination) {
-		if d != nil && (d.Kind == DestUser || d.Kind == DestVoicemail) {
+		if d != nil && d.refersToUser() {
 			add(d.Target)
 		}
 	}
@@ -317,6 +318,26 @@ func (p RoutingPolicy) UserRefs() []string {
 	}
 	rule(&p.Default)
 	return ids
+}
+
+// systemRefs returns, for each system user the policy hands calls to, the
+// kind that user must be (a DestQueue target must be a call queue).
+func (p RoutingPolicy) systemRefs() map[string]UserKind {
+	out := map[string]UserKind{}
+	dest := func(d *Destination) {
+		if d != nil && d.systemKind() != "" && d.Target != "" {
+			out[d.Target] = d.systemKind()
+		}
+	}
+	if p.Override != nil {
+		dest(p.Override.Destination)
+	}
+	for _, r := range append(slices.Clone(p.Rules), p.Default) {
+		for _, d := range r.destinations() {
+			dest(*d)
+		}
+	}
+	return out
 }
 
 // destinations returns pointers to the rule's destination fields.
@@ -379,9 +400,34 @@ func (p RoutingPolicy) WithoutUser(id string) (RoutingPolicy, bool) {
 	return p, changed
 }
 
-// refersTo reports whether d sends calls to the user or their voicemail.
+// refersToUser reports whether the destination names a user of the tenant
+// by id: another user, a voicemail box, or a call queue, auto attendant or
+// conference bridge (system users).
+func (d *Destination) refersToUser() bool {
+	switch d.Kind {
+	case DestUser, DestVoicemail, DestQueue, DestAutoAttendant, DestConference:
+		return d.Target != ""
+	}
+	return false
+}
+
+// systemKind returns the kind of system user the destination must name, or
+// "" when any user will do.
+func (d *Destination) systemKind() UserKind {
+	switch d.Kind {
+	case DestQueue:
+		return KindCallQueue
+	case DestAutoAttendant:
+		return KindAutoAttendant
+	case DestConference:
+		return KindConferenceBridge
+	}
+	return ""
+}
+
+// refersTo reports whether d sends calls to the user id.
 func refersTo(d *Destination, id string) bool {
-	return d != nil && (d.Kind == DestUser || d.Kind == DestVoicemail) && d.Target == id
+	return d != nil && d.refersToUser() && d.Target == id
 }
 
 // withoutUser returns a copy of r without references to the user, and

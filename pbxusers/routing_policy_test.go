@@ -224,3 +224,61 @@ func TestRoutingPolicyWithoutUser(t *testing.T) {
 	_, changed = p.WithoutUser("")
 	assert.False(t, changed)
 }
+
+// TestWithBackupNumber checks that setting, changing or removing a backup
+// number changes only the backup number: rules, lists, timeouts, the answer
+// mode and the override stay.
+func TestWithBackupNumber(t *testing.T) {
+	const old, nu = "+4930111111", "+4930222222"
+	rich := pbxusers.RoutingPolicy{
+		AnswerMode:    pbxusers.AnswerIPPhone,
+		RingTimeout:   pbxusers.Seconds(25 * time.Second),
+		AllowCallers:  []string{"+49*"},
+		RejectCallers: []string{"+1900*"},
+		Rules: []pbxusers.AnsweringRule{{ID: "after-hours", Enabled: true,
+			When:   pbxusers.Condition{TimeFrames: []string{"tf1"}, NotInTimeFrames: true},
+			Always: dest(pbxusers.DestVoicemail, "")}},
+		Default: pbxusers.AnsweringRule{OnNoAnswer: dest(pbxusers.DestQueue, "q1")},
+	}
+	withBackup := rich.WithBackupNumber(old)
+
+	for _, tt := range []struct {
+		name   string
+		in     pbxusers.RoutingPolicy
+		number string
+		want   pbxusers.RoutingPolicy
+	}{
+		{name: "same number changes nothing", in: withBackup, number: old, want: withBackup},
+		{name: "no backup and none asked changes nothing", in: rich, number: "", want: rich},
+		{name: "phone number mode without backup keeps its forward number",
+			in:     pbxusers.RoutingPolicy{AnswerMode: pbxusers.AnswerPhoneNumber, ForwardNumber: old},
+			number: "", want: pbxusers.RoutingPolicy{AnswerMode: pbxusers.AnswerPhoneNumber, ForwardNumber: old}},
+		{name: "the preset's number is replaced in place", in: pbxusers.BackupRouting(old, 0, 0), number: nu,
+			want: pbxusers.BackupRouting(nu, 0, 0)},
+		{name: "removing restores the rich policy", in: withBackup, number: "", want: rich},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.in.WithBackupNumber(tt.number)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.number, got.BackupNumber())
+		})
+	}
+
+	t.Run("adding keeps everything else", func(t *testing.T) {
+		require.NoError(t, withBackup.Validate())
+		assert.Equal(t, old, withBackup.BackupNumber())
+		assert.Equal(t, rich.Rules, withBackup.Rules)
+		assert.Equal(t, rich.AllowCallers, withBackup.AllowCallers)
+		assert.Equal(t, rich.RejectCallers, withBackup.RejectCallers)
+		assert.Equal(t, rich.AnswerMode, withBackup.AnswerMode)
+		assert.Equal(t, rich.RingTimeout, withBackup.RingTimeout)
+		assert.Equal(t, rich.Default.OnNoAnswer, withBackup.Default.OnNoAnswer)
+		assert.Equal(t, pbxusers.RingSequential, withBackup.Default.Ring.Mode)
+		require.Len(t, withBackup.Default.Ring.Steps, 2)
+		assert.Equal(t, old, withBackup.Default.Ring.Steps[1].Targets[0].Value)
+		changed := withBackup.WithBackupNumber(nu)
+		assert.Equal(t, rich.Rules, changed.Rules)
+		assert.Equal(t, nu, changed.Default.Ring.Steps[1].Targets[0].Value)
+		assert.Equal(t, nu, changed.Default.OnBusy.Target)
+	})
+}

@@ -181,8 +181,9 @@ type Features struct {
 	FixedMobileSIM   bool `json:"fixedMobileSim,omitempty"`
 	HotDesking       bool `json:"hotDesking,omitempty"`
 	MultipleCallerID bool `json:"multipleCallerId,omitempty"`
-	// BusyReject rejects further calls on every other device while the user
-	// is on a call (Qaller's busy/reject setting).
+	// BusyReject rejects further calls while the user is on a call instead
+	// of ringing their other devices (Qaller's busy/reject setting): Route
+	// sends a call to a busy user to the rule's OnBusy, else rejects it.
 	BusyReject bool `json:"busyReject,omitempty"`
 	// TextMessages lets the user be assigned text messages (Aloware).
 	TextMessages bool `json:"textMessages,omitempty"`
@@ -252,6 +253,32 @@ type Enterprise struct {
 	Department     string `json:"department,omitempty"`
 }
 
+// Attribute is one value of a multi-valued attribute that an identity
+// provider keeps for a user and the phone system stores without acting on
+// it: SCIM's photos (Value is a URL), roles and entitlements. It is kept as
+// sent and returned as stored.
+type Attribute struct {
+	Value   string `json:"value"`
+	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// Address is a postal address of a user (SCIM addresses).
+type Address struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"streetAddress,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postalCode,omitempty"`
+	// Country is an ISO 3166-1 alpha-2 code as SCIM specifies, though it is
+	// stored as sent.
+	Country string `json:"country,omitempty"`
+	// Type is work, home or other.
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
 // QueueSettings configures a user of kind call_queue.
 type QueueSettings struct {
 	// Dispatch is ring_all, round_robin, linear_hunt or longest_idle.
@@ -304,8 +331,19 @@ type User struct {
 	TimeZone     string            `json:"timeZone,omitempty"`
 	CustomID     string            `json:"customId,omitempty"`
 	CustomFields map[string]string `json:"customFields,omitempty"`
-	Location     string            `json:"location,omitempty"`
-	Enterprise   Enterprise        `json:"enterprise"`
+	// Addresses are postal addresses.
+	Addresses []Address `json:"addresses,omitempty"`
+	// Photos are URLs of pictures of the user.
+	Photos []Attribute `json:"photos,omitempty"`
+	// Roles are the identity provider's role values (SCIM roles), kept as
+	// sent. They grant nothing in the phone system: its access level is
+	// Role, and fine-grained rights are Profiles and Overrides.
+	Roles []Attribute `json:"roles,omitempty"`
+	// Entitlements are the identity provider's entitlement values (SCIM
+	// entitlements), kept as sent.
+	Entitlements []Attribute `json:"entitlements,omitempty"`
+	Location     string      `json:"location,omitempty"`
+	Enterprise   Enterprise  `json:"enterprise"`
 	// ManagerID is the id of the user's manager in the same tenant. Cleared
 	// when the manager is deleted.
 	ManagerID string `json:"managerId,omitempty"`
@@ -385,6 +423,10 @@ func (u User) Clone() User {
 			c.CustomFields[k] = v
 		}
 	}
+	c.Addresses = append([]Address(nil), u.Addresses...)
+	c.Photos = append([]Attribute(nil), u.Photos...)
+	c.Roles = append([]Attribute(nil), u.Roles...)
+	c.Entitlements = append([]Attribute(nil), u.Entitlements...)
 	c.Profiles = append([]string(nil), u.Profiles...)
 	c.Overrides = u.Overrides.Clone()
 	c.Teams = append([]string(nil), u.Teams...)

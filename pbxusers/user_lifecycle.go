@@ -206,15 +206,19 @@ func (t *txn) checkUserRefs(tenant string, u *User, old *User) error {
 			p.Add("managerId", "no user %q", u.ManagerID)
 		}
 	}
+	kinds := u.Routing.systemRefs()
 	for _, id := range u.Routing.UserRefs() {
 		if id == u.ID || had["u"+id] {
 			continue
 		}
-		if _, err := t.tx.GetUser(t.ctx, tenant, id); err != nil {
-			if !isNotFound(err) {
-				return err
-			}
+		ref, err := t.tx.GetUser(t.ctx, tenant, id)
+		switch {
+		case isNotFound(err):
 			p.Add("routing", "forwards to unknown user %q", id)
+		case err != nil:
+			return err
+		case kinds[id] != "" && ref.Kind != kinds[id]:
+			p.Add("routing", "forwards to %q as a %s, but it is a %s", id, kinds[id], ref.Kind)
 		}
 	}
 	for _, id := range u.Routing.TimeFrameRefs() {

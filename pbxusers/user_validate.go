@@ -160,6 +160,28 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 		checkText(&p, "customFields."+k, v, 1000)
 	}
 
+	for i, a := range u.Addresses {
+		f := "addresses[" + strconv.Itoa(i) + "]"
+		for sub, v := range map[string]string{"formatted": a.Formatted, "streetAddress": a.StreetAddress,
+			"locality": a.Locality, "region": a.Region, "postalCode": a.PostalCode, "country": a.Country} {
+			checkText(&p, f+"."+sub, v, 1000)
+		}
+		checkText(&p, f+".type", a.Type, 64)
+	}
+	checkPrimaries(&p, "addresses", len(u.Addresses), func(i int) bool { return u.Addresses[i].Primary })
+	for field, list := range map[string][]Attribute{"photos": u.Photos, "roles": u.Roles, "entitlements": u.Entitlements} {
+		for i, a := range list {
+			f := field + "[" + strconv.Itoa(i) + "]"
+			if a.Value == "" {
+				p.Add(f+".value", "is required")
+			}
+			checkText(&p, f+".value", a.Value, 2048)
+			checkText(&p, f+".display", a.Display, 256)
+			checkText(&p, f+".type", a.Type, 64)
+		}
+		checkPrimaries(&p, field, len(list), func(i int) bool { return list[i].Primary })
+	}
+
 	u.Profiles = dedupe(&p, "profiles", u.Profiles)
 	u.Teams = dedupe(&p, "teams", u.Teams)
 	p.Merge("overrides", u.Overrides.Validate())
@@ -261,6 +283,20 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 		p.Add("queues", "system users cannot be queue members")
 	}
 	return p.Err()
+}
+
+// checkPrimaries reports a multi-valued attribute with more than one
+// primary value (RFC 7643 §2.4: at most one).
+func checkPrimaries(p *Problems, field string, n int, primary func(int) bool) {
+	count := 0
+	for i := 0; i < n; i++ {
+		if primary(i) {
+			count++
+		}
+	}
+	if count > 1 {
+		p.Add(field, "only one value can be primary")
+	}
 }
 
 func normalizeNumber(p *Problems, field string, v *string, region string) {
