@@ -1,44 +1,431 @@
 package pbxusers
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/csv"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
-// CSVColumns is the documented header of the user CSV format, in export
-// order. An import file may use any subset in any order; only userName is
-// required. List columns (profiles, teams, features, notifications) are
-// separated by semicolons; profiles and teams are given by name.
-var CSVColumns = []string{
-	"userName", "givenName", "familyName", "displayName", "nickname", "email", "extension",
-	"stationNumber", "kind", "role", "status", "title", "department", "location", "language",
-	"timeZone", "workPhone", "mobilePhone", "customId", "externalId", "profiles", "teams",
-	"recording", "features", "notifications", "callerId", "anonymous", "answerMode", "backupNumber",
-	"password", "mustChangePassword",
+// The user CSV format: one row per user, a header naming the columns. An
+// import file may use any subset of CSVColumns in any order; only userName
+// is required. An export writes every column, and importing an unchanged
+// export with ImportOptions.Update changes nothing ("0 updated").
+//
+// Cell encodings:
+//   - Text, numbers and enumerations are written as they are stored; an
+//     empty cell clears the value.
+//   - Booleans are true/false (yes/no, 1/0 and y/n are read too).
+//   - Lists of simple values (profiles, teams, features, notifications,
+//     callerIdAllowed, allowedIps, devices, numbers) are separated by
+//     semicolons. Profiles and teams are given by name.
+//   - Values that do not fit one cell are JSON, as the library's JSON
+//     encoding of the field: emails, phoneNumbers, routing (the whole
+//     routing policy), customFields, overrides, queueSettings, addresses,
+//     photos, roles, entitlements, and queues (call queues by userName:
+//     [{"queue":"support","priority":1,"defaultOutbound":true}]).
+//   - manager is the manager's userName; it may name a user of a later row.
+//   - devices are SIP ids: listed devices are assigned to the user (a SIP id
+//     the tenant does not have yet creates a desk phone), the user's devices
+//     not listed are unassigned. numbers are E.164 numbers (DIDs) routed to
+//     the user the same way: listed ones are assigned (added to the
+//     inventory when new), others of the user are unassigned.
+//   - id is written by an export and read back to find the user to update,
+//     so an import can change a userName; an id no user has is ignored.
+//   - password is write-only: never exported.
+//
+// A file may hold a whole value and a cell that edits part of it: emails
+// and email (the primary address), phoneNumbers and workPhone/mobilePhone
+// (the first number of that type), routing and answerMode, forwardNumber,
+// backupNumber. The whole value is applied first, then the partial cells,
+// so editing the email cell of an export changes the primary address and
+// keeps the others.
+
+// csvStage orders how a row's cells are applied.
+type csvStage int
+
+const (
+	// stageWhole cells set a value of their own, or a whole value that
+	// partial cells may then edit.
+	stageWhole csvStage = iota
+	// stagePart cells edit part of a value a stageWhole cell may have set.
+	stagePart
+	// stageRef cells name other users by userName; the user named may be on
+	// a later row of the file.
+	stageRef
+	// stageInventory cells assign devices and numbers once every row is
+	// written.
+	stageInventory
+)
+
+// csvColumn is one column of the user CSV format: how a user's value is
+// written to its cell, and how a cell is read into a user.
+type csvColumn struct {
+	name  string
+	stage csvStage
+	// fields are the validation paths the column sets (a path also
+	// covers its sub-paths), so problems point at the cell.
+	fields []string
+	get    func(x *csvCodec, u *User) string
+	// set reads the cell into u; problems go to x.problems, storage errors
+	// to x.err. nil for columns applied elsewhere (devices, numbers).
+	set func(x *csvCodec, u *User, v string)
 }
 
-// csvFields maps a validation error's field path to the CSV column that set
-// it, so errors point at the cell.
-var csvFields = map[string]string{
-	"userName": "userName", "name.given": "givenName", "name.family": "familyName",
-	"displayName": "displayName", "nickname": "nickname", "emails[0].value": "email", "emails[0]": "email",
-	"extension": "extension", "stationNumber": "stationNumber", "kind": "kind", "role": "role",
-	"status": "status", "title": "title", "enterprise.department": "department", "location": "location",
-	"language": "language", "timeZone": "timeZone", "phoneNumbers[0].number": "workPhone",
-	"phoneNumbers[1].number": "mobilePhone", "customId": "customId", "owner.externalId": "externalId",
-	"recording": "recording", "callerId.number": "callerId", "routing.answerMode": "answerMode",
-	"routing.forwardNumber": "backupNumber", "password": "password",
+// csvColumns defines the format. The order is the export order: the columns
+// of earlier versions first, so their position never changes.
+var csvColumns = []csvColumn{
+	textColumn("userName", "userName", func(u *User) *string { return &u.UserName }),
+	textColumn("givenName", "name.given", func(u *User) *string { return &u.Name.Given }),
+	textColumn("familyName", "name.family", func(u *User) *string { return &u.Name.Family }),
+	textColumn("displayName", "displayName", func(u *User) *string { return &u.DisplayName }),
+	textColumn("nickname", "nickname", func(u *User) *string { return &u.Nickname }),
+	{name: "email", stage: stagePart, fields: []string{"emails"}, get: getPrimaryEmail, set: setPrimaryEmail},
+	textColumn("extension", "extension", func(u *User) *string { return &u.Extension }),
+	textColumn("stationNumber", "stationNumber", func(u *User) *string { return &u.StationNumber }),
+	enumColumn("kind", "kind", func(u *User) *UserKind { return &u.Kind }),
+	enumColumn("role", "role", func(u *User) *Role { return &u.Role }),
+	enumColumn("status", "status", func(u *User) *Status { return &u.Status }),
+	textColumn("title", "title", func(u *User) *string { return &u.Title }),
+	textColumn("department", "enterprise.department", func(u *User) *string { return &u.Enterprise.Department }),
+	textColumn("location", "location", func(u *User) *string { return &u.Location }),
+	textColumn("language", "language", func(u *User) *string { return &u.Language }),
+	textColumn("timeZone", "timeZone", func(u *User) *string { return &u.TimeZone }),
+	phoneColumn("workPhone", PhoneWork),
+	phoneColumn("mobilePhone", PhoneMobile),
+	textColumn("customId", "customId", func(u *User) *string { return &u.CustomID }),
+	textColumn("externalId", "owner.externalId", func(u *User) *string { return &u.Owner.ExternalID }),
+	{name: "profiles", fields: []string{"profiles"}, get: getProfiles, set: setProfiles},
+	{name: "teams", fields: []string{"teams"}, get: getTeams, set: setTeams},
+	enumColumn("recording", "recording", func(u *User) *RecordingMode { return &u.Recording }),
+	{name: "features", fields: []string{"features"}, get: getFeatures, set: setFeatures},
+	listColumn("notifications", "notifications", func(u *User) *[]Notification { return &u.Notifications }),
+	textColumn("callerId", "callerId.number", func(u *User) *string { return &u.CallerID.Number }),
+	boolColumn("anonymous", "callerId.anonymous", func(u *User) *bool { return &u.CallerID.Anonymous }),
+	{name: "answerMode", stage: stagePart, fields: []string{"routing.answerMode"},
+		get: func(_ *csvCodec, u *User) string { return string(u.Routing.AnswerMode) },
+		set: func(_ *csvCodec, u *User, v string) { u.Routing.AnswerMode = AnswerMode(v) }},
+	{name: "backupNumber", stage: stagePart, get: getBackupNumber, set: setBackupNumber},
+	{name: "password", fields: []string{"password"},
+		get: func(*csvCodec, *User) string { return "" },
+		set: func(_ *csvCodec, u *User, v string) {
+			if v != "" {
+				u.Password.Mode = PasswordManual
+			}
+		}},
+	boolColumn("mustChangePassword", "password.mustChange", func(u *User) *bool { return &u.Password.MustChange }),
+
+	// Added for lossless round trips.
+	{name: "id", get: func(_ *csvCodec, u *User) string { return u.ID }, set: func(*csvCodec, *User, string) {}},
+	textColumn("middleName", "name.middle", func(u *User) *string { return &u.Name.Middle }),
+	textColumn("namePrefix", "name.prefix", func(u *User) *string { return &u.Name.Prefix }),
+	textColumn("nameSuffix", "name.suffix", func(u *User) *string { return &u.Name.Suffix }),
+	textColumn("formattedName", "name.formatted", func(u *User) *string { return &u.Name.Formatted }),
+	jsonColumn("emails", "emails", func(u *User) *[]Email { return &u.Emails }),
+	jsonColumn("phoneNumbers", "phoneNumbers", func(u *User) *[]PhoneNumber { return &u.PhoneNumbers }),
+	textColumn("callerIdName", "callerId.name", func(u *User) *string { return &u.CallerID.Name }),
+	listColumn("callerIdAllowed", "callerId.allowed", func(u *User) *[]string { return &u.CallerID.Allowed }),
+	textColumn("emergencyCallerId", "callerId.emergency", func(u *User) *string { return &u.CallerID.Emergency }),
+	textColumn("employeeNumber", "enterprise.employeeNumber", func(u *User) *string { return &u.Enterprise.EmployeeNumber }),
+	textColumn("costCenter", "enterprise.costCenter", func(u *User) *string { return &u.Enterprise.CostCenter }),
+	textColumn("organization", "enterprise.organization", func(u *User) *string { return &u.Enterprise.Organization }),
+	textColumn("division", "enterprise.division", func(u *User) *string { return &u.Enterprise.Division }),
+	{name: "manager", stage: stageRef, fields: []string{"managerId"}, get: getManager, set: setManager},
+	jsonColumn("customFields", "customFields", func(u *User) *map[string]string { return &u.CustomFields }),
+	jsonColumn("overrides", "overrides", func(u *User) *PermissionSet { return &u.Overrides }),
+	{name: "queues", stage: stageRef, fields: []string{"queues"}, get: getQueues, set: setQueues},
+	jsonColumn("queueSettings", "queue", func(u *User) **QueueSettings { return &u.Queue }),
+	boolColumn("ipRestriction", "ipRestriction.enabled", func(u *User) *bool { return &u.IPRestriction.Enabled }),
+	listColumn("allowedIps", "ipRestriction.allowed", func(u *User) *[]string { return &u.IPRestriction.Allowed }),
+	enumColumn("passwordMode", "password.mode", func(u *User) *PasswordMode { return &u.Password.Mode }),
+	{name: "forwardNumber", stage: stagePart, fields: []string{"routing.forwardNumber"},
+		get: func(_ *csvCodec, u *User) string { return u.Routing.ForwardNumber },
+		set: func(_ *csvCodec, u *User, v string) { u.Routing.ForwardNumber = v }},
+	jsonColumn("routing", "routing", func(u *User) *RoutingPolicy { return &u.Routing }),
+	{name: "devices", stage: stageInventory, get: getDevices},
+	{name: "numbers", stage: stageInventory, get: getNumbers},
+	jsonColumn("addresses", "addresses", func(u *User) *[]Address { return &u.Addresses }),
+	jsonColumn("photos", "photos", func(u *User) *[]Attribute { return &u.Photos }),
+	jsonColumn("roles", "roles", func(u *User) *[]Attribute { return &u.Roles }),
+	jsonColumn("entitlements", "entitlements", func(u *User) *[]Attribute { return &u.Entitlements }),
 }
+
+// CSVColumns is the header of the user CSV format, in export order. See the
+// comment at the top of csv.go (and the README) for each column's encoding.
+var CSVColumns = func() []string {
+	out := make([]string, len(csvColumns))
+	for i, c := range csvColumns {
+		out[i] = c.name
+	}
+	return out
+}()
+
+// lookupColumn returns the column named name.
+func lookupColumn(name string) (*csvColumn, bool) {
+	for i := range csvColumns {
+		if csvColumns[i].name == name {
+			return &csvColumns[i], true
+		}
+	}
+	return nil, false
+}
+
+func textColumn(name, field string, ptr func(*User) *string) csvColumn {
+	return csvColumn{name: name, fields: []string{field},
+		get: func(_ *csvCodec, u *User) string { return *ptr(u) },
+		set: func(_ *csvCodec, u *User, v string) { *ptr(u) = v }}
+}
+
+func enumColumn[T ~string](name, field string, ptr func(*User) *T) csvColumn {
+	return csvColumn{name: name, fields: []string{field},
+		get: func(_ *csvCodec, u *User) string { return string(*ptr(u)) },
+		set: func(_ *csvCodec, u *User, v string) { *ptr(u) = T(v) }}
+}
+
+func boolColumn(name, field string, ptr func(*User) *bool) csvColumn {
+	return csvColumn{name: name, fields: []string{field},
+		get: func(_ *csvCodec, u *User) string { return strconv.FormatBool(*ptr(u)) },
+		set: func(x *csvCodec, u *User, v string) { *ptr(u) = x.parseBool(name, v) }}
+}
+
+func listColumn[T ~string](name, field string, ptr func(*User) *[]T) csvColumn {
+	return csvColumn{name: name, fields: []string{field},
+		get: func(_ *csvCodec, u *User) string {
+			parts := make([]string, len(*ptr(u)))
+			for i, v := range *ptr(u) {
+				parts[i] = string(v)
+			}
+			return strings.Join(parts, ";")
+		},
+		set: func(_ *csvCodec, u *User, v string) {
+			var out []T
+			for _, s := range splitList(v) {
+				out = append(out, T(s))
+			}
+			*ptr(u) = out
+		}}
+}
+
+// jsonColumn is a column whose cell is the field's JSON encoding; an empty
+// cell is the zero value, and a zero value is written as an empty cell.
+func jsonColumn[T any](name, field string, ptr func(*User) *T) csvColumn {
+	return csvColumn{name: name, fields: []string{field},
+		get: func(_ *csvCodec, u *User) string {
+			v := *ptr(u)
+			if emptyValue(reflect.ValueOf(v)) {
+				return ""
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return "" // the library's own types always marshal
+			}
+			return string(b)
+		},
+		set: func(x *csvCodec, u *User, v string) {
+			var zero T
+			if v == "" {
+				*ptr(u) = zero
+				return
+			}
+			if err := strictJSON([]byte(v), &zero); err != nil {
+				x.problems.Merge(name, err)
+				return
+			}
+			*ptr(u) = zero
+		}}
+}
+
+// phoneColumn edits the first phone number of a type: an empty cell removes
+// it, a new number replaces it (or adds one, primary when none is).
+func phoneColumn(name string, typ PhoneType) csvColumn {
+	find := func(u *User) int {
+		return slices.IndexFunc(u.PhoneNumbers, func(p PhoneNumber) bool { return p.Type == typ })
+	}
+	return csvColumn{name: name, stage: stagePart, fields: []string{"phoneNumbers"},
+		get: func(_ *csvCodec, u *User) string {
+			if i := find(u); i >= 0 {
+				return u.PhoneNumbers[i].Number
+			}
+			return ""
+		},
+		set: func(_ *csvCodec, u *User, v string) {
+			i := find(u)
+			switch {
+			case i >= 0 && v == "":
+				u.PhoneNumbers = slices.Delete(slices.Clone(u.PhoneNumbers), i, i+1)
+			case i >= 0 && u.PhoneNumbers[i].Number != v:
+				u.PhoneNumbers = slices.Clone(u.PhoneNumbers)
+				u.PhoneNumbers[i].Number, u.PhoneNumbers[i].Ext = v, ""
+			case i < 0 && v != "":
+				primary := !slices.ContainsFunc(u.PhoneNumbers, func(p PhoneNumber) bool { return p.Primary })
+				u.PhoneNumbers = append(slices.Clone(u.PhoneNumbers), PhoneNumber{Number: v, Type: typ, Primary: primary})
+			}
+		}}
+}
+
+// primaryEmailIndex returns the index of the address PrimaryEmail returns,
+// or -1.
+func primaryEmailIndex(u *User) int {
+	if i := slices.IndexFunc(u.Emails, func(e Email) bool { return e.Primary }); i >= 0 {
+		return i
+	}
+	if len(u.Emails) > 0 {
+		return 0
+	}
+	return -1
+}
+
+func getPrimaryEmail(_ *csvCodec, u *User) string { return u.PrimaryEmail() }
+
+// setPrimaryEmail edits the primary address and keeps the others.
+func setPrimaryEmail(_ *csvCodec, u *User, v string) {
+	i := primaryEmailIndex(u)
+	switch {
+	case i >= 0 && v == "":
+		u.Emails = slices.Delete(slices.Clone(u.Emails), i, i+1)
+	case i >= 0 && u.Emails[i].Value != v:
+		u.Emails = slices.Clone(u.Emails)
+		u.Emails[i].Value = v
+	case i < 0 && v != "":
+		u.Emails = []Email{{Value: v, Type: "work", Primary: true}}
+	}
+}
+
+func getBackupNumber(_ *csvCodec, u *User) string { return u.Routing.BackupNumber() }
+
+func setBackupNumber(x *csvCodec, u *User, v string) {
+	if v == "" {
+		u.Routing = u.Routing.WithBackupNumber("")
+		return
+	}
+	e164, _, err := NormalizeE164(v, x.tn.Region)
+	if err != nil {
+		x.problems.Add("backupNumber", "%q %s", v, err.Error())
+		return
+	}
+	u.Routing = u.Routing.WithBackupNumber(e164)
+}
+
+func getFeatures(_ *csvCodec, u *User) string { return strings.Join(u.Features.Names(), ";") }
+
+func setFeatures(x *csvCodec, u *User, v string) {
+	u.Features = Features{}
+	for _, f := range splitList(v) {
+		if !setFeature(&u.Features, f) {
+			x.problems.Add("features", "unknown feature %q (known: %s)", f, strings.Join(featureNames, ", "))
+		}
+	}
+}
+
+func getProfiles(x *csvCodec, u *User) string {
+	names := make([]string, len(u.Profiles))
+	for i, id := range u.Profiles {
+		names[i] = x.profileName(id)
+	}
+	return strings.Join(names, ";")
+}
+
+func setProfiles(x *csvCodec, u *User, v string) {
+	u.Profiles = nil
+	for _, name := range splitList(v) {
+		pr, err := x.t.tx.LookupProfile(x.t.ctx, x.tn.ID, name)
+		switch {
+		case isNotFound(err):
+			x.problems.Add("profiles", "no profile named %q", name)
+		case err != nil:
+			x.fail(err)
+		default:
+			u.Profiles = append(u.Profiles, pr.ID)
+		}
+	}
+}
+
+func getTeams(x *csvCodec, u *User) string {
+	names := make([]string, len(u.Teams))
+	for i, id := range u.Teams {
+		names[i] = x.teamName(id)
+	}
+	return strings.Join(names, ";")
+}
+
+func setTeams(x *csvCodec, u *User, v string) {
+	u.Teams = nil
+	for _, name := range splitList(v) {
+		tm, err := x.t.tx.LookupTeam(x.t.ctx, x.tn.ID, TeamKeyName, name)
+		switch {
+		case isNotFound(err):
+			x.problems.Add("teams", "no team named %q", name)
+		case err != nil:
+			x.fail(err)
+		default:
+			u.Teams = append(u.Teams, tm.ID)
+		}
+	}
+}
+
+func getManager(x *csvCodec, u *User) string {
+	if u.ManagerID == "" {
+		return ""
+	}
+	return x.userName(u.ManagerID)
+}
+
+func setManager(x *csvCodec, u *User, v string) {
+	if v == "" {
+		u.ManagerID = ""
+		return
+	}
+	if id, ok := x.userID("manager", v); ok {
+		u.ManagerID = id
+	}
+}
+
+// csvQueue is a queue membership in the queues cell: the queue by userName.
+type csvQueue struct {
+	Queue           string `json:"queue"`
+	Priority        int    `json:"priority,omitempty"`
+	DefaultOutbound bool   `json:"defaultOutbound,omitempty"`
+}
+
+func getQueues(x *csvCodec, u *User) string {
+	if len(u.Queues) == 0 {
+		return ""
+	}
+	qs := make([]csvQueue, len(u.Queues))
+	for i, q := range u.Queues {
+		qs[i] = csvQueue{Queue: x.userName(q.QueueID), Priority: q.Priority, DefaultOutbound: q.DefaultOutbound}
+	}
+	b, _ := json.Marshal(qs)
+	return string(b)
+}
+
+func setQueues(x *csvCodec, u *User, v string) {
+	var qs []csvQueue
+	if v != "" {
+		if err := strictJSON([]byte(v), &qs); err != nil {
+			x.problems.Merge("queues", err)
+			return
+		}
+	}
+	out := make([]QueueMembership, 0, len(qs))
+	for _, q := range qs {
+		id, ok := x.userID("queues", q.Queue)
+		if !ok {
+			return
+		}
+		out = append(out, QueueMembership{QueueID: id, Priority: q.Priority, DefaultOutbound: q.DefaultOutbound})
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	u.Queues = out
+}
+
+func getDevices(x *csvCodec, u *User) string { return strings.Join(x.devices[u.ID], ";") }
+
+func getNumbers(x *csvCodec, u *User) string { return strings.Join(x.numbers[u.ID], ";") }
 
 // RowError is one problem of a CSV import: the line (1 is the header), the
 // column and why.
@@ -63,7 +450,8 @@ type ImportError struct {
 
 func (e *ImportError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "import rejected, nothing applied: %d problem(s)", len(e.Rows))
+	n := len(e.Rows)
+	fmt.Fprintf(&b, "import rejected, nothing applied: %d %s", n, plural(n, "problem", "problems"))
 	for i, r := range e.Rows {
 		if i == 20 {
 			fmt.Fprintf(&b, "\n  … and %d more", len(e.Rows)-20)
@@ -78,388 +466,11 @@ func (e *ImportError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *ImportError) Unwrap() error { return ErrInvalid }
 
-// ImportOptions control a CSV import.
-type ImportOptions struct {
-	// DryRun checks every row against the tenant's data exactly like a real
-	// import and reports what would happen, writing nothing.
-	DryRun bool
-	// Update changes existing users (matched by userName) instead of
-	// rejecting their rows as duplicates. Only the columns present in the
-	// file are changed.
-	Update bool
-	// Progress, when set, is called as rows are processed.
-	Progress func(done, total int)
-	// MaxRows bounds the file; 0 means 100000.
-	MaxRows int
-}
-
-// ImportResult says what an import did (or, for a dry run, would do).
-type ImportResult struct {
-	Created int
-	Updated int
-	// Unchanged counts rows of existing users whose values already match.
-	Unchanged int
-	DryRun    bool
-}
-
-var errDryRun = errors.New("dry run")
-
-type csvRow struct {
-	line  int
-	cells map[string]string
-	hash  []byte
-}
-
-// ImportCSV reads users from CSV (header CSVColumns, any subset, userName
-// required) and creates them in one transaction: either every row is
-// applied or none is. Problems are reported together in an *ImportError
-// with the line and column of each.
-func (d *Directory) ImportCSV(ctx context.Context, tenant string, r io.Reader, opts ImportOptions) (ImportResult, error) {
-	if opts.MaxRows <= 0 {
-		opts.MaxRows = 100000
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	rows, err := readCSV(r, opts.MaxRows)
-	if err != nil {
-		return ImportResult{}, err
-	}
-	// Hash passwords before the transaction: bcrypt is slow on purpose and
-	// must not hold the database.
-	var ie ImportError
-	for i := range rows {
-		if p := rows[i].cells["password"]; p != "" {
-			if err := CheckPasswordPolicy(p, rows[i].cells["userName"]); err != nil {
-				ie.Rows = append(ie.Rows, RowError{rows[i].line, "password", err.Error()})
-				continue
-			}
-			h, err := bcrypt.GenerateFromPassword([]byte(p), d.cost)
-			if err != nil {
-				return ImportResult{}, fmt.Errorf("hash password: %w", err)
-			}
-			rows[i].hash = h
-		}
-	}
-	res := ImportResult{DryRun: opts.DryRun}
-	err = d.update(ctx, func(t *txn) error {
-		tn, err := t.tenant(tenant)
-		if err != nil {
-			return err
-		}
-		for i, row := range rows {
-			if err := t.importRow(tn, row, opts, &res); err != nil {
-				if errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-					ie.Rows = append(ie.Rows, rowErrors(row.line, err)...)
-				} else {
-					return fmt.Errorf("line %d: %w", row.line, err)
-				}
-			}
-			if opts.Progress != nil {
-				opts.Progress(i+1, len(rows))
-			}
-		}
-		if len(ie.Rows) > 0 {
-			return &ie
-		}
-		if opts.DryRun {
-			return errDryRun
-		}
-		return nil
-	})
-	if errors.Is(err, errDryRun) {
-		return res, nil
-	}
-	if err != nil {
-		return ImportResult{DryRun: opts.DryRun}, err
-	}
-	return res, nil
-}
-
-func readCSV(r io.Reader, maxRows int) ([]csvRow, error) {
-	br := bufio.NewReader(r)
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
-		br.Discard(3) // Excel's byte order mark
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, &ImportError{Rows: []RowError{{1, "", "the file is empty; the first line must be the header"}}}
-	}
-	if err != nil {
-		return nil, &ImportError{Rows: []RowError{{1, "", err.Error()}}}
-	}
-	var ie ImportError
-	seen := map[string]bool{}
-	for i, h := range header {
-		h = strings.TrimSpace(h)
-		header[i] = h
-		switch {
-		case !slices.Contains(CSVColumns, h):
-			ie.Rows = append(ie.Rows, RowError{1, h, "unknown column; the columns are " + strings.Join(CSVColumns, ", ")})
-		case seen[h]:
-			ie.Rows = append(ie.Rows, RowError{1, h, "column appears twice"})
-		}
-		seen[h] = true
-	}
-	if !seen["userName"] {
-		ie.Rows = append(ie.Rows, RowError{1, "userName", "required column is missing"})
-	}
-	if len(ie.Rows) > 0 {
-		return nil, &ie
-	}
-	var rows []csvRow
-	names := map[string]int{}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			// FieldPos is only valid after a successful read; a parse error
-			// carries its own line.
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
-				err = pe.Err
-			}
-			ie.Rows = append(ie.Rows, RowError{line, "", err.Error()})
-			break
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rows) >= maxRows {
-			ie.Rows = append(ie.Rows, RowError{line, "", fmt.Sprintf("too many rows (at most %d per file)", maxRows)})
-			break
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
-		}
-		if len(rec) != len(header) {
-			ie.Rows = append(ie.Rows, RowError{line, "", fmt.Sprintf("has %d cells, the header has %d", len(rec), len(header))})
-			continue
-		}
-		row := csvRow{line: line, cells: make(map[string]string, len(rec))}
-		for i, v := range rec {
-			row.cells[header[i]] = strings.TrimSpace(v)
-		}
-		key := strings.ToLower(row.cells["userName"])
-		if first, dup := names[key]; dup && key != "" {
-			ie.Rows = append(ie.Rows, RowError{line, "userName", fmt.Sprintf("%q is also on line %d", row.cells["userName"], first)})
-		}
-		names[key] = line
-		rows = append(rows, row)
-	}
-	if len(ie.Rows) > 0 {
-		return nil, &ie
-	}
-	return rows, nil
-}
-
-// rowErrors turns a library error into row errors with CSV column names.
-func rowErrors(line int, err error) []RowError {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		out := make([]RowError, 0, len(ve.Fields))
-		for _, f := range ve.Fields {
-			col, ok := csvFields[f.Field]
-			if !ok {
-				col = f.Field
-				for prefix, c := range map[string]string{"profiles": "profiles", "teams": "teams", "notifications": "notifications", "routing": "answerMode"} {
-					if strings.HasPrefix(f.Field, prefix) {
-						col = c
-					}
-				}
-			}
-			out = append(out, RowError{line, col, f.Reason})
-		}
-		return out
-	}
-	var ce *ConflictError
-	if errors.As(err, &ce) {
-		return []RowError{{line, ce.Field, ce.Error()}}
-	}
-	return []RowError{{line, "", err.Error()}}
-}
-
-func (t *txn) importRow(tn Tenant, row csvRow, opts ImportOptions, res *ImportResult) error {
-	c := row.cells
-	var existing *User
-	if opts.Update {
-		u, err := t.tx.LookupUser(t.ctx, tn.ID, KeyUserName, c["userName"])
-		if err == nil {
-			existing = &u
-		} else if !isNotFound(err) {
-			return err
-		}
-	}
-	var u User
-	if existing != nil {
-		u = existing.Clone()
-	}
-	if err := t.applyCSV(tn, &u, c); err != nil {
-		if !errors.Is(err, ErrInvalid) {
-			return err
-		}
-		// Report the cell problems of the rest of the row too.
-		var p Problems
-		p.Merge("", err)
-		check := u.Clone()
-		if verr := check.normalize(tn.Region, tn.Extensions); verr != nil {
-			p.Merge("", verr)
-		}
-		return p.Err()
-	}
-	if existing == nil {
-		if _, err := t.createUser(tn.ID, u, row.hash); err != nil {
-			return err
-		}
-		res.Created++
-		return nil
-	}
-	out, err := t.updateUser(*existing, u, row.hash)
-	if err != nil {
-		return err
-	}
-	if out.Version == existing.Version {
-		res.Unchanged++
-	} else {
-		res.Updated++
-	}
-	return nil
-}
-
-// applyCSV sets the fields of u that the row's cells name.
-func (t *txn) applyCSV(tn Tenant, u *User, c map[string]string) error {
-	var p Problems
-	set := func(col string, dst *string) {
-		if v, ok := c[col]; ok {
-			*dst = v
-		}
-	}
-	set("userName", &u.UserName)
-	set("givenName", &u.Name.Given)
-	set("familyName", &u.Name.Family)
-	set("displayName", &u.DisplayName)
-	set("nickname", &u.Nickname)
-	set("extension", &u.Extension)
-	set("stationNumber", &u.StationNumber)
-	set("title", &u.Title)
-	set("department", &u.Enterprise.Department)
-	set("location", &u.Location)
-	set("language", &u.Language)
-	set("timeZone", &u.TimeZone)
-	set("customId", &u.CustomID)
-	set("externalId", &u.Owner.ExternalID)
-	set("callerId", &u.CallerID.Number)
-	if v, ok := c["kind"]; ok {
-		u.Kind = UserKind(v)
-	}
-	if v, ok := c["role"]; ok {
-		u.Role = Role(v)
-	}
-	if v, ok := c["status"]; ok {
-		u.Status = Status(v)
-	}
-	if v, ok := c["recording"]; ok {
-		u.Recording = RecordingMode(v)
-	}
-	if v, ok := c["email"]; ok {
-		if v == "" {
-			u.Emails = nil
-		} else {
-			u.Emails = []Email{{Value: v, Type: "work", Primary: true}}
-		}
-	}
-	phones := u.PhoneNumbers[:0:0]
-	for _, pn := range u.PhoneNumbers {
-		if (pn.Type != PhoneWork || !hasCol(c, "workPhone")) && (pn.Type != PhoneMobile || !hasCol(c, "mobilePhone")) {
-			phones = append(phones, pn)
-		}
-	}
-	if v := c["workPhone"]; v != "" {
-		phones = append([]PhoneNumber{{Number: v, Type: PhoneWork, Primary: true}}, phones...)
-	}
-	if v := c["mobilePhone"]; v != "" {
-		phones = append(phones, PhoneNumber{Number: v, Type: PhoneMobile})
-	}
-	u.PhoneNumbers = phones
-	if v, ok := c["anonymous"]; ok {
-		u.CallerID.Anonymous = parseCSVBool(&p, "anonymous", v)
-	}
-	if v, ok := c["mustChangePassword"]; ok {
-		u.Password.MustChange = parseCSVBool(&p, "mustChangePassword", v)
-	}
-	if c["password"] != "" {
-		u.Password.Mode = PasswordManual
-	}
-	if v, ok := c["answerMode"]; ok {
-		u.Routing.AnswerMode = AnswerMode(v)
-	}
-	if v, ok := c["backupNumber"]; ok {
-		if v == "" {
-			u.Routing = u.Routing.WithBackupNumber("")
-		} else if e164, _, err := NormalizeE164(v, tn.Region); err != nil {
-			p.Add("backupNumber", "%q %s", v, err.Error())
-		} else {
-			u.Routing = u.Routing.WithBackupNumber(e164)
-		}
-	}
-	if v, ok := c["features"]; ok {
-		u.Features = Features{}
-		for _, f := range splitList(v) {
-			if !setFeature(&u.Features, f) {
-				p.Add("features", "unknown feature %q (known: %s)", f, strings.Join(featureNames, ", "))
-			}
-		}
-	}
-	if v, ok := c["notifications"]; ok {
-		u.Notifications = nil
-		for _, n := range splitList(v) {
-			u.Notifications = append(u.Notifications, Notification(n))
-		}
-	}
-	if v, ok := c["profiles"]; ok {
-		u.Profiles = nil
-		for _, name := range splitList(v) {
-			pr, err := t.tx.LookupProfile(t.ctx, tn.ID, name)
-			if isNotFound(err) {
-				p.Add("profiles", "no profile named %q", name)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			u.Profiles = append(u.Profiles, pr.ID)
-		}
-	}
-	if v, ok := c["teams"]; ok {
-		u.Teams = nil
-		for _, name := range splitList(v) {
-			tm, err := t.tx.LookupTeam(t.ctx, tn.ID, TeamKeyName, name)
-			if isNotFound(err) {
-				p.Add("teams", "no team named %q", name)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			u.Teams = append(u.Teams, tm.ID)
-		}
-	}
-	return p.Err()
-}
-
-func hasCol(c map[string]string, col string) bool { _, ok := c[col]; return ok }
-
-func parseCSVBool(p *Problems, col, v string) bool {
-	switch strings.ToLower(v) {
-	case "", "false", "no", "0", "n":
-		return false
-	case "true", "yes", "1", "y":
-		return true
-	}
-	p.Add(col, "%q is not true or false", v)
-	return false
+	return many
 }
 
 func splitList(v string) []string {
@@ -490,8 +501,8 @@ func setFeature(f *Features, name string) bool {
 	return false
 }
 
-// FeatureNames returns the names of the features a user has on, in the CSV
-// and SCIM spelling.
+// Names returns the names of the features a user has on, in the CSV and
+// SCIM spelling.
 func (f Features) Names() []string {
 	var out []string
 	for i, b := range featureFlags(&f) {
@@ -500,91 +511,4 @@ func (f Features) Names() []string {
 		}
 	}
 	return out
-}
-
-// ExportCSV writes the tenant's users selected by q (Offset and Limit are
-// ignored: every matching user is written, page by page) as CSV with the
-// CSVColumns header, in a form ImportCSV reads back. Passwords are never
-// exported. progress, when set, is called after each page.
-func (d *Directory) ExportCSV(ctx context.Context, tenant string, w io.Writer, q UserQuery, progress func(done, total int)) (int, error) {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVColumns); err != nil {
-		return 0, err
-	}
-	names := map[string]string{} // profile and team ids → names
-	name := func(kind, id string) string {
-		if n, ok := names[kind+id]; ok {
-			return n
-		}
-		var n string
-		_ = d.view(ctx, func(t *txn) error {
-			if kind == "p" {
-				if p, err := t.tx.GetProfile(t.ctx, tenant, id); err == nil {
-					n = p.Name
-				}
-			} else if tm, err := t.tx.GetTeam(t.ctx, tenant, id); err == nil {
-				n = tm.Name
-			}
-			return nil
-		})
-		names[kind+id] = n
-		return n
-	}
-	q.Limit, q.Offset = MaxPageSize, 0
-	if q.SortBy == "" {
-		q.SortBy = AttrID
-	}
-	n := 0
-	for {
-		page, err := d.ListUsers(ctx, tenant, q)
-		if err != nil {
-			return n, err
-		}
-		for _, u := range page.Users {
-			if err := cw.Write(csvRecord(&u, name)); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if progress != nil {
-			progress(n, page.Total)
-		}
-		if len(page.Users) < q.Limit {
-			break
-		}
-		q.Offset += len(page.Users)
-	}
-	cw.Flush()
-	return n, cw.Error()
-}
-
-func csvRecord(u *User, name func(kind, id string) string) []string {
-	var work, mobile string
-	for _, p := range u.PhoneNumbers {
-		if p.Type == PhoneWork && work == "" {
-			work = p.Number
-		}
-		if p.Type == PhoneMobile && mobile == "" {
-			mobile = p.Number
-		}
-	}
-	var profiles, teams, notes []string
-	for _, id := range u.Profiles {
-		profiles = append(profiles, name("p", id))
-	}
-	for _, id := range u.Teams {
-		teams = append(teams, name("t", id))
-	}
-	for _, n := range u.Notifications {
-		notes = append(notes, string(n))
-	}
-	backup := u.Routing.BackupNumber()
-	return []string{
-		u.UserName, u.Name.Given, u.Name.Family, u.DisplayName, u.Nickname, u.PrimaryEmail(), u.Extension,
-		u.StationNumber, string(u.Kind), string(u.Role), string(u.Status), u.Title, u.Enterprise.Department,
-		u.Location, u.Language, u.TimeZone, work, mobile, u.CustomID, u.Owner.ExternalID,
-		strings.Join(profiles, ";"), strings.Join(teams, ";"), string(u.Recording), strings.Join(u.Features.Names(), ";"),
-		strings.Join(notes, ";"), u.CallerID.Number, strconv.FormatBool(u.CallerID.Anonymous),
-		string(u.Routing.AnswerMode), backup, "", strconv.FormatBool(u.Password.MustChange),
-	}
 }

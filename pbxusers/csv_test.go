@@ -39,7 +39,7 @@ func TestImportCSV(t *testing.T) {
 
 	dry, err := d.ImportCSV(ctx, "acme", strings.NewReader(goodCSV), pbxusers.ImportOptions{DryRun: true})
 	require.NoError(t, err)
-	assert.Equal(t, pbxusers.ImportResult{Created: 3, DryRun: true}, dry)
+	assert.Equal(t, pbxusers.ImportResult{Created: 3, MailQueued: 2, DryRun: true}, dry, "two rows have no password: two welcome mails")
 	page, err := d.ListUsers(ctx, "acme", pbxusers.UserQuery{Limit: -1})
 	require.NoError(t, err)
 	assert.Zero(t, page.Total, "a dry run writes nothing")
@@ -141,4 +141,67 @@ func TestImportCSVErrors(t *testing.T) {
 	page, err := d.ListUsers(ctx, "acme", pbxusers.UserQuery{Limit: -1})
 	require.NoError(t, err)
 	assert.Equal(t, 1, page.Total, "no row of a rejected file was applied")
+}
+
+// TestImportCSVReportsEverything checks that one import reports every
+// problem of every row: a bad email on one line does not hide a duplicate
+// extension on the next, in-file duplicates name both lines, and a quote
+// left open is reported where its record starts.
+func TestImportCSVReportsEverything(t *testing.T) {
+	d := mustDir(t)
+	ctx := context.Background()
+	_, err := d.CreateUser(ctx, "acme", pbxusers.User{UserName: "existing", Extension: "299", Emails: []pbxusers.Email{{Value: "taken@acme.example"}}})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		csv  string
+		want []pbxusers.RowError
+	}{
+		{"bad email, then a duplicate extension in the file",
+			"userName,email,extension\nada,not-an-email,201\nbob,bob@acme.example,201\n",
+			[]pbxusers.RowError{{Line: 2, Column: "email", Reason: `"not-an-email" is not an email address`},
+				{Line: 3, Column: "extension", Reason: `"201" is also on line 2`}}},
+		{"every conflict of one row with existing users",
+			"userName,email,extension\nEXISTING,taken@acme.example,299\n",
+			[]pbxusers.RowError{
+				{Line: 2, Column: "userName", Reason: `user with userName "EXISTING" already exists`},
+				{Line: 2, Column: "email", Reason: `user with email "taken@acme.example" already exists`},
+				{Line: 2, Column: "extension", Reason: `user with extension "299" already exists`}}},
+		{"a validation problem and a conflict on one row",
+			"userName,extension,language\nzed,299,xx-not-a-tag-at-all\n",
+			[]pbxusers.RowError{
+				{Line: 2, Column: "language", Reason: `"xx-not-a-tag-at-all" is not a BCP 47 language tag (e.g. en-US, de)`},
+				{Line: 2, Column: "extension", Reason: `user with extension "299" already exists`}}},
+		{"unclosed quote", "userName,title\nada,ok\nbob,\"never closed\ncarol,x\n",
+			[]pbxusers.RowError{{Line: 3, Reason: `extraneous or missing " in quoted-field`}}},
+		{"a typo in the header", "userName,emial\nada,a@b.example\n",
+			[]pbxusers.RowError{{Line: 1, Column: "emial", Reason: `unknown column; did you mean "email"?`}}},
+		{"bad JSON cell", "userName,routing\nada,\"{\"\"answerMode\"\":\"\"apps\"\",\"\"nope\"\":1}\"\n",
+			[]pbxusers.RowError{{Line: 2, Column: "routing", Reason: `not valid JSON for this column: unknown field "nope"`}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := d.ImportCSV(ctx, "acme", strings.NewReader(tc.csv), pbxusers.ImportOptions{})
+			var ie *pbxusers.ImportError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, tc.want, ie.Rows)
+		})
+	}
+}
+
+// TestImportCSVWelcomeMail checks --no-welcome-mail and the count of mails
+// an import queues.
+func TestImportCSVWelcomeMail(t *testing.T) {
+	d := mustDir(t)
+	ctx := context.Background()
+	in := "userName,email\nada,ada@acme.example\nbob,bob@acme.example\ncarl,\n"
+	res, err := d.ImportCSV(ctx, "acme", strings.NewReader(in), pbxusers.ImportOptions{NoWelcomeMail: true})
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.ImportResult{Created: 3}, res)
+	mail, err := d.ListMail(ctx, "acme", pbxusers.MailQuery{})
+	require.NoError(t, err)
+	assert.Empty(t, mail)
+
+	res, err = d.ImportCSV(ctx, "acme", strings.NewReader("userName,email\ndan,dan@acme.example\n"), pbxusers.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.ImportResult{Created: 1, MailQueued: 1}, res)
 }

@@ -113,31 +113,49 @@ func (d *Directory) AddDevice(ctx context.Context, tenant string, dev Device) (D
 		if _, err := t.tenant(tenant); err != nil {
 			return err
 		}
-		base := "dev"
-		if dev.UserID != "" {
-			u, err := t.tx.GetUser(t.ctx, tenant, dev.UserID)
-			if isNotFound(err) {
-				return Invalid("userId", "no user %q", dev.UserID)
-			}
-			if err != nil {
-				return err
-			}
-			if u.Extension != "" {
-				base = u.Extension
-			}
-		}
-		if dev.SIPID == "" {
-			dev.SIPID = base + "-" + strings.ToLower(randomSecret(6))
-		}
-		dev.ID, dev.TenantID, dev.Secret = newID(), tenant, randomSecret(24)
-		dev.Version, dev.Created, dev.Updated = 1, t.now, t.now
-		if err := t.tx.CreateDevice(t.ctx, &dev); err != nil {
-			return err
-		}
-		return t.record(Change{TenantID: tenant, Entity: EntityDevice, EntityID: dev.ID, Action: ActionCreate,
-			Summary: dev.SIPID, Fields: Diff(nil, dev), Version: dev.Version})
+		var err error
+		dev, err = t.createDevice(tenant, dev)
+		return err
 	})
 	return dev, err
+}
+
+// createDevice creates a normalized device in the transaction.
+func (t *txn) createDevice(tenant string, dev Device) (Device, error) {
+	base := "dev"
+	if dev.UserID != "" {
+		u, err := t.tx.GetUser(t.ctx, tenant, dev.UserID)
+		if isNotFound(err) {
+			return Device{}, Invalid("userId", "no user %q", dev.UserID)
+		}
+		if err != nil {
+			return Device{}, err
+		}
+		if u.Extension != "" {
+			base = u.Extension
+		}
+	}
+	if dev.SIPID == "" {
+		dev.SIPID = base + "-" + strings.ToLower(randomSecret(6))
+	}
+	dev.ID, dev.TenantID, dev.Secret = newID(), tenant, randomSecret(24)
+	dev.Version, dev.Created, dev.Updated = 1, t.now, t.now
+	if err := t.tx.CreateDevice(t.ctx, &dev); err != nil {
+		return Device{}, err
+	}
+	return dev, t.record(Change{TenantID: tenant, Entity: EntityDevice, EntityID: dev.ID, Action: ActionCreate,
+		Summary: dev.SIPID, Fields: Diff(nil, dev), Version: dev.Version})
+}
+
+// saveDevice writes dev over old (the stored device) in the transaction and
+// records the change.
+func (t *txn) saveDevice(old, dev Device) (Device, error) {
+	dev.Version, dev.Updated = old.Version+1, t.now
+	if err := t.tx.UpdateDevice(t.ctx, &dev, old.Version); err != nil {
+		return Device{}, err
+	}
+	return dev, t.record(Change{TenantID: dev.TenantID, Entity: EntityDevice, EntityID: dev.ID, Action: ActionUpdate,
+		Summary: dev.SIPID, Fields: Diff(old, dev), Version: dev.Version})
 }
 
 // GetDevice returns a device, including its SIP secret.
@@ -179,12 +197,8 @@ func (d *Directory) UpdateDevice(ctx context.Context, tenant string, dev Device,
 		if rotate {
 			dev.Secret = randomSecret(24)
 		}
-		dev.Version, dev.Updated = old.Version+1, t.now
-		if err := t.tx.UpdateDevice(t.ctx, &dev, old.Version); err != nil {
-			return err
-		}
-		return t.record(Change{TenantID: tenant, Entity: EntityDevice, EntityID: dev.ID, Action: ActionUpdate,
-			Summary: dev.SIPID, Fields: Diff(old, dev), Version: dev.Version})
+		dev, err = t.saveDevice(old, dev)
+		return err
 	})
 	return dev, err
 }

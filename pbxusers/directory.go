@@ -120,6 +120,11 @@ type txn struct {
 	// write is set in read-write transactions, which read the store itself,
 	// never the Directory's short-lived cache.
 	write bool
+	// noWelcome keeps the transaction from queueing welcome mail (an import
+	// with ImportOptions.NoWelcomeMail).
+	noWelcome bool
+	// mailQueued counts the mails the transaction queued.
+	mailQueued int
 }
 
 // update runs fn in a read-write transaction and publishes its changes after

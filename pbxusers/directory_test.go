@@ -18,8 +18,14 @@ import (
 // with tenant "acme" (region DE, Europe/Berlin).
 func mustDir(t testing.TB) *pbxusers.Directory {
 	t.Helper()
+	return mustDirIn(t, t.TempDir())
+}
+
+// mustDirIn is mustDir with the database in dir.
+func mustDirIn(t testing.TB, dir string) *pbxusers.Directory {
+	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pbx.db"))
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "pbx.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	d := pbxusers.New(s, pbxusers.Options{PasswordCost: 4})
@@ -367,4 +373,73 @@ func TestConditionalDeletesAndMemberChanges(t *testing.T) {
 	require.ErrorIs(t, d.DeleteTeamIf(ctx, "acme", tm.ID, teamAt(1)), errStale)
 	require.NoError(t, d.DeleteTeamIf(ctx, "acme", tm.ID, teamAt(got.Version)))
 	require.NoError(t, d.DeleteUserIf(ctx, "acme", u.ID, at(u.Version)))
+}
+
+// TestWelcomeMailOnActivation: a user created inactive, or without an
+// address, gets the welcome mail when they are activated or given one; a
+// user who got one before does not get a second; the tenant can turn it off.
+func TestWelcomeMailOnActivation(t *testing.T) {
+	d := mustDir(t)
+	ctx := context.Background()
+	welcomes := func(userID string) int {
+		mail, err := d.ListMail(ctx, "acme", pbxusers.MailQuery{UserID: userID})
+		require.NoError(t, err)
+		n := 0
+		for _, m := range mail {
+			if m.Kind == pbxusers.MailWelcome {
+				n++
+			}
+		}
+		return n
+	}
+	u := validPerson()
+	u.Status = pbxusers.StatusInactive
+	ada, err := d.CreateUser(ctx, "acme", u)
+	require.NoError(t, err)
+	assert.Zero(t, welcomes(ada.ID), "inactive users get no mail")
+	_, err = d.ActivateUser(ctx, "acme", ada.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, welcomes(ada.ID), "activation queues the welcome mail")
+	_, err = d.DeactivateUser(ctx, "acme", ada.ID)
+	require.NoError(t, err)
+	_, err = d.ActivateUser(ctx, "acme", ada.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, welcomes(ada.ID), "no second welcome mail")
+
+	bob, err := d.CreateUser(ctx, "acme", pbxusers.User{UserName: "bob", Extension: "202"})
+	require.NoError(t, err)
+	_, err = d.ModifyUser(ctx, "acme", bob.ID, func(u *pbxusers.User) error {
+		u.Emails = []pbxusers.Email{{Value: "bob@acme.example"}}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, welcomes(bob.ID), "an address given later queues the welcome mail")
+
+	tn, err := d.GetTenant(ctx, "acme")
+	require.NoError(t, err)
+	tn.DisableWelcomeOnActivation = true
+	_, err = d.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
+	cy := pbxusers.User{UserName: "cy", Extension: "203", Status: pbxusers.StatusInactive, Emails: []pbxusers.Email{{Value: "cy@acme.example"}}}
+	cyu, err := d.CreateUser(ctx, "acme", cy)
+	require.NoError(t, err)
+	_, err = d.ActivateUser(ctx, "acme", cyu.ID)
+	require.NoError(t, err)
+	assert.Zero(t, welcomes(cyu.ID), "the tenant turned it off")
+}
+
+// TestRouteBusyReject: the busy/reject feature drives routing.
+func TestRouteBusyReject(t *testing.T) {
+	d := mustDir(t)
+	ctx := context.Background()
+	u := validPerson()
+	u.Features = pbxusers.Features{MobileApp: true, BusyReject: true}
+	ada, err := d.CreateUser(ctx, "acme", u)
+	require.NoError(t, err)
+	plan, err := d.Route(ctx, "acme", ada.ID, pbxusers.Call{From: "+4930123456", At: time.Now()}, pbxusers.PresenceBusy)
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.DestReject, plan.Then.Kind, "%s", plan)
+	plan, err = d.Route(ctx, "acme", ada.ID, pbxusers.Call{From: "+4930123456", At: time.Now()}, pbxusers.PresenceAvailable)
+	require.NoError(t, err)
+	assert.NotEmpty(t, plan.Steps, "available: it rings")
 }

@@ -41,27 +41,34 @@ func (d *Directory) AssignNumber(ctx context.Context, tenant, number, userID, la
 			}
 		}
 		old, err := t.tx.GetNumber(t.ctx, tenant, e164)
-		action := ActionUpdate
+		var before *Number
 		switch {
 		case isNotFound(err):
-			action, old = ActionCreate, Number{}
-			n.Created = t.now
 		case err != nil:
 			return err
 		default:
-			n.Created = old.Created
+			before = &old
 		}
-		n.TenantID, n.E164, n.UserID, n.Label, n.Updated = tenant, e164, userID, label, t.now
-		if err := t.tx.PutNumber(t.ctx, &n); err != nil {
-			return err
-		}
-		var before any
-		if action == ActionUpdate {
-			before = old
-		}
-		return t.record(Change{TenantID: tenant, Entity: EntityNumber, EntityID: e164, Action: action, Summary: e164, Fields: Diff(before, n)})
+		n, err = t.putNumber(before, Number{TenantID: tenant, E164: e164, UserID: userID, Label: label})
+		return err
 	})
 	return n, err
+}
+
+// putNumber stores n (an E.164 number already checked) over old, nil when
+// the number is new to the inventory, and records the change.
+func (t *txn) putNumber(old *Number, n Number) (Number, error) {
+	action, before := ActionCreate, any(nil)
+	n.Created = t.now
+	if old != nil {
+		action, before, n.Created = ActionUpdate, *old, old.Created
+	}
+	n.Updated = t.now
+	if err := t.tx.PutNumber(t.ctx, &n); err != nil {
+		return Number{}, err
+	}
+	return n, t.record(Change{TenantID: n.TenantID, Entity: EntityNumber, EntityID: n.E164, Action: action,
+		Summary: n.E164, Fields: Diff(before, n)})
 }
 
 // ReleaseNumber removes a number from the tenant's inventory.

@@ -98,6 +98,7 @@ func (t *txn) enqueueMail(tenant, userID string, kind MailKind, to string) (Outb
 	if err := t.tx.EnqueueMail(t.ctx, &m); err != nil {
 		return m, fmt.Errorf("queue %s mail: %w", kind, err)
 	}
+	t.mailQueued++
 	return m, nil
 }
 
@@ -262,7 +263,7 @@ func (d *Directory) MailCounts(ctx context.Context) (map[MailStatus]int, error) 
 // due is queued in the outbox here, so it commits (or rolls back) with the
 // user.
 func (t *txn) userCreated(tn Tenant, u *User) error {
-	if !welcomeDue(tn, u) {
+	if t.noWelcome || !welcomeDue(tn, u) {
 		return nil
 	}
 	_, err := t.enqueueMail(tn.ID, u.ID, MailWelcome, u.PrimaryEmail())
@@ -270,12 +271,28 @@ func (t *txn) userCreated(tn Tenant, u *User) error {
 }
 
 // userUpdated runs in the transaction that changed old into u: set-password
-// links stop working when the user is deactivated or its address changes.
-func (t *txn) userUpdated(old, u *User) error {
+// links stop working when the user is deactivated or its address changes,
+// and a user who could not get a welcome mail before (inactive, or without
+// an address) and now can gets one, unless one was queued for them before
+// or the tenant turned that off.
+func (t *txn) userUpdated(tn Tenant, old, u *User) error {
 	if (old.Active() && !u.Active()) || old.PrimaryEmail() != u.PrimaryEmail() {
 		if _, err := t.tx.RevokeSetupTokens(t.ctx, u.TenantID, u.ID, t.now); err != nil {
 			return err
 		}
 	}
-	return nil
+	if t.noWelcome || tn.DisableWelcomeOnActivation || welcomeDue(tn, old) || !welcomeDue(tn, u) {
+		return nil
+	}
+	mail, err := t.tx.ListMail(t.ctx, tn.ID, MailQuery{UserID: u.ID, Limit: MaxPageSize})
+	if err != nil {
+		return err
+	}
+	for _, m := range mail {
+		if m.Kind == MailWelcome && (m.Status == MailSent || m.Status == MailPending) {
+			return nil
+		}
+	}
+	_, err = t.enqueueMail(tn.ID, u.ID, MailWelcome, u.PrimaryEmail())
+	return err
 }

@@ -270,8 +270,8 @@ func TestResolve(t *testing.T) {
 			wantThen: pbxusers.Destination{Kind: pbxusers.DestExternal, Target: backupNumber},
 		},
 		{
-			name: "busy/reject does nothing while available",
-			users: []pbxusers.RouteSubject{with(alice(pbxusers.RoutingPolicy{}), func(s *pbxusers.RouteSubject) { s.BusyReject = true })},
+			name:      "busy/reject does nothing while available",
+			users:     []pbxusers.RouteSubject{with(alice(pbxusers.RoutingPolicy{}), func(s *pbxusers.RouteSubject) { s.BusyReject = true })},
 			call:      pbxusers.Call{At: monday10},
 			wantRule:  pbxusers.DefaultRuleID,
 			wantSteps: []pbxusers.RouteStep{own("alice", 30*time.Second)},

@@ -28,6 +28,10 @@ type Tenant struct {
 	// DisableWelcomeMail turns welcome mail off for users created in the
 	// tenant, e.g. where users sign in with SSO.
 	DisableWelcomeMail bool `json:"disableWelcomeMail,omitempty"`
+	// DisableWelcomeOnActivation keeps a user who never got a welcome mail
+	// (created inactive, or without an address) from getting one when they
+	// are activated or given an address. Off by default: they get one.
+	DisableWelcomeOnActivation bool `json:"disableWelcomeOnActivation,omitempty"`
 	// Version increases on every change. Read-only.
 	Version int64     `json:"version"`
 	Created time.Time `json:"created"`

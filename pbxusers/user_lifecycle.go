@@ -239,6 +239,20 @@ func (t *txn) checkUserRefs(tenant string, u *User, old *User) error {
 // tenant holds. On update (old set), keys that did not change are not
 // looked up again: the store's unique indexes already hold them.
 func (t *txn) checkUserUnique(tn Tenant, u *User, old *User) error {
+	conflicts, err := t.userConflicts(tn, u, old, 1)
+	if err != nil {
+		return err
+	}
+	if len(conflicts) > 0 {
+		return conflicts[0]
+	}
+	return nil
+}
+
+// userConflicts returns up to max (0: every) unique keys of u that another
+// user of the tenant holds, in a fixed order: userName, emails, extension,
+// station number, external id, extension prefix.
+func (t *txn) userConflicts(tn Tenant, u *User, old *User, max int) ([]*ConflictError, error) {
 	self := ""
 	if old != nil {
 		self = old.ID
@@ -263,8 +277,10 @@ func (t *txn) checkUserUnique(tn Tenant, u *User, old *User) error {
 		}
 		return false
 	}
+	var out []*ConflictError
+	full := func() bool { return max > 0 && len(out) >= max }
 	check := func(key UserKey, field, value string) error {
-		if value == "" || unchanged(key, value) {
+		if full() || value == "" || unchanged(key, value) {
 			return nil
 		}
 		other, err := t.tx.LookupUser(t.ctx, tn.ID, key, value)
@@ -280,43 +296,44 @@ func (t *txn) checkUserUnique(tn Tenant, u *User, old *User) error {
 		if other.Owner.Source != t.actor.Source {
 			c.Reason = fmt.Sprintf("already used by user %q owned by source %s", other.UserName, other.Owner.Source)
 		}
-		return c
+		out = append(out, c)
+		return nil
 	}
 	if err := check(KeyUserName, "userName", u.UserName); err != nil {
-		return err
+		return nil, err
 	}
 	for _, e := range u.Emails {
 		if err := check(KeyEmail, "email", e.Value); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := check(KeyExtension, "extension", u.Extension); err != nil {
-		return err
+		return nil, err
 	}
 	if err := check(KeyStationNumber, "stationNumber", u.StationNumber); err != nil {
-		return err
+		return nil, err
 	}
-	if u.Owner.ExternalID != "" && (old == nil || old.Owner.ExternalID != u.Owner.ExternalID || old.Owner.Source != u.Owner.Source) {
+	if !full() && u.Owner.ExternalID != "" && (old == nil || old.Owner.ExternalID != u.Owner.ExternalID || old.Owner.Source != u.Owner.Source) {
 		other, err := t.tx.LookupUser(t.ctx, tn.ID, KeyExternalID, u.Owner.ExternalID)
 		switch {
 		case isNotFound(err):
 		case err != nil:
-			return err
+			return nil, err
 		case other.ID != self && other.Owner.Source == u.Owner.Source:
-			return &ConflictError{Kind: "user", Field: "externalId", Value: u.Owner.ExternalID, ExistingID: other.ID}
+			out = append(out, &ConflictError{Kind: "user", Field: "externalId", Value: u.Owner.ExternalID, ExistingID: other.ID})
 		}
 	}
-	if tn.Extensions.PrefixFree && u.Extension != "" && (old == nil || old.Extension != u.Extension) {
+	if !full() && tn.Extensions.PrefixFree && u.Extension != "" && (old == nil || old.Extension != u.Extension) {
 		other, err := t.prefixCollision(tn.ID, u.Extension, self)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if other != "" {
-			return &ConflictError{Kind: "user", Field: "extension", Value: u.Extension,
-				Reason: fmt.Sprintf("collides with extension %s (one is a prefix of the other)", other)}
+			out = append(out, &ConflictError{Kind: "user", Field: "extension", Value: u.Extension,
+				Reason: fmt.Sprintf("collides with extension %s (one is a prefix of the other)", other)})
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // prefixCollision returns an extension of another user that is a prefix of
@@ -466,7 +483,7 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		Summary: u.UserName, Fields: fields, Version: u.Version}); err != nil {
 		return User{}, err
 	}
-	if err := t.userUpdated(&old, &u); err != nil {
+	if err := t.userUpdated(tn, &old, &u); err != nil {
 		return User{}, err
 	}
 	return u, nil
