@@ -27,7 +27,7 @@ const shutdownTimeout = 30 * time.Second
 
 func runServe(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
-Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the set-password pages
+Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the admin API (/api/v1), the set-password pages
 (/setup/...), /healthz, /readyz and /metrics (Prometheus), the LDAP sync
 schedules and the mail outbox worker.
 
@@ -109,6 +109,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
+	mountAdminAPI(mux, e.dir, log)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
 	}

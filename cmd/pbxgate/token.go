@@ -6,21 +6,27 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
 func runToken(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("token", "token create|list|revoke [ID] --tenant T [flags]", `
-Manage the bearer tokens identity providers use for the SCIM endpoint. A
-token is scoped to one tenant and only its hash is stored: "create" prints
-the token once, on stdout alone, so scripts can capture it.
+Manage bearer tokens. A token belongs to one tenant and has a scope: scim
+(the SCIM endpoint, for identity providers; the default), admin (the admin
+API /api/v1 for its tenant) or operator (the admin API for every tenant).
+Only its hash is stored: "create" prints the token once, on stdout alone,
+so scripts can capture it.
 
 Examples:
   TOKEN=$(pbxgate token create --tenant acme --name okta)
+  TOKEN=$(pbxgate token create --tenant acme --name terraform --scope admin)
   pbxgate token list --tenant acme
   pbxgate token revoke --tenant acme k3j9x2m4p7qa`)
 	g := c.commonFlags(fs, true)
 	name := fs.String("name", "", "`LABEL` for the token, e.g. okta or entra (create)")
 	output := fs.String("output", "table", "output `FORMAT`: table or json (list)")
+	scope := fs.String("scope", "scim", "`SCOPE` of the token: scim, admin or operator (create)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -38,7 +44,7 @@ Examples:
 		if len(pos) != 1 {
 			return usagef("pbxgate token create --tenant acme --name okta", "token create takes no arguments")
 		}
-		secret, _, err := e.dir.CreateToken(ctx, g.tenant, *name)
+		secret, _, err := e.dir.CreateScopedToken(ctx, g.tenant, *name, pbxusers.TokenScope(*scope))
 		if err != nil {
 			return err
 		}
@@ -55,7 +61,7 @@ Examples:
 			return enc.Encode(list)
 		}
 		tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tSTATUS")
+		fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tSTATUS")
 		for _, t := range list {
 			status := "active"
 			if t.Revoked != nil {
@@ -65,7 +71,7 @@ Examples:
 			if t.LastUsed != nil {
 				last = t.LastUsed.Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, dash(t.Name), t.Created.Format(time.DateTime), last, status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, dash(t.Name), t.Scope.OrDefault(), t.Created.Format(time.DateTime), last, status)
 		}
 		return tw.Flush()
 	case "revoke":
