@@ -51,6 +51,11 @@ func New(dir *pbxusers.Directory, opts Options) *Handler {
 	h.mux.HandleFunc("GET "+Prefix+"/openapi.json", serveDocument)
 	h.mountTenants()
 	h.mountUsers()
+	h.mountRouting()
+	h.mountPermissions()
+	h.mountDevices()
+	h.mountNumbers()
+	h.mountTimeFrames()
 	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		if _, p := h.authenticate(r); p != nil {
 			p.write(w, r)
