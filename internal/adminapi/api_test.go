@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -183,15 +182,4 @@ func (e *apiEnv) mustUser(body map[string]any) string {
 	r := e.do(req{Method: "POST", Path: "/api/v1/tenants/acme/users", Token: e.admin, Body: body})
 	require.Equal(e.t, 201, r.Status, "body: %s", r.Body)
 	return r.JSON(e.t)["id"].(string)
-}
-
-func quote(s string) string { return `"` + s + `"` }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }

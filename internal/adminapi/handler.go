@@ -56,6 +56,9 @@ func New(dir *pbxusers.Directory, opts Options) *Handler {
 	h.mountDevices()
 	h.mountNumbers()
 	h.mountTimeFrames()
+	h.mountProfiles()
+	h.mountTeams()
+	h.mountQueues()
 	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		if _, p := h.authenticate(r); p != nil {
 			p.write(w, r)
