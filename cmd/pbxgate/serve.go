@@ -109,7 +109,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
-	mountAdminAPI(mux, e.dir, log)
+	mountAdminAPI(mux, e.dir, cfg, log)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
 	}

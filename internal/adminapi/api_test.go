@@ -183,3 +183,5 @@ func (e *apiEnv) mustUser(body map[string]any) string {
 	require.Equal(e.t, 201, r.Status, "body: %s", r.Body)
 	return r.JSON(e.t)["id"].(string)
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -27,6 +27,9 @@ type Options struct {
 	// MaxBodyBytes bounds a request body, in bytes; 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// LDAPRun starts LDAP sync runs for POST .../ldap/directories/{name}/runs;
+	// nil answers 404 there (no directory configured).
+	LDAPRun LDAPRunner
 }
 
 // Handler serves the admin API. It is safe for concurrent use.
@@ -34,6 +37,7 @@ type Handler struct {
 	dir     *pbxusers.Directory
 	log     *slog.Logger
 	maxBody int64
+	ldap    LDAPRunner
 	mux     *http.ServeMux
 }
 
@@ -41,7 +45,7 @@ var _ http.Handler = (*Handler)(nil)
 
 // New returns the admin API over the directory.
 func New(dir *pbxusers.Directory, opts Options) *Handler {
-	h := &Handler{dir: dir, log: opts.Logger, maxBody: opts.MaxBodyBytes, mux: http.NewServeMux()}
+	h := &Handler{dir: dir, log: opts.Logger, maxBody: opts.MaxBodyBytes, ldap: opts.LDAPRun, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -59,6 +63,11 @@ func New(dir *pbxusers.Directory, opts Options) *Handler {
 	h.mountProfiles()
 	h.mountTeams()
 	h.mountQueues()
+	h.mountTokens()
+	h.mountChanges()
+	h.mountOutbox()
+	h.mountImports()
+	h.mountLDAP()
 	h.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		if _, p := h.authenticate(r); p != nil {
 			p.write(w, r)
