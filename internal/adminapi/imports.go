@@ -22,7 +22,6 @@ type importAnswer struct {
 	MailQueued int  `json:"mailQueued"`
 }
 
-
 // importCSV imports users from a CSV body (text/csv) in one transaction:
 // every row is applied or none is. ?dryRun=true checks everything and
 // writes nothing; ?update=true changes existing users; ?noWelcomeMail=true
