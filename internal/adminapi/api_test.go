@@ -165,6 +165,16 @@ func (e *apiEnv) validate(hr *http.Request, r *response) {
 		require.Contains(t, []int{401, 404, 405}, r.Status, "%s %s is not in the OpenAPI document: %v", hr.Method, hr.URL.Path, err)
 		return
 	}
+	if r.Status < 300 {
+		// A request the API accepted must match the document too.
+		rin := &openapi3filter.RequestValidationInput{Request: hr.Clone(context.Background()), PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+		if hr.GetBody != nil {
+			rin.Request.Body, _ = hr.GetBody()
+		}
+		require.NoError(t, openapi3filter.ValidateRequest(context.Background(), rin),
+			"%s %s was accepted but does not match the OpenAPI document", hr.Method, hr.URL.Path)
+	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: hr, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
