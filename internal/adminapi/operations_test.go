@@ -1,6 +1,7 @@
 package adminapi_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxgate/pbxgate/internal/adminapi"
+	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
 func TestTenants(t *testing.T) {
@@ -24,6 +26,37 @@ func TestTenants(t *testing.T) {
 	e.do(req{Method: "GET", Path: "/api/v1/tenants/acme", Token: e.admin}).Problem(t, 403)
 	e.do(req{Method: "GET", Path: "/api/v1/tenants/nope", Token: e.operator}).Problem(t, 404)
 	e.do(req{Method: "GET", Path: "/api/v1/tenants", Token: e.scimTok}).Problem(t, 403)
+
+	r = e.do(req{Method: "POST", Path: "/api/v1/tenants", Token: e.operator, Body: map[string]any{"id": "initech", "name": "Initech", "region": "US"}})
+	require.Equal(t, 201, r.Status, "%s", r.Body)
+	e.do(req{Method: "POST", Path: "/api/v1/tenants", Token: e.operator, Body: map[string]any{"id": "initech"}}).Problem(t, 409)
+	r = e.do(req{Method: "POST", Path: "/api/v1/tenants", Token: e.operator, Body: map[string]any{"id": "Bad Id!", "timeZone": "Nowhere/City"}})
+	r.Problem(t, 400)
+	assert.Subset(t, r.Paths(t), []string{"id", "timeZone"})
+	e.do(req{Method: "POST", Path: "/api/v1/tenants", Token: e.admin, Body: map[string]any{"id": "x"}}).Problem(t, 403)
+	r = e.do(req{Method: "PATCH", Path: "/api/v1/tenants/initech", Token: e.operator, IfMatch: `"1"`, Body: map[string]any{"timeZone": "America/Chicago"}})
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.Equal(t, "America/Chicago", r.JSON(t)["timeZone"])
+	e.do(req{Method: "PATCH", Path: "/api/v1/tenants/initech", Token: e.operator, IfMatch: `"1"`, Body: map[string]any{"name": "x"}}).Problem(t, 412)
+	e.do(req{Method: "PATCH", Path: "/api/v1/tenants/initech", Token: e.operator, Body: map[string]any{"id": "other"}}).Problem(t, 400)
+}
+
+// TestTeamOwnership: a team an identity provider owns cannot be renamed,
+// emptied or deleted through the API; its bound profiles can change.
+func TestTeamOwnership(t *testing.T) {
+	e := start(t)
+	ctx := pbxusers.WithActor(context.Background(), pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: "okta"})
+	tm, err := e.dir.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Sales", Owner: pbxusers.Owner{Source: pbxusers.SourceSCIM, ExternalID: "g1"}}, nil)
+	require.NoError(t, err)
+	require.Equal(t, pbxusers.SourceSCIM, tm.Owner.Source)
+	p := e.do(req{Method: "PATCH", Path: acme + "/teams/" + tm.ID, Token: e.admin, Body: map[string]any{"name": "Revenue"}}).Problem(t, 409)
+	assert.Equal(t, "scim", p["owner"])
+	e.do(req{Method: "PUT", Path: acme + "/teams/" + tm.ID + "/members", Token: e.admin, Body: map[string]any{"items": []string{}}}).Problem(t, 409)
+	e.do(req{Method: "DELETE", Path: acme + "/teams/" + tm.ID, Token: e.admin}).Problem(t, 409)
+	r := e.do(req{Method: "POST", Path: acme + "/profiles", Token: e.admin, Body: map[string]any{"name": "Sellers"}})
+	require.Equal(t, 201, r.Status)
+	r = e.do(req{Method: "PATCH", Path: acme + "/teams/" + tm.ID, Token: e.admin, Body: map[string]any{"profiles": []string{r.JSON(t)["id"].(string)}}})
+	require.Equal(t, 200, r.Status, "%s", r.Body)
 }
 
 func TestTokens(t *testing.T) {
