@@ -73,9 +73,27 @@ func New(dir *pbxusers.Directory, opts Options) *Handler {
 			p.write(w, r)
 			return
 		}
+		if allowed := h.allowed(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			problemf(http.StatusMethodNotAllowed, typeNotFound, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")).write(w, r)
+			return
+		}
 		problemf(http.StatusNotFound, typeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path).write(w, r)
 	})
 	return h
+}
+
+// allowed lists the methods a path is served with, for a 405.
+func (h *Handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pat := h.mux.Handler(probe); pat != "" && pat != Prefix+"/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Mount registers the API under Prefix on mux.

@@ -174,4 +174,11 @@ func TestEveryDocumentedPath(t *testing.T) {
 		}
 	}
 	assert.Greater(t, n, 50)
+
+	// A path of the document with a method it does not have is 405.
+	r := e.do(req{Method: "PUT", Path: acme + "/users", Token: e.admin, Body: map[string]any{}})
+	r.Problem(t, 405)
+	assert.Equal(t, "GET, POST", r.Header.Get("Allow"))
+	e.do(req{Method: "GET", Path: "/api/v1/nothing", Token: e.admin}).Problem(t, 404)
+	e.do(req{Method: "GET", Path: "/api/v1/nothing"}).Problem(t, 401)
 }
