@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -279,9 +280,16 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// endpoint maps a path to a low-cardinality label: ids and tokens become
-// placeholders.
-func endpoint(path string) string {
+// scimEndpoints are the SCIM resources the metrics name; any other path
+// under the prefix is "other", so no client can mint label values.
+var scimEndpoints = map[string]bool{"Users": true, "Groups": true, "Bulk": true, "Me": true,
+	"ServiceProviderConfig": true, "ResourceTypes": true, "Schemas": true, ".search": true}
+
+// endpoint maps a served request to a label from a fixed set: the route
+// that handled it with ids and tokens as placeholders, else "other". It
+// is called after the mux has served r, so r.Pattern is set.
+func endpoint(r *http.Request) string {
+	path := r.URL.Path
 	switch {
 	case path == "/healthz" || path == "/readyz" || path == "/metrics":
 		return path
@@ -293,13 +301,34 @@ func endpoint(path string) string {
 		switch {
 		case rest == "":
 			return scim.Prefix
+		case !scimEndpoints[parts[0]]:
+			return "other"
 		case len(parts) == 1:
 			return scim.Prefix + "/" + parts[0]
-		case parts[1] == ".search":
+		case len(parts) == 2 && parts[1] == ".search":
 			return scim.Prefix + "/" + parts[0] + "/.search"
-		default:
+		case len(parts) == 2:
 			return scim.Prefix + "/" + parts[0] + "/{id}"
 		}
+		return "other"
+	}
+	// Routes registered on the mux with their own patterns: the pattern,
+	// without its method, is from the fixed set of registered routes.
+	if _, pattern, ok := strings.Cut(r.Pattern, " "); ok {
+		return pattern
+	}
+	if r.Pattern != "" && r.Pattern != "/" {
+		return r.Pattern
+	}
+	return "other"
+}
+
+// methodLabel folds every method but the standard ones into "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
 	}
 	return "other"
 }
@@ -333,9 +362,9 @@ func (m *httpMetrics) wrap(h http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		ep := endpoint(r.URL.Path)
-		m.requests.WithLabelValues(ep, r.Method, fmt.Sprint(sw.code)).Inc()
-		m.latency.WithLabelValues(ep, r.Method).Observe(time.Since(start).Seconds())
+		ep, method := endpoint(r), methodLabel(r.Method)
+		m.requests.WithLabelValues(ep, method, strconv.Itoa(sw.code)).Inc()
+		m.latency.WithLabelValues(ep, method).Observe(time.Since(start).Seconds())
 	})
 }
 
