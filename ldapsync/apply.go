@@ -71,10 +71,11 @@ func fieldSpecs(cfg *Config) []fieldSpec {
 	add(a.Location, fLocation, func(w *want) string { return w.e.Location })
 	add(a.Language, fLanguage, func(w *want) string { return w.e.Language })
 	add(a.Manager, fManager, func(w *want) string { return w.e.ManagerDN })
-	if len(cfg.GroupMappings) > 0 {
-		add("groups", fProfiles, func(w *want) string { return strings.Join(w.profiles, "\n") })
-		add("groups", fTeams, func(w *want) string { return strings.Join(w.teams, "\n") })
-	}
+	// Profiles and teams are managed also without groupMappings, so that
+	// removing the last mapping takes back what it gave (applyWant leaves
+	// them alone for users the sync never gave any).
+	add("groups", fProfiles, func(w *want) string { return strings.Join(w.profiles, "\n") })
+	add("groups", fTeams, func(w *want) string { return strings.Join(w.teams, "\n") })
 	for _, name := range a.Extra {
 		add(name, fCustom+name, func(w *want) string { return strings.Join(w.e.Extra[name], ", ") })
 	}
@@ -124,6 +125,9 @@ func (r *run) applyWant(b *pbxusers.Batch, u *pbxusers.User, w *want, skip map[s
 		old, had := synced[f.key]
 		if had && old == val {
 			continue
+		}
+		if !had && val == "" && (f.key == fProfiles || f.key == fTeams) {
+			continue // the directory never gave any and gives none
 		}
 		if skip[f.key] {
 			res.pending, res.other = true, true

@@ -136,8 +136,10 @@ type Result struct {
 //
 // A run connects, reads the directory (streamed page by page), and decides
 // per entry, by its stable id (Owner.ExternalID): unchanged (Entry.Hash
-// equals Owner.Hash: nothing read from the store but a summary), create,
-// update, reactivate. These writes are applied while the read goes on, in
+// and the fingerprint of Config.Attributes and Config.GroupMappings equal
+// what Owner.Hash recorded: nothing read from the store but a summary),
+// create, update, reactivate. A changed mapping thus reaches every user on
+// the next full run; Plan.MappingChanged and Counts.Remapped say so. These writes are applied while the read goes on, in
 // transactions of BatchN users. Once the read is done, users the directory
 // marks disabled, and for a complete full read users it no longer returns,
 // are deactivated (never deleted), unless a guard blocks it:
@@ -313,18 +315,19 @@ type run struct {
 	full   bool
 	force  bool
 
-	region string      // the tenant's phone region
-	fields []fieldSpec // managed fields
-	owned  *ownedIndex
-	dns    *dnIndex // nil without a manager mapping
-	names  nameCache
-	client *Client
+	region  string       // the tenant's phone region
+	fields  []fieldSpec  // managed fields
+	mapping mappingPrint // the fingerprint of cfg's mapping, see skiphash.go
+	owned   *ownedIndex
+	dns     *dnIndex // nil without a manager mapping
+	names   nameCache
+	client  *Client
 
 	progressMu sync.Mutex
 
 	// Written by the reader only.
-	readN, unchangedN, skippedN int
-	pendingN                    atomic.Int64 // entries handed to the writer; it reads them for progress
+	readN, unchangedN, skippedN, remappedN int
+	pendingN                               atomic.Int64 // entries handed to the writer; it reads them for progress
 
 	// Written by the writer (and after the read, by the run).
 	plan      *Plan
@@ -385,6 +388,7 @@ func (s *Syncer) run(ctx context.Context, opts RunOptions) (Result, error) {
 		s: s, cfg: &cfg, opts: opts, ctx: ctx, dry: opts.DryRun, full: full, force: force,
 		logger:  s.logger.With("run", rec.ID),
 		fields:  fieldSpecs(&cfg),
+		mapping: mappingFingerprint(&cfg),
 		created: map[string]string{},
 		plan: &Plan{Tenant: cfg.Tenant, Directory: cfg.Name, Mode: mode, DryRun: opts.DryRun, Forced: force,
 			Status: pbxusers.SyncOK},
@@ -423,7 +427,8 @@ func (s *Syncer) run(ctx context.Context, opts RunOptions) (Result, error) {
 	c := p.Counts
 	attrs := []any{"mode", mode, "dry_run", r.dry, "status", p.Status, "read", c.Read, "created", c.Created,
 		"updated", c.Updated, "deactivated", c.Deactivated, "reactivated", c.Reactivated, "unchanged", c.Unchanged,
-		"withheld", c.Withheld, "conflicts", c.Conflicts, "errors", c.Errors, "duration", elapsed}
+		"withheld", c.Withheld, "conflicts", c.Conflicts, "errors", c.Errors, "mapping_changed", p.MappingChanged,
+		"remapped", c.Remapped, "duration", elapsed}
 	switch p.Status {
 	case pbxusers.SyncOK:
 		r.logger.Info("sync finished", attrs...)
@@ -472,6 +477,11 @@ func (r *run) execute(cursor string) (ReadResult, error) {
 
 	read, readErr, writeErr := r.stream(cursor)
 	p.Counts.Read, p.Counts.Unchanged, p.Counts.SkippedDisabled = r.readN, r.unchangedN+p.Counts.Unchanged, r.skippedN
+	p.Counts.Remapped, p.MappingChanged = r.remappedN, r.remappedN > 0
+	if p.MappingChanged {
+		r.logger.Info("the attribute mapping or groupMappings changed since users were last synced; applying the new mapping to them",
+			"remapped", r.remappedN, "full", r.full)
+	}
 	r.progress(StageRead, r.readN, 0)
 	r.progress(StageApply, r.appliedN, int(r.pendingN.Load()))
 	if writeErr != nil {
@@ -640,15 +650,18 @@ func (r *run) stream(cursor string) (read ReadResult, readErr, writeErr error) {
 		if err != nil {
 			return err
 		}
+		if ok && o.remapped(r.mapping) {
+			r.remappedN++
+		}
 		switch {
-		case ok && o.unchanged(&sum):
+		case ok && o.unchanged(&sum, r.mapping):
 			r.unchangedN++
 			return nil
 		case !ok && e.Disabled:
 			r.skippedN++
 			return nil
 		}
-		it := &item{e: e, hash: hex.EncodeToString(sum[:])}
+		it := &item{e: e, hash: skipHash(&sum, r.mapping)}
 		if ok {
 			it.owned = &o
 		}
