@@ -200,23 +200,18 @@ func (x *ownedIndex) activeN(ctx context.Context) (int, error) {
 
 // missing returns the active users a complete full read did not return,
 // except those an admin reactivated after the sync deactivated them for
-// being missing (hashMissing). Call it after the read.
-func (x *ownedIndex) missing() []missingUser {
+// being missing (hashMissing), as follow-ups with id, ext and userName set.
+// Call it after the read.
+func (x *ownedIndex) missing() []followUp {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	var out []missingUser
+	var out []followUp
 	for ext, i := range x.byExt {
 		u := x.users[i]
 		if !x.seen[i] && u.active && !u.missing {
-			out = append(out, missingUser{ext: ext, ownedUser: u})
+			out = append(out, followUp{id: u.id, ext: ext, userName: u.userName})
 		}
 	}
-	slices.SortFunc(out, func(a, b missingUser) int { return strings.Compare(a.userName, b.userName) })
+	slices.SortFunc(out, func(a, b followUp) int { return strings.Compare(a.userName, b.userName) })
 	return out
-}
-
-// missingUser is an owned user a full read did not return.
-type missingUser struct {
-	ext string
-	ownedUser
 }
