@@ -106,8 +106,9 @@ type Plan struct {
 	Blocked string `json:"blocked,omitempty"`
 	// MappingChanged is true when the run found users last synced with
 	// another attribute mapping or other groupMappings (Counts.Remapped).
-	// A full run applies the new mapping to every user; an incremental run
-	// only to the entries it reads.
+	// A full run applies the new mapping to every user; a run that would
+	// have been incremental reads everything when it finds the mapping
+	// changed.
 	MappingChanged bool `json:"mappingChanged,omitempty"`
 	// Counts are the totals.
 	Counts Counts `json:"counts"`

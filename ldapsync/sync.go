@@ -341,6 +341,16 @@ func (s *Syncer) run(ctx context.Context, opts RunOptions) (Result, error) {
 		return Result{}, fmt.Errorf("read sync state: %w", err)
 	}
 	full := opts.Full || cfg.FullEvery <= 0 || st.Cursor == "" || st.LastFull.IsZero() || !now.Before(st.LastFull.Add(cfg.FullEvery))
+	if !full {
+		// An incremental read would apply a changed mapping only to the
+		// entries that changed: read everything instead.
+		if full, err = s.mappingChanged(ctx); err != nil {
+			return Result{}, err
+		}
+		if full {
+			s.logger.Info("the attribute mapping or groupMappings changed since the last run; this run reads every user")
+		}
+	}
 	mode := "full"
 	if !full {
 		mode = "incremental"
@@ -412,6 +422,26 @@ func (s *Syncer) run(ctx context.Context, opts RunOptions) (Result, error) {
 		}
 	}
 	return res, runErr
+}
+
+// mappingNSample is how many owned users mappingChanged looks at.
+const mappingNSample = 16
+
+// mappingChanged reports whether the directory's users were last synced
+// with another mapping than the Syncer's (see skiphash.go), judged by the
+// first of a few owned users whose stored hash says.
+func (s *Syncer) mappingChanged(ctx context.Context) (bool, error) {
+	page, err := s.dir.ListOwned(ctx, s.cfg.Tenant, pbxusers.SourceLDAP, s.cfg.Name, "", mappingNSample)
+	if err != nil {
+		return false, fmt.Errorf("list users owned by ldap directory %q: %w", s.cfg.Name, err)
+	}
+	mp := mappingFingerprint(&s.cfg)
+	for _, o := range page {
+		if u := summary(o); u.hashOK {
+			return u.remapped(mp), nil
+		}
+	}
+	return false, nil
 }
 
 // prepare reads the tenant, connects and (full runs) loads the owned

@@ -1055,3 +1055,34 @@ func TestIntegrationSyncMappingChangeReachesEveryUser(t *testing.T) {
 		t.Errorf("after the title mapping was dropped: counts %+v", c)
 	}
 }
+
+// With incremental runs configured, the run after a mapping change reads
+// everything, so the change does not wait for the next scheduled full run.
+func TestIntegrationSyncMappingChangeMakesTheNextRunFull(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.Options{UnlimitedSync: true})
+	seedOrg(t, s)
+	time.Sleep(1100 * time.Millisecond) // the cursor lies after the seed, see TestIntegrationIncremental
+	dir := newDirectory(t)
+	createProfileAndTeams(t, dir)
+	cfg := orgConfig(s)
+	cfg.FullEvery = time.Hour
+	if r := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{}); r.Run.Mode != "full" {
+		t.Fatalf("first run %s", r.Run.Mode)
+	}
+	if r := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{}); r.Run.Mode != "incremental" || r.Plan.MappingChanged {
+		t.Fatalf("second run %s, mapping changed %v", r.Run.Mode, r.Plan.MappingChanged)
+	}
+	cfg.GroupMappings = cfg.GroupMappings[:1] // staff → agent only: no teams
+	res := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if c := counts(res); res.Run.Mode != "full" || !res.Plan.MappingChanged || c.Read != 3 || c.Updated != 3 {
+		t.Errorf("run after the mapping changed: %s, mapping changed %v, counts %+v", res.Run.Mode, res.Plan.MappingChanged, c)
+	}
+	for name, u := range users(t, dir) {
+		if len(u.Teams) != 0 {
+			t.Errorf("%s still in teams %q", name, u.Teams)
+		}
+	}
+	if r := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{}); r.Run.Mode != "incremental" {
+		t.Errorf("run after that: %s", r.Run.Mode)
+	}
+}
