@@ -22,10 +22,6 @@ import (
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 )
 
-// shutdownTimeout is how long serve waits for in-flight requests, the
-// current sync batch and the mail in hand after SIGINT/SIGTERM.
-const shutdownTimeout = 30 * time.Second
-
 func runServe(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
 Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the set-password pages
@@ -37,8 +33,10 @@ on 127.0.0.1:8080, creates tenant "default" on first start and prints the
 SCIM base URL and a bearer token for it, once. Mail goes to .eml files in
 <data>/mail until an SMTP relay is configured.
 
-SIGINT or SIGTERM stop it gracefully: it stops accepting, finishes in-flight
-requests, the current sync batch and the mail in hand, and exits 0.
+SIGINT or SIGTERM stop it gracefully: it stops accepting, gives in-flight
+requests http.shutdownGrace (default 10s) to finish and then closes what is
+left, finishes the current sync batch and the mail in hand, releases the
+mail it had claimed, and exits 0.
 
 Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN.
 
@@ -177,15 +175,20 @@ Create more with: pbxgate token create --tenant %s --name okta
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests, the current sync batch and mail in hand")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	grace := orDefault(cfg.HTTP.ShutdownGrace, DefaultShutdownGrace)
+	log.Info("shutting down: finishing in-flight requests, the current sync batch and mail in hand",
+		"grace_ms", grace.Milliseconds())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running after the grace (a client trickling its
+		// body, a stalled reader) are cut off: stopping must not hang on
+		// one slow client.
+		log.Warn("closing connections still open after the shutdown grace", "grace_ms", grace.Milliseconds(), "error", err)
+		srv.Close()
+	}
 	stopBackground()
 	bg.wait()
-	if err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
 	log.Info("stopped")
 	return nil
 }
