@@ -19,7 +19,10 @@ Examples:
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || pos[0] != "check" {
+	if len(pos) > 0 && pos[0] != "check" {
+		return subcommandError("config", pos[0], []string{"check"}, "pbxgate config check FILE")
+	}
+	if len(pos) != 2 {
 		return usagef("pbxgate config check FILE", "usage: config check FILE")
 	}
 	cfg, err := LoadConfig(pos[1], c.Getenv)
