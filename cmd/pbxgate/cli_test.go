@@ -195,7 +195,7 @@ func TestCLIProfilesAndRoute(t *testing.T) {
 func TestCLIConfigCheck(t *testing.T) {
 	e := newCLIEnv(t)
 	e.env["AD_BIND_PASSWORD"], e.env["SMTP_PASSWORD"], e.env["LDAP_BIND_PASSWORD"] = "x", "y", "z"
-	assert.Contains(t, e.ok("config", "check", "../../examples/active-directory.yaml"), "ok (1 tenants, 1 LDAP directories")
+	assert.Contains(t, e.ok("config", "check", "../../examples/active-directory.yaml"), "ok (1 tenant, 1 LDAP directory")
 	assert.Contains(t, e.ok("config", "check", "../../examples/openldap.yaml"), "ok")
 	delete(e.env, "LDAP_BIND_PASSWORD")
 	assert.Contains(t, e.fail(1, "config", "check", "../../examples/openldap.yaml"), "${LDAP_BIND_PASSWORD} is not set")

@@ -41,23 +41,28 @@ SCIM base URL and a bearer token for it, once. Mail goes to .eml files in
 SIGINT or SIGTERM stop it gracefully: it stops accepting, finishes in-flight
 requests, the current sync batch and the mail in hand, and exits 0.
 
-Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN.
+Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN, and
+every setting as PBXGATE_<YAML PATH> (PBXGATE_PUBLIC_URL, PBXGATE_SMTP_HOST).
+With a wildcard listen address set publicURL, or no mail is sent.
 
 Examples:
   pbxgate serve
   pbxgate serve --config /etc/pbxgate/pbxgate.yaml
-  PBXGATE_LISTEN=0.0.0.0:8080 pbxgate serve --data /var/lib/pbxgate`)
+  PBXGATE_LISTEN=0.0.0.0:8080 PBXGATE_PUBLIC_URL=https://pbx.example.com pbxgate serve --data /var/lib/pbxgate`)
 	g := c.commonFlags(fs, false)
 	listen := fs.String("listen", "", "`ADDR` to listen on (env PBXGATE_LISTEN; default "+DefaultListen+")")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(g.config, c.Getenv)
+	cfg, warnings, err := loadConfig(g.config, c.Getenv)
 	if err != nil {
 		return err
 	}
 	set := resolve(cfg, g.config, g.data, g.db, *listen, c.Getenv)
 	log := c.logger(cfg.Log)
+	for _, w := range warnings {
+		log.Warn("configuration", "warning", w)
+	}
 	// Listen before anything is created, so that a busy port leaves no
 	// half-made first start behind (a tenant whose token nobody saw).
 	ln, err := net.Listen("tcp", set.listen)
