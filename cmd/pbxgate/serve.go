@@ -94,9 +94,9 @@ func listenError(addr string, err error) error {
 	default:
 		hint = "check --listen, PBXGATE_LISTEN or listen: in the configuration"
 	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		err = op.Err
+	var errno syscall.Errno // "address already in use", not "listen tcp …: bind: …"
+	if errors.As(err, &errno) {
+		err = errno
 	}
 	return fmt.Errorf("listen on %s: %w; %s (nothing was created)", addr, err, hint)
 }
