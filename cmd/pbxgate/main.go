@@ -69,6 +69,7 @@ func commands() []command {
 	cmds := []command{
 		{"completion", "print a shell completion script: bash, zsh or fish", runCompletion},
 		{"config", "check a configuration file", runConfig},
+		{"health", "check that a running gateway answers (for health checks)", runHealth},
 		{"db", "copy an installation to another database (SQLite to PostgreSQL)", runDB},
 		{"migrate", "apply the database migrations explicitly", runMigrate},
 		{"route", "explain where a call to a user rings and why", runRoute},
