@@ -214,6 +214,7 @@ func (c *CLI) logger(lc LogConfig) *slog.Logger {
 			format = "text"
 		}
 	}
+	opts.ReplaceAttr = durationAttr(format != "text")
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(c.Stderr, opts))
 	}

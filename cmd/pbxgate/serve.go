@@ -153,6 +153,8 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newHTTPMetrics(reg)
+	m.initialize()
+	registerBuildInfo(reg)
 
 	scimHandler, err := scim.New(e.dir, scim.Options{
 		BaseURL:      public + scim.Prefix,
@@ -195,7 +197,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
 	srv := &http.Server{
-		Handler:           m.wrap(mux),
+		Handler:           m.wrap(newAccessLog(log, e.dir).wrap(mux)),
 		ReadHeaderTimeout: orDefault(cfg.HTTP.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       orDefault(cfg.HTTP.ReadTimeout, 60*time.Second),
 		WriteTimeout:      orDefault(cfg.HTTP.WriteTimeout, 90*time.Second),
