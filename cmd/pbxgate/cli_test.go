@@ -465,6 +465,16 @@ func TestCLIValuesOutputsAndMessages(t *testing.T) {
 	assert.Contains(t, errs, "exported 1 user\n")
 	assert.Equal(t, 1, strings.Count(errs, "export: 1/1"), "progress printed once: %q", errs)
 
+	// No doubled prefixes; the next step where there is one.
+	errs = e.fail(1, "teams", "members", "Nope")
+	assert.Contains(t, errs, `team "Nope": not found`)
+	assert.NotContains(t, errs, `team "Nope": team`)
+	assert.NotContains(t, e.fail(1, "users", "edit", "ada", "--profile", "Nope"), `profile "Nope": profile`)
+	assert.Contains(t, e.fail(2, "users", "edit", "ada"), "none was given")
+	assert.Contains(t, e.fail(1, "mail", "retry", "999"), "see: pbxgate mail outbox --failed")
+	assert.Contains(t, e.fail(2, "ldap", "history", "a", "b"), "ldap history takes at most one DIRECTORY")
+	assert.Contains(t, e.fail(2, "version", "x"), "version takes no arguments")
+
 	// Every listing honours --output json.
 	e.ok("users", "edit", "ada", "--team", "Support")
 	e.ok("token", "create")

@@ -104,8 +104,10 @@ func argCountError(full string, l *leaf, pos []string) error {
 		return usagef(hint, "%s needs %d arguments: %s", full, l.min, l.args)
 	case len(pos) < l.min:
 		return usagef(hint, "%s needs %s", full, l.args)
+	case l.max == 1:
+		return usagef(hint, "%s takes at most one %s", full, strings.Trim(l.args, "[]"))
 	default:
-		return usagef(hint, "%s takes at most %d argument(s): %s", full, l.max, l.args)
+		return usagef(hint, "%s takes at most %d arguments: %s", full, l.max, l.args)
 	}
 }
 

@@ -167,6 +167,9 @@ Example:
 						}
 						defer e.Close()
 						if err := e.dir.RetryMail(ctx, g.tenant, id); err != nil {
+							if errors.Is(err, pbxusers.ErrNotFound) {
+								return fmt.Errorf("no mail %d in tenant %s's outbox: %w (see: pbxgate mail outbox --failed --tenant %s)", id, g.tenant, pbxusers.ErrNotFound, g.tenant)
+							}
 							return err
 						}
 						fmt.Fprintf(c.Stderr, "message %d queued again\n", id)

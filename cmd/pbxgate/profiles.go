@@ -306,7 +306,7 @@ Example:
 				}
 				tm, err := e.dir.LookupTeam(ctx, g.tenant, pbxusers.TeamKeyName, *team)
 				if err != nil {
-					return fmt.Errorf("team %q: %w", *team, err)
+					return err // its message names the team
 				}
 				_, err = e.dir.ModifyTeam(ctx, g.tenant, tm.ID, func(t *pbxusers.Team) error {
 					var keep []string

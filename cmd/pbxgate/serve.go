@@ -51,8 +51,12 @@ Examples:
   PBXGATE_LISTEN=0.0.0.0:8080 PBXGATE_PUBLIC_URL=https://pbx.example.com pbxgate serve --data /var/lib/pbxgate`)
 	g := c.commonFlags(fs, false)
 	listen := fs.String("listen", "", "`ADDR` to listen on (env PBXGATE_LISTEN; default "+DefaultListen+")")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usagef("pbxgate serve -h", "serve takes no arguments, got %q; name the configuration with --config FILE", strings.Join(pos, " "))
 	}
 	cfg, warnings, err := loadConfig(g.config, c.Getenv)
 	if err != nil {

@@ -95,7 +95,7 @@ Example:
 						defer e.Close()
 						t, err := e.dir.LookupTeam(ctx, g.tenant, pbxusers.TeamKeyName, args[0])
 						if err != nil {
-							return fmt.Errorf("team %q: %w", args[0], err)
+							return err // its message names the team
 						}
 						what := fmt.Sprintf("delete team %s of tenant %s: its %s stay users but lose its %s", t.Name, g.tenant,
 							plural(t.Members, "member", "members"), plural(len(t.Profiles), "profile binding", "profile bindings"))
@@ -128,7 +128,7 @@ Example:
 						defer e.Close()
 						t, err := e.dir.LookupTeam(ctx, g.tenant, pbxusers.TeamKeyName, args[0])
 						if err != nil {
-							return fmt.Errorf("team %q: %w", args[0], err)
+							return err // its message names the team
 						}
 						var members []pbxusers.User
 						const chunk = 1000

@@ -136,7 +136,7 @@ func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs
 		for _, n := range *f.profiles {
 			p, err := e.dir.LookupProfile(ctx, tenant, n)
 			if err != nil {
-				return fmt.Errorf("profile %q: %w", n, err)
+				return err // its message names the profile
 			}
 			u.Profiles = append(u.Profiles, p.ID)
 		}
@@ -146,7 +146,7 @@ func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs
 		for _, n := range *f.teams {
 			t, err := e.dir.LookupTeam(ctx, tenant, pbxusers.TeamKeyName, n)
 			if err != nil {
-				return fmt.Errorf("team %q: %w", n, err)
+				return err // its message names the team
 			}
 			u.Teams = append(u.Teams, t.ID)
 		}
@@ -272,6 +272,15 @@ Example:
 					g := c.commonFlags(fs, true)
 					uf := addUserFlags(fs)
 					return func(ctx context.Context, args []string) error {
+						fields := 0
+						fs.Visit(func(f *flag.Flag) {
+							if !map[string]bool{"config": true, "data": true, "db": true, "tenant": true, "quiet": true}[f.Name] {
+								fields++
+							}
+						})
+						if fields == 0 {
+							return usagef("pbxgate users edit "+args[0]+" --title Analyst", "users edit changes the fields given as flags, and none was given (see: pbxgate users edit -h)")
+						}
 						e, err := c.open(ctx, g)
 						if err != nil {
 							return err
