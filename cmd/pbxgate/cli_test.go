@@ -406,6 +406,17 @@ func TestCLIDestructiveCommandsConfirm(t *testing.T) {
 	assert.Equal(t, 0, code, errs)
 	e.ok("teams", "delete", "Support", "--yes")
 	assert.Contains(t, e.ok("users", "show", "bob"), "bob", "members stay")
+
+	// A profile in use is refused, naming who has it; --cascade takes it
+	// from them.
+	e.ok("users", "edit", "bob", "--profile", "Agent")
+	errs = e.fail(1, "profiles", "delete", "Agent", "--yes")
+	assert.Contains(t, errs, `is referred to by user "bob" (profiles)`)
+	assert.Contains(t, errs, "nothing was deleted. To delete it and take it from them: pbxgate profiles delete Agent --tenant acme --cascade --yes")
+	assert.Contains(t, e.fail(2, "profiles", "delete", "Agent", "--cascade"), "the users and teams that have it lose it")
+	e.ok("profiles", "delete", "Agent", "--cascade", "--yes")
+	assert.NotContains(t, e.ok("profiles", "effective", "bob"), `profile "Agent"`)
+	assert.Contains(t, e.ok("users", "delete", "-h"), "--cascade")
 }
 
 func TestCLITenantRequiredWithSeveral(t *testing.T) {

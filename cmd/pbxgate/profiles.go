@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -165,14 +166,16 @@ Example:
 					}
 				}},
 			{name: "delete", args: "NAME", min: 1, max: 1, summary: "delete a profile no user or team uses", help: `
-A profile still granted to users or bound to teams is refused; remove it
-from them first. Asks on a terminal; elsewhere it needs --yes.
+A profile still granted to users or bound to teams is refused, naming
+them, unless --cascade takes it from them too. Asks on a terminal;
+elsewhere it needs --yes.
 
 Example:
   pbxgate profiles delete Supervisor --tenant acme --yes`,
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, true)
 					yes := yesFlag(fs)
+					cascade := fs.Bool("cascade", false, "also take it from the users and teams that have it instead of refusing")
 					return func(ctx context.Context, args []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {
@@ -183,11 +186,21 @@ Example:
 						if err != nil {
 							return err
 						}
-						if err := c.confirm(*yes, fmt.Sprintf("delete profile %s of tenant %s with its %s", p.Name, g.tenant, plural(len(p.Grants), "grant", "grants")),
-							"pbxgate profiles delete "+args[0]+" --tenant "+g.tenant+" --yes"); err != nil {
+						what := fmt.Sprintf("delete profile %s of tenant %s with its %s", p.Name, g.tenant, plural(len(p.Grants), "grant", "grants"))
+						var opts []pbxusers.DeleteOption
+						flags := " --tenant " + g.tenant
+						if *cascade {
+							what += "; the users and teams that have it lose it"
+							opts = append(opts, pbxusers.Cascade())
+							flags += " --cascade"
+						}
+						if err := c.confirm(*yes, what, "pbxgate profiles delete "+args[0]+flags+" --yes"); err != nil {
 							return err
 						}
-						if err := e.dir.DeleteProfile(ctx, g.tenant, p.ID); err != nil {
+						if err := e.dir.DeleteProfile(ctx, g.tenant, p.ID, opts...); err != nil {
+							if errors.Is(err, pbxusers.ErrInUse) {
+								return fmt.Errorf("%w; nothing was deleted. To delete it and take it from them: pbxgate profiles delete %s --tenant %s --cascade --yes", err, args[0], g.tenant)
+							}
 							return err
 						}
 						if !g.quiet {

@@ -297,7 +297,9 @@ Example:
 			activationLeaf("deactivate", "set inactive (keeps everything; cannot log in)"),
 			activationLeaf("activate", "set active again"),
 			{name: "delete", args: "USER", min: 1, max: 1, summary: "delete with devices and memberships, nothing dangling", help: `
-Asks on a terminal; elsewhere it needs --yes. A user owned by an LDAP sync
+Asks on a terminal; elsewhere it needs --yes. A user other users refer to
+(forwards, manager, queue membership, numbers) is refused, naming them,
+unless --cascade rewrites those too. A user owned by an LDAP sync
 or an identity provider (SCIM) comes back with the next sync or push unless
 it is removed there: deactivate it there instead.
 
@@ -306,6 +308,7 @@ Example:
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, true)
 					yes := yesFlag(fs)
+					cascade := fs.Bool("cascade", false, "also rewrite what refers to the user (forwards, managers, queue members, numbers) instead of refusing")
 					return func(ctx context.Context, args []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {
@@ -329,10 +332,20 @@ Example:
 							}
 							what += "; the user is owned by " + owner + ", which may create it again"
 						}
-						if err := c.confirm(*yes, what, "pbxgate users delete "+args[0]+" --tenant "+g.tenant+" --yes"); err != nil {
+						var opts []pbxusers.DeleteOption
+						flags := " --tenant " + g.tenant
+						if *cascade {
+							what += "; every reference to it elsewhere is rewritten"
+							opts = append(opts, pbxusers.Cascade())
+							flags += " --cascade"
+						}
+						if err := c.confirm(*yes, what, "pbxgate users delete "+args[0]+flags+" --yes"); err != nil {
 							return err
 						}
-						if err := e.dir.DeleteUser(ctx, g.tenant, u.ID); err != nil {
+						if err := e.dir.DeleteUser(ctx, g.tenant, u.ID, opts...); err != nil {
+							if errors.Is(err, pbxusers.ErrInUse) {
+								return fmt.Errorf("%w; nothing was deleted. To delete it and rewrite those: pbxgate users delete %s --tenant %s --cascade --yes", err, args[0], g.tenant)
+							}
 							return err
 						}
 						if !g.quiet {
