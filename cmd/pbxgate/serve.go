@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -103,6 +105,17 @@ func listenError(addr string, err error) error {
 		err = errno
 	}
 	return fmt.Errorf("listen on %s: %w; %s (nothing was created)", addr, err, hint)
+}
+
+// commandName is how the operator runs pbxgate: "pbxgate", or, for a
+// binary that "go run" built in a temporary directory, "go run
+// ./cmd/pbxgate", since no pbxgate is on their PATH.
+func commandName(executable func() (string, error)) string {
+	path, err := executable()
+	if err == nil && strings.Contains(filepath.ToSlash(path), "/go-build") {
+		return "go run ./cmd/pbxgate"
+	}
+	return "pbxgate"
 }
 
 // cliPrefix is how the operator names this installation on the command
@@ -234,9 +247,9 @@ pbxgate is ready. Tenant %q was created on this first start.
   Bearer token:   %s
 
 The token is shown only this once; keep it in your identity provider.
-Create more with: pbxgate token create --tenant %s --name okta%s
+Create more with: %s token create --tenant %s --name okta%s
 
-`, DefaultTenant, public, scim.Prefix, firstToken, DefaultTenant, prefix)
+`, DefaultTenant, public, scim.Prefix, firstToken, commandName(os.Executable), DefaultTenant, prefix)
 	} else if err := c.tokenHints(ctx, e, public, prefix); err != nil {
 		log.Warn("list tokens", "err", err)
 	}
@@ -306,8 +319,8 @@ func (c *CLI) tokenHints(ctx context.Context, e *env, public, prefix string) err
 			}
 		}
 		if !usable {
-			fmt.Fprintf(c.Stdout, "Tenant %q has no usable SCIM token. Create one (it is printed once) with:\n  pbxgate token create --tenant %s --name okta%s\nand give it with the SCIM base URL %s%s to the identity provider.\n",
-				t.ID, t.ID, prefix, public, scim.Prefix)
+			fmt.Fprintf(c.Stdout, "Tenant %q has no usable SCIM token. Create one (it is printed once) with:\n  %s token create --tenant %s --name okta%s\nand give it with the SCIM base URL %s%s to the identity provider.\n",
+				t.ID, commandName(os.Executable), t.ID, prefix, public, scim.Prefix)
 		}
 	}
 	return nil

@@ -96,3 +96,10 @@ func TestCLIMailRefusesLinksWithoutAPublicAddress(t *testing.T) {
 	e.env["PBXGATE_PUBLIC_URL"] = "https://pbx.example.com"
 	assert.Contains(t, e.ok("mail", "test", "it@acme.example"), "sent test mail")
 }
+
+func TestCommandNameForGoRun(t *testing.T) {
+	exe := func(p string) func() (string, error) { return func() (string, error) { return p, nil } }
+	assert.Equal(t, "go run ./cmd/pbxgate", commandName(exe("/tmp/go-build1234/b001/exe/pbxgate")))
+	assert.Equal(t, "pbxgate", commandName(exe("/usr/local/bin/pbxgate")))
+	assert.Equal(t, "pbxgate", commandName(func() (string, error) { return "", errors.New("no") }))
+}
