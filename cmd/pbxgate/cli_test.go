@@ -272,6 +272,12 @@ func TestCLILeafFlagsAndHelp(t *testing.T) {
 	assert.Contains(t, e.fail(2, "users", "list", "--outptu", "json"), "did you mean --output?")
 	assert.Contains(t, e.fail(2, "users", "show", "ada", "--given", "Ada"), "is a flag of users add, users edit")
 
+	// Flags may come before the subcommand.
+	e.ok("tenant", "create", "acme")
+	e.ok("users", "--tenant", "acme", "add", "ada", "--extension", "201")
+	assert.Contains(t, e.ok("users", "--search", "ada", "--quiet", "list"), "ada")
+	assert.Contains(t, e.ok("users", "--output=json", "list"), `"userName": "ada"`)
+
 	// "did you mean" for commands and subcommands.
 	errs = e.fail(2, "user", "list")
 	assert.Contains(t, errs, `unknown command "user"; did you mean "users"?`)

@@ -36,14 +36,28 @@ type leaf struct {
 	setup func(c *CLI, fs *cmdFlags) func(ctx context.Context, args []string) error
 }
 
-// valueFlags are the flags shared by many leaves that take a value; the
-// group scanner skips their values when it looks for the subcommand.
-var valueFlags = map[string]bool{"config": true, "data": true, "db": true, "tenant": true, "output": true}
+// valueFlags are the flags of the group's leaves that take a value; the
+// scanner skips their values when it looks for the subcommand, so that
+// "users --tenant acme list" works.
+func (g *group) valueFlags() map[string]bool {
+	out := map[string]bool{}
+	quiet := &CLI{Getenv: func(string) string { return "" }}
+	for _, l := range g.leaves {
+		fs := quiet.flagSet("x", "", "")
+		l.setup(quiet, fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+				out[f.Name] = true
+			}
+		})
+	}
+	return out
+}
 
 // run dispatches "pbxgate <group> <leaf> [args] [flags]".
 func (g *group) run(ctx context.Context, c *CLI, args []string) error {
 	hint := "pbxgate " + g.name + " -h"
-	i := subcommandIndex(args)
+	i := subcommandIndex(args, g.valueFlags())
 	if i < 0 {
 		for _, a := range args {
 			if isHelpFlag(a) {
@@ -131,8 +145,9 @@ func (g *group) flagHint(fs *cmdFlags, l *leaf, u usageError) error {
 		if o.name == l.name {
 			continue
 		}
-		ofs := (&CLI{Getenv: func(string) string { return "" }}).flagSet("x", "", "")
-		o.setup(&CLI{Getenv: func(string) string { return "" }}, ofs)
+		quiet := &CLI{Getenv: func(string) string { return "" }}
+		ofs := quiet.flagSet("x", "", "")
+		o.setup(quiet, ofs)
 		if ofs.Lookup(bad) != nil {
 			others = append(others, g.name+" "+o.name)
 		}
@@ -194,7 +209,7 @@ func (g *group) summaryLine() string {
 
 // subcommandIndex returns the index of the first argument that is not a
 // flag or a flag's value, or -1.
-func subcommandIndex(args []string) int {
+func subcommandIndex(args []string, valueFlags map[string]bool) int {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
