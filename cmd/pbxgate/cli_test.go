@@ -453,6 +453,7 @@ func TestCLIValuesOutputsAndMessages(t *testing.T) {
 	assert.Contains(t, e.fail(2, "users", "list", "--output", "yaml"), "must be table, json or csv")
 	assert.Contains(t, e.fail(2, "ldap", "history", "--limit", "x"), "must be a whole number")
 	assert.Contains(t, e.fail(2, "tenant", "list", "--output", "csv"), "must be table or json")
+	assert.Contains(t, e.fail(2, "mail", "test", "it@acme.example", "--wait", "-1s"), "--wait must be positive")
 
 	// Both bad grants in one report.
 	errs := e.fail(2, "profiles", "create", "X", "--grant", "chat.limit=maybe", "--grant", "no.such=1")

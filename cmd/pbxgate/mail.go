@@ -189,6 +189,9 @@ Example:
 					direct := fs.Bool("direct", false, "send straight to the relay, without the outbox")
 					wait := fs.Duration("wait", 30*time.Second, "how long to wait for the mail to be sent")
 					return func(ctx context.Context, args []string) error {
+						if *wait <= 0 {
+							return usagef("pbxgate mail test "+args[0]+" --wait 30s", "--wait must be positive, not %s", *wait)
+						}
 						if *direct {
 							return c.mailTestDirect(ctx, g, args[0])
 						}
