@@ -64,8 +64,7 @@ func newAccessLog(log *slog.Logger, dir *pbxusers.Directory) *accessLog {
 
 func (a *accessLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route := endpoint(r.URL.Path)
-		switch route {
+		switch r.URL.Path {
 		case "/healthz", "/readyz", "/metrics":
 			h.ServeHTTP(w, r)
 			return
@@ -76,8 +75,9 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
+		route := endpoint(r) // after serving: the mux has set r.Pattern
 		attrs := []slog.Attr{
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.code),
+			slog.String("method", methodLabel(r.Method)), slog.String("route", route), slog.Int("status", sw.code),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		}
 		if strings.HasPrefix(route, scim.Prefix) && sw.code != http.StatusUnauthorized {
