@@ -231,6 +231,9 @@ func TestCLIMailAndLDAPCommands(t *testing.T) {
 	e.ok("mail", "reset-password", "ada", "--tenant", "acme")
 	assert.Contains(t, e.ok("users", "show", "ada", "--tenant", "acme"), "must change: true")
 
+	// --direct opens no database and needs no --tenant.
+	assert.Contains(t, e.ok("mail", "test", "it@acme.example", "--direct"), "sent test mail")
+
 	// With no relay configured, a test mail is written as an .eml file.
 	assert.Contains(t, e.ok("mail", "test", "it@acme.example", "--tenant", "acme"), "sent test mail")
 	files, err := filepath.Glob(filepath.Join(e.data, "mail", "*.eml"))

@@ -286,7 +286,9 @@ func (c *CLI) mailTestDirect(ctx context.Context, g *common, to string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := smtp.SendTest(ctx, sender, tmpl, g.tenant, smtp.Address{Address: to}, smtp.TestData{Tenant: g.tenant, Via: via, SentAt: time.Now()})
+	// No database is opened here: the tenant only picks the templates.
+	tenant := first(g.tenant, DefaultTenant)
+	msg, err := smtp.SendTest(ctx, sender, tmpl, tenant, smtp.Address{Address: to}, smtp.TestData{Tenant: tenant, Via: via, SentAt: time.Now()})
 	if err != nil {
 		return fmt.Errorf("send test mail via %s: %w", via, err)
 	}
