@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pbxgate/pbxgate/internal/adminapi"
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
@@ -288,6 +289,8 @@ func endpoint(path string) string {
 		return path
 	case strings.HasPrefix(path, "/setup/"):
 		return "/setup/{token}"
+	case strings.HasPrefix(path, adminapi.Prefix+"/"):
+		return adminapi.Endpoint(path)
 	case strings.HasPrefix(path, scim.Prefix):
 		rest := strings.Trim(strings.TrimPrefix(path, scim.Prefix), "/")
 		parts := strings.Split(rest, "/")

@@ -39,3 +39,17 @@ func TestMergePatch(t *testing.T) {
 	patch := map[string]any{"a": nil, "b": map[string]any{"c": nil, "h": "i"}, "g": []any{2}}
 	assert.Equal(t, map[string]any{"b": map[string]any{"e": "f", "h": "i"}, "g": []any{2}}, mergePatch(target, patch))
 }
+
+func TestEndpoint(t *testing.T) {
+	for path, want := range map[string]string{
+		"/api/v1/tenants/acme/users/0192-abc":                   "/api/v1/tenants/{tenant}/users/{id}",
+		"/api/v1/tenants/acme/users/0192-abc/devices/d1/rotate": "/api/v1/tenants/{tenant}/users/{id}/devices/{device}/rotate",
+		"/api/v1/tenants/acme/numbers/+4930123":                 "/api/v1/tenants/{tenant}/numbers/{number}",
+		"/api/v1/tenants":                                       "/api/v1/tenants",
+		"/api/v1/openapi.json":                                  "/api/v1/openapi.json",
+		"/api/v1/tenants/acme/ldap/directories/corp/runs":       "/api/v1/tenants/{tenant}/ldap/directories/{name}/runs",
+		"/api/v1/whatever/you/like":                             Prefix,
+	} {
+		assert.Equal(t, want, Endpoint(path), path)
+	}
+}
