@@ -38,6 +38,9 @@ func TestIntegrationAdminAPIScopes(t *testing.T) {
 	assert.Equal(t, 200, get("/scim/v2/Users", g.token))
 	assert.Equal(t, 200, get("/api/v1/openapi.json", ""))
 
+	assert.Equal(t, `pbxgate_http_requests_total{code="200",endpoint="/api/v1/tenants/{tenant}/users",method="GET"} 1`,
+		metric(t, g.base, `pbxgate_http_requests_total{code="200",endpoint="/api/v1/tenants/{tenant}/users"`), "metrics label admin API requests by path template")
+
 	list, err := g.cli("token", "list", "--tenant", "default")
 	require.NoError(t, err)
 	assert.Regexp(t, `terraform\s+admin`, list)

@@ -20,6 +20,8 @@ type importAnswer struct {
 	Updated    int  `json:"updated"`
 	Unchanged  int  `json:"unchanged"`
 	MailQueued int  `json:"mailQueued"`
+	// Rows is every row's outcome, in file order.
+	Rows []pbxusers.ImportRow `json:"rows"`
 }
 
 // importCSV imports users from a CSV body (text/csv) in one transaction:
@@ -41,7 +43,9 @@ func (h *Handler) importCSV(c *call) error {
 		}
 		return b
 	}
-	opts := pbxusers.ImportOptions{DryRun: flag("dryRun"), Update: flag("update"), NoWelcomeMail: flag("noWelcomeMail")}
+	rows := []pbxusers.ImportRow{}
+	opts := pbxusers.ImportOptions{DryRun: flag("dryRun"), Update: flag("update"), NoWelcomeMail: flag("noWelcomeMail"),
+		OnRow: func(r pbxusers.ImportRow) { rows = append(rows, r) }}
 	if err := ps.Err(); err != nil {
 		return err
 	}
@@ -69,5 +73,5 @@ func (h *Handler) importCSV(c *call) error {
 	if !res.DryRun && res.Created > 0 {
 		status = http.StatusCreated
 	}
-	return c.json(status, importAnswer{DryRun: res.DryRun, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, MailQueued: res.MailQueued})
+	return c.json(status, importAnswer{DryRun: res.DryRun, Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, MailQueued: res.MailQueued, Rows: rows})
 }

@@ -92,7 +92,9 @@ func TestChangesOutboxImports(t *testing.T) {
 		"grace@acme.example,Grace,Hopper,grace@acme.example,202\n"
 	r := e.do(req{Method: "POST", Path: acme + "/imports?dryRun=true", Token: e.admin, Raw: []byte(csv), ContentType: "text/csv"})
 	require.Equal(t, 200, r.Status, "%s", r.Body)
-	assert.Equal(t, map[string]any{"dryRun": true, "created": float64(2), "updated": float64(0), "unchanged": float64(0), "mailQueued": float64(2)}, r.JSON(t))
+	assert.Equal(t, map[string]any{"dryRun": true, "created": float64(2), "updated": float64(0), "unchanged": float64(0), "mailQueued": float64(2),
+		"rows": []any{map[string]any{"line": float64(2), "userName": "ada@acme.example", "outcome": "created"},
+			map[string]any{"line": float64(3), "userName": "grace@acme.example", "outcome": "created"}}}, r.JSON(t))
 	assert.EqualValues(t, 0, e.do(req{Method: "GET", Path: acme + "/users", Token: e.admin}).JSON(t)["total"], "a dry run writes nothing")
 
 	bad := "userName,email,extension\nx@acme.example,not-mail,2a\ny@acme.example,y@acme.example,zz\n"

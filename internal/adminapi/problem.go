@@ -59,6 +59,7 @@ type FieldProblem struct {
 	Reason string `json:"reason"`
 }
 
+// Error returns the detail, so a Problem can travel as an error.
 func (p *Problem) Error() string { return p.Detail }
 
 func problemf(status int, typ, format string, args ...any) *Problem {
