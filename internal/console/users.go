@@ -88,8 +88,8 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, ss *session)
 // userForm is the "+ Add User" form, and its problems by field.
 type userForm struct {
 	UserName, Given, Family, Email, Role, Extension, Answer, Backup, Location string
-	Problems                                                                 map[string]string
-	Summary                                                                  string
+	Problems                                                                  map[string]string
+	Summary                                                                   string
 }
 
 func (h *Handler) newUserForm(w http.ResponseWriter, r *http.Request, ss *session) {
