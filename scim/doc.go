@@ -22,22 +22,31 @@
 //
 // Mapping of users: id = User.ID; externalId = Owner.ExternalID; userName,
 // name.*, displayName, nickName, title, emails, phoneNumbers (E.164, tel:
-// URIs accepted), timezone map to the fields of the same meaning;
+// URIs accepted), timezone, addresses, photos, roles and entitlements map
+// to the fields of the same meaning (roles and entitlements are kept as
+// sent and grant nothing);
 // preferredLanguage and locale both carry User.Language; active is
 // Status; password sets Password.New and is never returned; groups
 // (read-only) lists User.Teams with names. The enterprise extension maps
 // to User.Enterprise and manager.value to ManagerID. The PBX extension
 // carries kind (immutable, person only), source (read-only), extension,
 // stationNumber, location, customId, role, profiles (by name), recording,
-// callerId{number,name,anonymous}, features{...} and
-// routing{answerMode,forwardNumber,backupNumber}, where backupNumber
-// installs pbxusers.BackupRouting as the default rule.
+// callerId{number,name,anonymous}, features{...}, customFields[{name,value}],
+// ipRestriction{enabled,allowed}, notifications, queues[{value,priority,
+// defaultOutbound}], mustChangePassword (Password.MustChange; kept when not
+// sent) and routing{answerMode,forwardNumber,backupNumber}, where
+// backupNumber changes only the backup number
+// (pbxusers.RoutingPolicy.WithBackupNumber): rules, caller lists and
+// timeouts stay.
 //
 // Choices where RFC 7644 leaves room: a PUT clears core attributes it
 // leaves out, but keeps active, externalId, password and any extension
 // whose object it leaves out (so an IdP that does not know the PBX
-// extension never wipes extensions and profiles); input for unknown
-// extensions (urn:okta:...) and RFC attributes not stored (addresses,
-// roles, ...) is ignored; see patcher for PATCH details. System users
-// (call queues and the like) are not SCIM resources.
+// extension never wipes extensions and profiles); input for extensions
+// this endpoint does not serve (urn:okta:...) is ignored; an attribute of
+// a served schema that is not stored (ims, x509Certificates, profileUrl,
+// userType, or a name the schema does not have) is refused with 400
+// invalidValue (invalidPath in a PATCH) naming it, so nothing is silently
+// dropped; see patcher for PATCH details. System users (call queues and
+// the like) are not SCIM resources.
 package scim

@@ -88,31 +88,79 @@ func encodeObject(m map[string]any, fallback []byte) []byte {
 	return out
 }
 
-// normalizeResource fixes string booleans and Entra's manager string in a
-// POST or PUT body.
+// normalizeResource is prepareResource for a body that is known to hold
+// only stored attributes; a body it would refuse comes back unchanged.
 func normalizeResource(body []byte, rs *resourceSchema) []byte {
-	m, ok := decodeObject(body)
-	if !ok {
+	out, err := prepareResource(body, rs)
+	if err != nil {
 		return body
 	}
-	for k, v := range m {
+	return out
+}
+
+// prepareResource fixes string booleans and Entra's manager string in a
+// POST or PUT body, moves extension attributes sent without their URN
+// (Entra's "department", "manager") into their extension, and refuses an
+// attribute of a served schema that pbxgate does not store, naming it.
+func prepareResource(body []byte, rs *resourceSchema) ([]byte, *apiError) {
+	m, ok := decodeObject(body)
+	if !ok {
+		return body, nil
+	}
+	for _, k := range sortedKeys(m) {
+		v := m[k]
 		if urn := rs.schemaURN(k); urn != "" && urn != rs.core {
 			ext, ok := v.(map[string]any)
 			if !ok {
 				continue
 			}
-			for ek, ev := range ext {
-				if d := rs.lookup(urn, ek); d != nil {
-					ext[ek] = coerce(d, ev)
+			for _, ek := range sortedKeys(ext) {
+				d := rs.lookup(urn, ek)
+				if d == nil {
+					if ext[ek] == nil {
+						continue
+					}
+					return nil, badRequest(typeInvalidValue, "%s:%s: %s", urn, ek, notStored)
 				}
+				ext[ek] = coerce(d, ext[ek])
 			}
 			continue
 		}
 		if d := rs.lookup("", k); d != nil {
 			m[k] = coerce(d, v)
+			continue
 		}
+		if isCommonAttr(k) || strings.HasPrefix(strings.ToLower(k), "urn:") || v == nil {
+			continue // common attributes; other vendors' extensions; nothing to store
+		}
+		if urn, d := rs.inExtension(k); d != nil {
+			ext, _ := m[urn].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+				m[urn] = ext
+			}
+			if _, set := ext[d.name]; !set {
+				ext[d.name] = coerce(d, v)
+			}
+			delete(m, k)
+			continue
+		}
+		return nil, badRequest(typeInvalidValue, "%s: %s", k, notStored)
 	}
-	return encodeObject(m, body)
+	return encodeObject(m, body), nil
+}
+
+// notStored is the reason given for an attribute pbxgate refuses.
+const notStored = "pbxgate does not store this attribute (see /Schemas), so it refuses it rather than drop it"
+
+// isCommonAttr reports the attributes of every resource (RFC 7643 §3.1)
+// and the schemas list.
+func isCommonAttr(k string) bool {
+	switch strings.ToLower(k) {
+	case "schemas", "id", "externalid", "meta":
+		return true
+	}
+	return false
 }
 
 // coerce converts an IdP's loosely typed value into the type def declares.
@@ -169,11 +217,23 @@ func coerceOne(def *attrDef, v any) any {
 // a request without operations.
 func noOp() map[string]any { return map[string]any{"op": "add", "value": map[string]any{}} }
 
-// normalizePatch rewrites a PatchOp body (see the file comment).
+// normalizePatch is preparePatch for a body that is known to hold only
+// stored attributes; a body it would refuse comes back unchanged.
 func normalizePatch(body []byte, rs *resourceSchema) []byte {
+	out, err := preparePatch(body, rs)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// preparePatch rewrites a PatchOp body (see the file comment); a path or
+// key naming an attribute of a served schema that pbxgate does not store
+// is an invalidPath error naming it.
+func preparePatch(body []byte, rs *resourceSchema) ([]byte, *apiError) {
 	m, ok := decodeObject(body)
 	if !ok {
-		return body
+		return body, nil
 	}
 	var opsKey string
 	var ops []any
@@ -181,13 +241,13 @@ func normalizePatch(body []byte, rs *resourceSchema) []byte {
 		if strings.EqualFold(k, "Operations") {
 			list, ok := v.([]any)
 			if !ok {
-				return body
+				return body, nil
 			}
 			opsKey, ops = k, list
 		}
 	}
 	if opsKey == "" {
-		return body
+		return body, nil
 	}
 	out := make([]any, 0, len(ops))
 	for _, o := range ops {
@@ -196,14 +256,18 @@ func normalizePatch(body []byte, rs *resourceSchema) []byte {
 			out = append(out, o)
 			continue
 		}
-		out = append(out, normalizeOp(om, rs)...)
+		n, err := normalizeOp(om, rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n...)
 	}
 	delete(m, opsKey)
 	m["Operations"] = out
-	return encodeObject(m, body)
+	return encodeObject(m, body), nil
 }
 
-func normalizeOp(om map[string]any, rs *resourceSchema) []any {
+func normalizeOp(om map[string]any, rs *resourceSchema) ([]any, *apiError) {
 	var op, path string
 	var value any
 	hasValue, hasPath := false, false
@@ -212,13 +276,13 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 		case "op":
 			s, ok := v.(string)
 			if !ok {
-				return []any{om}
+				return []any{om}, nil
 			}
 			op = strings.ToLower(s)
 		case "path":
 			s, ok := v.(string)
 			if !ok {
-				return []any{om}
+				return []any{om}, nil
 			}
 			path, hasPath = strings.TrimSpace(s), true
 		case "value":
@@ -236,7 +300,7 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 		return o
 	}
 	if op != "add" && op != "replace" && op != "remove" {
-		return []any{om}
+		return []any{om}, nil
 	}
 
 	if hasPath && path != "" {
@@ -251,33 +315,36 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 					}
 				}
 				if len(removes) == 0 {
-					return []any{noOp()}
+					return []any{noOp()}, nil
 				}
-				return removes
+				return removes, nil
 			}
 			return normalizeOp(map[string]any{"op": op, "value": map[string]any{urn: value}}, rs)
 		}
-		newPath, def, drop := resolvePatchPath(rs, path)
+		newPath, def, drop, err := resolvePatchPath(rs, path)
+		if err != nil {
+			return nil, err
+		}
 		if drop {
-			return []any{noOp()}
+			return []any{noOp()}, nil
 		}
 		if op == "replace" && hasValue && value == nil {
-			return []any{build("remove", newPath, nil, false)}
+			return []any{build("remove", newPath, nil, false)}, nil
 		}
 		if l, ok := value.([]any); ok && op == "remove" && len(l) == 0 {
 			// Removing no values: elimity would turn the empty list into
 			// "no value", which removes the whole attribute.
-			return []any{noOp()}
+			return []any{noOp()}, nil
 		}
 		if hasValue && def != nil {
 			value = coerce(def, value)
 		}
-		return []any{build(op, newPath, value, hasValue)}
+		return []any{build(op, newPath, value, hasValue)}, nil
 	}
 
 	vm, ok := value.(map[string]any)
 	if !ok {
-		return []any{build(op, "", value, hasValue)}
+		return []any{build(op, "", value, hasValue)}, nil
 	}
 	// A path-less value: flatten extension containers into URN-prefixed
 	// keys, then fix each key like a path.
@@ -299,7 +366,13 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 	var extra []any
 	clean := map[string]any{}
 	for k, v := range flat {
-		newKey, def, drop := resolvePatchPath(rs, k)
+		newKey, def, drop, err := resolvePatchPath(rs, k)
+		if err != nil {
+			if v == nil {
+				continue // nothing to store
+			}
+			return nil, err
+		}
 		if drop {
 			continue
 		}
@@ -318,60 +391,58 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 	if len(clean) > 0 || len(extra) == 0 {
 		outOps = append(outOps, build(op, "", clean, true))
 	}
-	return append(outOps, extra...)
+	return append(outOps, extra...), nil
 }
 
 // resolvePatchPath resolves a PATCH path (or a key of a path-less value)
-// for normalisation. drop reports a path to ignore: an unknown extension
-// or an unsupported core attribute. def is the attribute the value is for,
+// for normalisation. drop reports a path to ignore: an extension the
+// endpoint does not serve. An attribute of a served schema that pbxgate
+// does not store is an invalidPath error naming it. def is the attribute the value is for,
 // shaped as the value must be (an element for a value-filtered path, the
 // sub-attribute for a sub-attribute path). Paths that do not parse are
 // returned unchanged for elimity to reject.
-func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *attrDef, drop bool) {
+func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *attrDef, drop bool, err *apiError) {
 	urn, rest := rs.splitURNKey(path)
 	if urn == "" && strings.HasPrefix(strings.ToLower(path), "urn:") {
-		return path, nil, true // an extension we do not serve
+		return path, nil, true, nil // an extension we do not serve
 	}
-	p, err := filter.ParsePath([]byte(rest))
-	if err != nil {
-		return path, nil, false
+	p, perr := filter.ParsePath([]byte(rest))
+	if perr != nil {
+		return path, nil, false, nil
 	}
 	name := p.AttributePath.AttributeName
 	if p.AttributePath.URIPrefix != nil {
-		return path, nil, false // a URN we did not recognise; elimity decides
+		return path, nil, false, nil // a URN we did not recognise; elimity decides
 	}
 	if urn == "" || urn == rs.core {
-		if rs.ignored("", name) {
-			return path, nil, true
-		}
-		if rs.lookup(rs.core, name) == nil {
+		if rs.lookup(rs.core, name) == nil && !isCommonAttr(name) {
 			// Entra sends "manager" without the enterprise URN.
-			for _, ext := range rs.exts {
-				if rs.lookup(ext, name) != nil {
-					urn = ext
-					path = ext + ":" + rest
-					break
-				}
+			if ext, d := rs.inExtension(name); d != nil {
+				urn = ext
+				path = ext + ":" + rest
 			}
 		}
 	}
 	d := rs.lookup(urn, name)
 	if d == nil {
-		return path, nil, false
+		if isCommonAttr(name) && (urn == "" || urn == rs.core) {
+			return path, nil, false, nil
+		}
+		return "", nil, false, badRequest(typeInvalidPath, "%q: %s", path, notStored)
 	}
 	if sub := p.AttributePath.SubAttributeName(); sub != "" {
 		if sd := d.sub(sub); sd != nil {
-			return path, sd, false
+			return path, sd, false, nil
 		}
-		return path, nil, false
+		return "", nil, false, badRequest(typeInvalidPath, "%q: %s", path, notStored)
 	}
 	if p.ValueExpression != nil {
 		if sub := p.SubAttributeName(); sub != "" {
-			return path, d.sub(sub), false
+			return path, d.sub(sub), false, nil
 		}
 		one := *d
 		one.multi = false
-		return path, &one, false
+		return path, &one, false, nil
 	}
-	return path, d, false
+	return path, d, false, nil
 }

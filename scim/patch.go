@@ -313,6 +313,18 @@ func (p *patcher) subAttr(op string, c map[string]any, t target, value any) erro
 		obj = map[string]any{}
 		c[t.def.name] = obj
 	}
+	if t.sub.multi && op == "add" {
+		// Add to a multi-valued sub-attribute (ipRestriction.allowed)
+		// appends the values it does not hold yet (RFC 7644 §3.5.2.1).
+		list := asList(obj[t.sub.name])
+		for _, v := range asList(value) {
+			if !containsValue(t.sub, list, v) {
+				list = append(list, v)
+			}
+		}
+		obj[t.sub.name] = list
+		return nil
+	}
 	obj[t.sub.name] = value
 	return nil
 }

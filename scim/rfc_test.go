@@ -666,7 +666,7 @@ func TestSchemasListEveryMappedAttribute(t *testing.T) {
 			assert.True(t, attrs[urn][n], "%s:%s missing from /Schemas", urn, n)
 		}
 	}
-	assert.False(t, attrs[userSchemaURN]["addresses"], "unsupported attributes are not advertised")
+	assert.False(t, attrs[userSchemaURN]["ims"], "unsupported attributes are not advertised")
 	// Each schema can be read on its own too.
 	r = s.Do(scimtest.Request{Method: "GET", Path: "/Schemas/" + pbxSchemaURN})
 	requireStatus(t, 200, r)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
 // Schema URNs served by the endpoint. The core and enterprise URNs are the
@@ -49,10 +51,37 @@ func canonical(name, description string, values ...string) schema.SimpleParams {
 
 func simple(p schema.SimpleParams) schema.CoreAttribute { return schema.SimpleCoreAttribute(p) }
 
+// plainMulti is a multi-valued attribute with RFC 7643's value, display,
+// type and primary sub-attributes (photos, roles, entitlements), stored as
+// a []pbxusers.Attribute.
+func plainMulti(name, description string, types ...string) schema.CoreAttribute {
+	value := str("value", "The value.")
+	if name == "photos" {
+		value = schema.SimpleReferenceParams(schema.ReferenceParams{Name: "value", ReferenceTypes: []schema.AttributeReferenceType{schema.AttributeReferenceTypeExternal}, Description: desc("The URL of the picture.")})
+	}
+	return schema.ComplexCoreAttribute(schema.ComplexParams{
+		Name: name, MultiValued: true, Description: desc(description),
+		SubAttributes: []schema.SimpleParams{
+			value,
+			str("display", "A label for display."),
+			canonical("type", "The kind of value.", types...),
+			boolean("primary", "Whether this is the primary value."),
+		},
+	})
+}
+
+func notificationNames() []string {
+	out := make([]string, len(pbxusers.Notifications))
+	for i, n := range pbxusers.Notifications {
+		out[i] = string(n)
+	}
+	return out
+}
+
 // userSchema is the subset of the RFC 7643 User schema that pbxusers stores.
-// Attributes of the RFC that are not listed (addresses, ims, photos,
-// entitlements, roles, x509Certificates, profileUrl, userType) are ignored
-// on input.
+// Attributes of the RFC that are not listed (ims, x509Certificates,
+// profileUrl, userType) are refused on input with 400 invalidValue (or
+// invalidPath in a PATCH), naming them, rather than dropped.
 func userSchema() schema.Schema {
 	return schema.Schema{
 		ID:          UserSchema,
@@ -106,6 +135,23 @@ func userSchema() schema.Schema {
 					boolean("primary", "Whether this is the primary number."),
 				},
 			}),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name: "addresses", MultiValued: true,
+				Description: desc("Postal addresses, stored as sent. At most one is primary."),
+				SubAttributes: []schema.SimpleParams{
+					str("formatted", "The full address, for display."),
+					str("streetAddress", "The street, house number and so on."),
+					str("locality", "The city or locality."),
+					str("region", "The state or region."),
+					str("postalCode", "The postal code."),
+					str("country", "The country, an ISO 3166-1 alpha-2 code such as 'DE' (stored as sent)."),
+					canonical("type", "The kind of address.", "work", "home", "other"),
+					boolean("primary", "Whether this is the primary address."),
+				},
+			}),
+			plainMulti("photos", "URLs of pictures of the user, stored as sent; the phone system does not fetch them.", "photo", "thumbnail"),
+			plainMulti("entitlements", "The identity provider's entitlements of the user, stored as sent; they grant nothing in the phone system."),
+			plainMulti("roles", "The identity provider's roles of the user, stored as sent; they grant nothing in the phone system (its access level is the PBX extension's role, rights come from profiles)."),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "groups", MultiValued: true, Mutability: schema.AttributeMutabilityReadOnly(),
 				Description: desc("The groups (teams) the user belongs to. Change membership through /Groups."),
@@ -201,6 +247,36 @@ func userExtensionSchema() schema.Schema {
 				},
 			}),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name: "customFields", MultiValued: true,
+				Description: desc("Free named fields of the user (at most 50; names of 1–64 characters, values up to 1000), one element per name."),
+				SubAttributes: []schema.SimpleParams{
+					schema.SimpleStringParams(schema.StringParams{Name: "name", CaseExact: true, Description: desc("The field's name, unique within the user.")}),
+					str("value", "The field's value."),
+				},
+			}),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name:        "ipRestriction",
+				Description: desc("The addresses the user may log in from."),
+				SubAttributes: []schema.SimpleParams{
+					boolean("enabled", "Whether logins are limited to the allowed addresses; needs at least one."),
+					schema.SimpleStringParams(schema.StringParams{Name: "allowed", MultiValued: true, Description: desc("IP addresses or CIDR prefixes, e.g. '10.0.0.0/8', stored normalised.")}),
+				},
+			}),
+			simple(schema.SimpleStringParams(schema.StringParams{
+				Name: "notifications", MultiValued: true, CanonicalValues: notificationNames(),
+				Description: desc("The notification topics the user gets by email."),
+			})),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name: "queues", MultiValued: true,
+				Description: desc("The call queues the user answers for."),
+				SubAttributes: []schema.SimpleParams{
+					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Description: desc("The id of the call queue (a system user of the tenant).")}),
+					schema.SimpleNumberParams(schema.NumberParams{Name: "priority", Type: schema.AttributeTypeInteger(), Description: desc("The tier in the queue's dispatch, 0 or more; lower rings first.")}),
+					boolean("defaultOutbound", "The queue used for outbound calls made with no queue selected; at most one."),
+				},
+			}),
+			simple(boolean("mustChangePassword", "Whether the user must change the password at the next login. Left unchanged when not sent.")),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name:        "routing",
 				Description: desc("How calls to the user are answered."),
 				SubAttributes: []schema.SimpleParams{
@@ -255,10 +331,9 @@ func groupExtensionSchema() schema.Schema {
 }
 
 // unsupportedUserAttrs are RFC 7643 User attributes pbxgate does not store.
-// Input for them is ignored, as for attributes of unknown extensions.
+// Input for them is refused, naming them (see refuseUnstored).
 var unsupportedUserAttrs = map[string]bool{
-	"addresses": true, "ims": true, "photos": true, "entitlements": true, "roles": true,
-	"x509certificates": true, "profileurl": true, "usertype": true,
+	"ims": true, "x509certificates": true, "profileurl": true, "usertype": true,
 }
 
 // attrDef is an attribute of a schema as the PATCH engine, the filter
@@ -349,9 +424,15 @@ func (rs *resourceSchema) lookup(urn, name string) *attrDef {
 	return m[strings.ToLower(name)]
 }
 
-// ignored reports whether input for a core attribute is dropped silently.
-func (rs *resourceSchema) ignored(urn, name string) bool {
-	return (urn == "" || strings.EqualFold(urn, rs.core)) && rs.unknown[strings.ToLower(name)]
+// inExtension finds an attribute of an extension by its bare name (Entra
+// sends "manager" and "department" without the enterprise URN).
+func (rs *resourceSchema) inExtension(name string) (string, *attrDef) {
+	for _, ext := range rs.exts {
+		if d := rs.lookup(ext, name); d != nil {
+			return ext, d
+		}
+	}
+	return "", nil
 }
 
 // splitURNKey splits a key such as

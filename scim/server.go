@@ -247,8 +247,8 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 	case routeList:
 		if r.Method == http.MethodGet {
 			extractFilter(r, st)
-		} else {
-			body = normalizeResource(body, rt.rs)
+		} else if body, err = prepareResource(body, rt.rs); err != nil {
+			return err
 		}
 	case routeSearch:
 		if body, err = extractSearchFilter(body, st); err != nil {
@@ -257,9 +257,13 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 	case routeItem:
 		switch r.Method {
 		case http.MethodPut:
-			body = normalizeResource(body, rt.rs)
+			if body, err = prepareResource(body, rt.rs); err != nil {
+				return err
+			}
 		case http.MethodPatch:
-			body = normalizePatch(body, rt.rs)
+			if body, err = preparePatch(body, rt.rs); err != nil {
+				return err
+			}
 		}
 	}
 

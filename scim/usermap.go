@@ -1,9 +1,9 @@
 package scim
 
 import (
-	"reflect"
+	"encoding/json"
+	"sort"
 	"strings"
-	"time"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -139,6 +139,29 @@ func (m *userMapper) toAttrs(u pbxusers.User, full bool) map[string]any {
 		}
 		a["phoneNumbers"] = list
 	}
+	if len(u.Addresses) > 0 {
+		list := make([]any, len(u.Addresses))
+		for i, ad := range u.Addresses {
+			am := map[string]any{}
+			put(am, "formatted", ad.Formatted)
+			put(am, "streetAddress", ad.StreetAddress)
+			put(am, "locality", ad.Locality)
+			put(am, "region", ad.Region)
+			put(am, "postalCode", ad.PostalCode)
+			put(am, "country", ad.Country)
+			put(am, "type", ad.Type)
+			if ad.Primary {
+				am["primary"] = true
+			}
+			list[i] = am
+		}
+		a["addresses"] = list
+	}
+	for name, list := range map[string][]pbxusers.Attribute{"photos": u.Photos, "roles": u.Roles, "entitlements": u.Entitlements} {
+		if len(list) > 0 {
+			a[name] = fromAttributes(list)
+		}
+	}
 	if m.teams != nil && len(u.Teams) > 0 {
 		list := make([]any, 0, len(u.Teams))
 		for _, id := range u.Teams {
@@ -187,10 +210,44 @@ func (m *userMapper) toAttrs(u pbxusers.User, full bool) map[string]any {
 		"voicemail": f.Voicemail, "fixedMobileSim": f.FixedMobileSIM, "hotDesking": f.HotDesking,
 		"multipleCallerId": f.MultipleCallerID, "busyReject": f.BusyReject, "textMessages": f.TextMessages,
 	}
+	if len(u.CustomFields) > 0 {
+		names := make([]string, 0, len(u.CustomFields))
+		for k := range u.CustomFields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		list := make([]any, len(names))
+		for i, k := range names {
+			list[i] = map[string]any{"name": k, "value": u.CustomFields[k]}
+		}
+		pbx["customFields"] = list
+	}
+	if u.IPRestriction.Enabled || len(u.IPRestriction.Allowed) > 0 {
+		ipr := map[string]any{"enabled": u.IPRestriction.Enabled}
+		if len(u.IPRestriction.Allowed) > 0 {
+			ipr["allowed"] = asList(append([]string(nil), u.IPRestriction.Allowed...))
+		}
+		pbx["ipRestriction"] = ipr
+	}
+	if len(u.Notifications) > 0 {
+		list := make([]any, len(u.Notifications))
+		for i, n := range u.Notifications {
+			list[i] = string(n)
+		}
+		pbx["notifications"] = list
+	}
+	if len(u.Queues) > 0 {
+		list := make([]any, len(u.Queues))
+		for i, q := range u.Queues {
+			list[i] = map[string]any{"value": q.QueueID, "priority": int64(q.Priority), "defaultOutbound": q.DefaultOutbound}
+		}
+		pbx["queues"] = list
+	}
+	pbx["mustChangePassword"] = u.Password.MustChange
 	routing := map[string]any{}
 	put(routing, "answerMode", string(u.Routing.AnswerMode))
 	put(routing, "forwardNumber", u.Routing.ForwardNumber)
-	put(routing, "backupNumber", backupNumber(u.Routing))
+	put(routing, "backupNumber", u.Routing.BackupNumber())
 	if full || len(routing) > 0 {
 		pbx["routing"] = routing
 	}
@@ -255,6 +312,20 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 		u.PhoneNumbers = append(u.PhoneNumbers, n)
 	}
 
+	u.Addresses = nil
+	for _, e := range asList(a["addresses"]) {
+		am := elementMap(e)
+		primary, _ := am["primary"].(bool)
+		u.Addresses = append(u.Addresses, pbxusers.Address{
+			Formatted: rawStr(am, "formatted"), StreetAddress: rawStr(am, "streetAddress"), Locality: rawStr(am, "locality"),
+			Region: rawStr(am, "region"), PostalCode: rawStr(am, "postalCode"), Country: rawStr(am, "country"),
+			Type: strings.ToLower(strAttr(am, "type")), Primary: primary,
+		})
+	}
+	u.Photos = toAttributes(a["photos"])
+	u.Roles = toAttributes(a["roles"])
+	u.Entitlements = toAttributes(a["entitlements"])
+
 	if ent, ok := a[EnterpriseUserSchema].(map[string]any); ok {
 		u.Enterprise = pbxusers.Enterprise{
 			EmployeeNumber: strAttr(ent, "employeeNumber"), CostCenter: strAttr(ent, "costCenter"),
@@ -294,13 +365,60 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 			Voicemail: flag("voicemail"), FixedMobileSIM: flag("fixedMobileSim"), HotDesking: flag("hotDesking"),
 			MultipleCallerID: flag("multipleCallerId"), BusyReject: flag("busyReject"), TextMessages: flag("textMessages"),
 		}
+		u.CustomFields = nil
+		for _, e := range asList(pbx["customFields"]) {
+			cm := elementMap(e)
+			name := strAttr(cm, "name")
+			if name == "" {
+				p.Add(field("customFields.name"), "is required")
+				continue
+			}
+			if u.CustomFields == nil {
+				u.CustomFields = map[string]string{}
+			}
+			if _, dup := u.CustomFields[name]; dup {
+				p.Add(field("customFields"), "field %q listed twice", name)
+			}
+			u.CustomFields[name] = rawStr(cm, "value")
+		}
+		ipr := mapAttr(pbx, "ipRestriction")
+		u.IPRestriction.Enabled, _ = ipr["enabled"].(bool)
+		u.IPRestriction.Allowed = nil
+		for _, v := range asList(ipr["allowed"]) {
+			if s, _ := v.(string); strings.TrimSpace(s) != "" {
+				u.IPRestriction.Allowed = append(u.IPRestriction.Allowed, strings.TrimSpace(s))
+			}
+		}
+		u.Notifications = nil
+		for _, v := range asList(pbx["notifications"]) {
+			if s, _ := v.(string); strings.TrimSpace(s) != "" {
+				u.Notifications = append(u.Notifications, pbxusers.Notification(strings.ToLower(strings.TrimSpace(s))))
+			}
+		}
+		u.Queues = nil
+		for _, e := range asList(pbx["queues"]) {
+			qm := elementMap(e)
+			q := pbxusers.QueueMembership{QueueID: strAttr(qm, "value")}
+			q.DefaultOutbound, _ = qm["defaultOutbound"].(bool)
+			if v, ok := qm["priority"]; ok && v != nil {
+				n, ok := intValue(v)
+				if !ok {
+					p.Add(field("queues.priority"), "must be a whole number, not %v", v)
+				}
+				q.Priority = n
+			}
+			u.Queues = append(u.Queues, q)
+		}
+		if b, ok := pbx["mustChangePassword"].(bool); ok {
+			u.Password.MustChange = b
+		}
 		rt := mapAttr(pbx, "routing")
 		u.Routing.AnswerMode = pbxusers.AnswerMode(strings.ToLower(strAttr(rt, "answerMode")))
 		u.Routing.ForwardNumber = m.e164(&p, field("routing.forwardNumber"), strAttr(rt, "forwardNumber"))
+		// Only the backup number changes: the rest of the policy (rules,
+		// caller lists, timeouts) stays as stored.
 		backup := m.e164(&p, field("routing.backupNumber"), strAttr(rt, "backupNumber"))
-		if backup != backupNumber(orig.Routing) {
-			u.Routing = withBackupNumber(u.Routing, backup)
-		}
+		u.Routing = u.Routing.WithBackupNumber(backup)
 	} else if create {
 		u.Kind = pbxusers.KindPerson
 	}
@@ -341,38 +459,61 @@ func (m *userMapper) e164(p *pbxusers.Problems, field, v string) string {
 	return n
 }
 
-// backupNumber returns the backup number of a policy whose default rule is
-// the pbxusers.BackupRouting preset, else "".
-func backupNumber(p pbxusers.RoutingPolicy) string {
-	steps := p.Default.Ring.Steps
-	if len(steps) != 2 || len(steps[1].Targets) != 1 || steps[1].Targets[0].Kind != pbxusers.TargetExternal {
-		return ""
+// fromAttributes renders photos, roles or entitlements.
+func fromAttributes(list []pbxusers.Attribute) []any {
+	out := make([]any, len(list))
+	for i, at := range list {
+		am := map[string]any{"value": at.Value}
+		if at.Display != "" {
+			am["display"] = at.Display
+		}
+		if at.Type != "" {
+			am["type"] = at.Type
+		}
+		if at.Primary {
+			am["primary"] = true
+		}
+		out[i] = am
 	}
-	n := steps[1].Targets[0].Value
-	preset := pbxusers.BackupRouting(n, steps[0].Timeout.Duration(), steps[1].Timeout.Duration())
-	if !reflect.DeepEqual(preset.Default, p.Default) || preset.RingTimeout != p.RingTimeout {
-		return ""
-	}
-	return n
+	return out
 }
 
-// withBackupNumber installs the backup routing preset with number n as the
-// policy's default rule, keeping the preset's timeouts when it was already
-// installed; n == "" removes the preset. Answer mode, rules, overrides and
-// caller lists stay.
-func withBackupNumber(p pbxusers.RoutingPolicy, n string) pbxusers.RoutingPolicy {
-	var apps, backup time.Duration
-	if backupNumber(p) != "" {
-		steps := p.Default.Ring.Steps
-		apps, backup = steps[0].Timeout.Duration(), steps[1].Timeout.Duration()
-		p.Default, p.RingTimeout = pbxusers.AnsweringRule{}, 0
+// toAttributes reads photos, roles or entitlements, kept as sent.
+func toAttributes(v any) []pbxusers.Attribute {
+	var out []pbxusers.Attribute
+	for _, e := range asList(v) {
+		am := elementMap(e)
+		primary, _ := am["primary"].(bool)
+		out = append(out, pbxusers.Attribute{Value: strAttr(am, "value"), Display: rawStr(am, "display"), Type: strAttr(am, "type"), Primary: primary})
 	}
-	if n == "" {
-		return p
+	return out
+}
+
+// intValue reads an integer attribute value as elimity or the PATCH
+// engine hands it over.
+func intValue(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case int64:
+		return int(x), true
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), true
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return int(n), true
+		}
 	}
-	preset := pbxusers.BackupRouting(n, apps, backup)
-	p.Default, p.RingTimeout = preset.Default, preset.RingTimeout
-	return p
+	return 0, false
+}
+
+// rawStr returns a string attribute as sent (free text such as an address
+// line keeps its spacing).
+func rawStr(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
 }
 
 func strAttr(m map[string]any, k string) string {
