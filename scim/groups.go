@@ -242,7 +242,8 @@ func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) 
 }
 
 // Replace replaces a group (PUT /Groups/{id}): name, external id, the
-// extension's profiles (when sent) and the member list.
+// extension's profiles (when sent) and the member list, in one
+// transaction: a member that is not a user of the tenant saves nothing.
 func (h *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
 	ix, err := h.profiles(ctx, st.tenant)
@@ -253,15 +254,15 @@ func (h *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, err)
 	}
-	if _, err := h.s.dir.ModifyTeam(ctx, st.tenant, id, func(tm *pbxusers.Team) error {
+	tm, err := h.s.dir.ModifyTeamAndMembers(ctx, st.tenant, id, func(tm *pbxusers.Team, _ func() ([]string, error)) (pbxusers.MemberChange, error) {
 		if err := checkIfMatch(r, tm.Version); err != nil {
-			return err
+			return pbxusers.MemberChange{}, err
 		}
-		return fromGroupAttrs(tm, attrs, ix, modeReplace)
-	}); err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
-	}
-	tm, err := h.s.dir.SetTeamMembers(ctx, st.tenant, id, ids)
+		if err := fromGroupAttrs(tm, attrs, ix, modeReplace); err != nil {
+			return pbxusers.MemberChange{}, err
+		}
+		return pbxusers.MemberChange{Add: ids, Replace: true}, nil
+	})
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, h.memberError(ctx, st.tenant, err, id))
 	}
@@ -269,93 +270,69 @@ func (h *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 }
 
 // Patch applies PATCH operations (PATCH /Groups/{id}) and answers 204 (a
-// group's full member list is not worth sending back). Member operations
-// become one call of the library's member methods; the others are applied
-// to the group's attribute map in ModifyTeam. If-Match is checked in the
-// attribute transaction, or just before the member change when there are
-// only member operations.
+// group's full member list is not worth sending back). Everything happens
+// in one transaction with one new version (RFC 7644 §3.5.2): If-Match is
+// checked on the version read, member operations become one member change
+// of the library (adding one member to a 10,000-member group touches one
+// row), the others are applied to the group's attribute map; when any
+// operation fails nothing is written.
 func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
-	var attrOps []scim.PatchOperation
-	mc := memberChange{load: func() ([]string, error) {
-		ids, _, err := h.s.dir.ListTeamMembers(ctx, st.tenant, id, 0, 0)
-		return ids, h.notFound(err, id)
-	}}
-	for _, op := range ops {
-		rest, err := mc.take(op)
-		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
-		}
-		if rest != nil {
-			attrOps = append(attrOps, *rest)
-		}
+	ix, err := h.profiles(ctx, st.tenant)
+	if err != nil {
+		return scim.Resource{}, h.s.fail(r, err)
 	}
-	var tm pbxusers.Team
-	var err error
-	if len(attrOps) > 0 {
-		ix, err := h.profiles(ctx, st.tenant)
-		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+	tm, err := h.s.dir.ModifyTeamAndMembers(ctx, st.tenant, id, func(cur *pbxusers.Team, members func() ([]string, error)) (pbxusers.MemberChange, error) {
+		if err := checkIfMatch(r, cur.Version); err != nil {
+			return pbxusers.MemberChange{}, err
 		}
-		tm, err = h.s.dir.ModifyTeam(ctx, st.tenant, id, func(cur *pbxusers.Team) error {
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return err
+		mc := memberChange{load: members}
+		var attrOps []scim.PatchOperation
+		for _, op := range ops {
+			rest, err := mc.take(op)
+			if err != nil {
+				return pbxusers.MemberChange{}, err
 			}
+			if rest != nil {
+				attrOps = append(attrOps, *rest)
+			}
+		}
+		if len(attrOps) > 0 {
 			attrs := h.groupAttrs(*cur, nil, ix, true)
 			p := newPatcher(groupsSchema, attrs)
 			for _, op := range attrOps {
 				if err := p.apply(op); err != nil {
-					return err
+					return pbxusers.MemberChange{}, err
 				}
 			}
-			return fromGroupAttrs(cur, attrs, ix, modePatch)
-		})
-		if err != nil {
-			return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+			if err := fromGroupAttrs(cur, attrs, ix, modePatch); err != nil {
+				return pbxusers.MemberChange{}, err
+			}
 		}
-	} else if !mc.changes() {
-		if tm, err = h.s.dir.GetTeam(ctx, st.tenant, id); err != nil {
-			return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
-		}
-		if err := checkIfMatch(r, tm.Version); err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
-		}
-	}
-	if mc.changes() {
-		// A member-only PATCH checks If-Match in the transaction that
-		// changes the members; after an attribute change the version has
-		// moved on and was checked there.
-		check := func(t pbxusers.Team) error { return checkIfMatch(r, t.Version) }
-		if len(attrOps) > 0 {
-			check = nil
-		}
-		if tm, err = h.applyMembers(ctx, st.tenant, id, &mc, check); err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
-		}
+		return mc.result(), nil
+	})
+	if err != nil {
+		return scim.Resource{}, h.s.fail(r, h.memberError(ctx, st.tenant, err, id))
 	}
 	st.header = http.Header{"Etag": {etag(tm.Version)}}
 	return scim.Resource{}, nil // 204 No Content
 }
 
-func (h *groupsHandler) applyMembers(ctx context.Context, tenant, id string, mc *memberChange, check func(pbxusers.Team) error) (pbxusers.Team, error) {
-	c := pbxusers.MemberChange{Add: sortedIDs(mc.add), Remove: sortedIDs(mc.remove)}
-	if mc.replace {
-		c = pbxusers.MemberChange{Add: sortedIDs(mc.set), Replace: true}
+// result is the library's member change for the operations taken.
+func (mc *memberChange) result() pbxusers.MemberChange {
+	switch {
+	case !mc.touched:
+		return pbxusers.MemberChange{}
+	case mc.replace:
+		return pbxusers.MemberChange{Add: sortedIDs(mc.set), Replace: true}
 	}
-	tm, err := h.s.dir.ChangeTeamMembersIf(ctx, tenant, id, c, check)
-	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return pbxusers.Team{}, err
-		}
-		return pbxusers.Team{}, h.memberError(ctx, tenant, err, id)
-	}
-	return tm, nil
+	return pbxusers.MemberChange{Add: sortedIDs(mc.add), Remove: sortedIDs(mc.remove)}
 }
 
 // memberError tells an unknown member (400) from a missing group (404).
 func (h *groupsHandler) memberError(ctx context.Context, tenant string, err error, id string) error {
-	if !isNotFound(err) {
+	var ae *apiError
+	if !isNotFound(err) || errors.As(err, &ae) {
 		return err
 	}
 	if _, gerr := h.s.dir.GetTeam(ctx, tenant, id); gerr == nil {
@@ -387,8 +364,6 @@ type memberChange struct {
 	// value eq ... calls it.
 	load func() ([]string, error)
 }
-
-func (mc *memberChange) changes() bool { return mc.touched }
 
 func (mc *memberChange) init() {
 	if mc.add == nil {

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -218,4 +219,78 @@ func TestBackupNumberIsPartial(t *testing.T) {
 	after, err := s.Dir.GetUser(ctx, s.Tenant, u.ID)
 	require.NoError(t, err)
 	assert.Equal(t, rich, after.Routing, "set then removed: the policy is as it was")
+}
+
+// TestGroupWritesAreAtomic: a Group PATCH whose operation fails, wherever it
+// stands, and a Group PUT that fails on a member leave the group exactly as
+// it was: name, members and version (RFC 7644 §3.5.2).
+func TestGroupWritesAreAtomic(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{})
+	ctx := context.Background()
+	_, err := s.Dir.CreateProfile(ctx, s.Tenant, pbxusers.Profile{Name: "Agent"})
+	require.NoError(t, err)
+	u1, u2 := s.MustCreateUser("u1@example.com"), s.MustCreateUser("u2@example.com")
+	gid := s.MustCreateGroup("Sales", u1)
+
+	state := func() (pbxusers.Team, []string) {
+		t.Helper()
+		tm, err := s.Dir.GetTeam(ctx, s.Tenant, gid)
+		require.NoError(t, err)
+		ids, _, err := s.Dir.ListTeamMembers(ctx, s.Tenant, gid, 0, 0)
+		require.NoError(t, err)
+		return tm, ids
+	}
+	good := []map[string]any{
+		op("replace", "displayName", "Renamed"),
+		op("add", "members", []any{map[string]any{"value": u2}}),
+		op("add", pbxGroupURN+":profiles", []any{"Agent"}),
+		op("remove", `members[value eq "`+u1+`"]`, nil),
+	}
+	bad := map[string]struct {
+		op       map[string]any
+		scimType string
+	}{
+		"unknown member":  {op("add", "members", []any{map[string]any{"value": "no-such-user"}}), "invalidValue"},
+		"unknown profile": {op("add", pbxGroupURN+":profiles", []any{"Nobody"}), "invalidValue"},
+		"bad path":        {op("replace", "members.display", "x"), "invalidPath"},
+	}
+	for name, b := range bad {
+		for pos := 0; pos <= len(good); pos++ {
+			t.Run(name+"/at "+strconv.Itoa(pos), func(t *testing.T) {
+				beforeTeam, beforeMembers := state()
+				ops := append(append(append([]map[string]any{}, good[:pos]...), b.op), good[pos:]...)
+				requireError(t, s.Do(scimtest.Request{Method: "PATCH", Path: "/Groups/" + gid, Body: patchBody(ops...)}), 400, b.scimType)
+				afterTeam, afterMembers := state()
+				assert.Equal(t, beforeTeam, afterTeam)
+				assert.Equal(t, beforeMembers, afterMembers)
+			})
+		}
+	}
+
+	// PUT: a bad member anywhere in the list saves nothing.
+	for pos := 0; pos <= 2; pos++ {
+		t.Run("PUT/at "+strconv.Itoa(pos), func(t *testing.T) {
+			beforeTeam, beforeMembers := state()
+			members := []any{map[string]any{"value": u1}, map[string]any{"value": u2}}
+			members = append(members[:pos], append([]any{map[string]any{"value": "no-such-user"}}, members[pos:]...)...)
+			r := s.Do(scimtest.Request{Method: "PUT", Path: "/Groups/" + gid, Body: map[string]any{
+				"schemas": []string{groupSchemaURN}, "displayName": "Renamed", "members": members,
+				pbxGroupURN: map[string]any{"profiles": []any{"Agent"}},
+			}})
+			requireError(t, r, 400, "invalidValue")
+			afterTeam, afterMembers := state()
+			assert.Equal(t, beforeTeam, afterTeam)
+			assert.Equal(t, beforeMembers, afterMembers)
+		})
+	}
+
+	// The good operations together apply at once, with one new version.
+	before, _ := state()
+	r := s.Do(scimtest.Request{Method: "PATCH", Path: "/Groups/" + gid, Body: patchBody(good...)})
+	requireStatus(t, 204, r)
+	after, members := state()
+	assert.Equal(t, "Renamed", after.Name)
+	assert.Equal(t, []string{u2}, members)
+	assert.Equal(t, before.Version+1, after.Version, "one request, one version")
+	assert.Equal(t, `W/"`+strconv.FormatInt(after.Version, 10)+`"`, r.Header.Get("ETag"))
 }
