@@ -294,3 +294,37 @@ func TestGroupWritesAreAtomic(t *testing.T) {
 	assert.Equal(t, before.Version+1, after.Version, "one request, one version")
 	assert.Equal(t, `W/"`+strconv.FormatInt(after.Version, 10)+`"`, r.Header.Get("ETag"))
 }
+
+// TestUserPatchIsAtomic: a User PATCH whose operation fails, wherever it
+// stands, leaves the user exactly as it was, version included.
+func TestUserPatchIsAtomic(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{})
+	ctx := context.Background()
+	id := s.MustCreateUser("ada@example.com")
+	good := []map[string]any{
+		op("replace", "displayName", "Ada"),
+		op("add", "roles", []any{map[string]any{"value": "lead"}}),
+		op("replace", "active", false),
+	}
+	bad := map[string]map[string]any{
+		"library refuses":  op("replace", pbxSchemaURN+":extension", "12a"),
+		"unknown profile":  op("add", pbxSchemaURN+":profiles", []any{"Nobody"}),
+		"no target":        op("replace", `emails[value sw "x"].type`, "home"),
+		"immutable kind":   op("replace", pbxSchemaURN+":kind", "call_queue"),
+		"not stored (ims)": op("add", "ims", []any{map[string]any{"value": "ada"}}),
+	}
+	for name, b := range bad {
+		for pos := 0; pos <= len(good); pos++ {
+			t.Run(name+"/at "+strconv.Itoa(pos), func(t *testing.T) {
+				before, err := s.Dir.GetUser(ctx, s.Tenant, id)
+				require.NoError(t, err)
+				ops := append(append(append([]map[string]any{}, good[:pos]...), b), good[pos:]...)
+				r := s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Body: patchBody(ops...)})
+				requireStatus(t, 400, r)
+				after, err := s.Dir.GetUser(ctx, s.Tenant, id)
+				require.NoError(t, err)
+				assert.Equal(t, before, after)
+			})
+		}
+	}
+}
