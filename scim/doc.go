@@ -39,6 +39,33 @@
 // (pbxusers.RoutingPolicy.WithBackupNumber): rules, caller lists and
 // timeouts stay.
 //
+// Tolerant where it must be, strict where it matters. A refused request is
+// worse than a naive server's acceptance: Entra marks the user as failed,
+// retries, and the other changes of that request (a deactivation, say) are
+// lost. So a provisioning request fails only for what identifies or
+// connects the user — userName and its uniqueness, externalId, an
+// extension or station number clash, a reference pbxgate cannot keep (a
+// group member that is not a user, an unknown permission profile or call
+// queue), an address the welcome mail could not be sent to — and for
+// malformed protocol. Any other value pbxgate cannot use is skipped and
+// reported: logged as a warning with the attribute and the reason (never
+// the value) and counted in pbxgate_scim_skipped_values_total. Per
+// attribute (each also says so in its /Schemas description):
+//
+//   - active and other booleans: "True"/"False" strings are accepted.
+//   - emails: a value that is not an address, a repeated address or a
+//     second primary is skipped; an address with non-ASCII characters is
+//     refused with 400 (pbxgate mails ASCII addresses only, and a 201
+//     followed by a welcome mail that cannot be sent helps nobody).
+//   - phoneNumbers: stored in E.164 (tenant region, tel: URIs, +); a
+//     number that does not parse (a national number on a tenant without a
+//     region) is skipped as not dialable.
+//   - manager: an id or an externalId; one that names nobody yet is
+//     skipped and the stored manager stays (Entra provisions in any order).
+//   - group members: display is returned and ignored on input.
+//   - unknown extensions (urn:okta:...) are ignored; attributes of the
+//     served schemas that are not stored are refused (see below).
+//
 // Choices where RFC 7644 leaves room: a PUT clears core attributes it
 // leaves out, but keeps active, externalId, password and any extension
 // whose object it leaves out (so an IdP that does not know the PBX

@@ -54,7 +54,7 @@ func (h *groupsHandler) profiles(ctx context.Context, tenant string) (profileInd
 // groupAttrs returns a team's SCIM attributes; members is nil when they
 // are not returned. With full set (the base of a PATCH) externalId and the
 // extension container are always present.
-func (h *groupsHandler) groupAttrs(tm pbxusers.Team, members []string, profiles profileIndex, full bool) map[string]any {
+func (h *groupsHandler) groupAttrs(tm pbxusers.Team, members []string, names map[string]string, profiles profileIndex, full bool) map[string]any {
 	a := map[string]any{"displayName": tm.Name}
 	if full {
 		if tm.Owner.ExternalID != "" {
@@ -66,6 +66,9 @@ func (h *groupsHandler) groupAttrs(tm pbxusers.Team, members []string, profiles 
 		list := make([]any, len(members))
 		for i, id := range members {
 			m := map[string]any{"value": id, "type": "User"}
+			if n := names[id]; n != "" {
+				m["display"] = n
+			}
 			if h.s.opts.BaseURL != "" {
 				m["$ref"] = h.s.opts.BaseURL + "/Users/" + id
 			}
@@ -124,6 +127,10 @@ func (h *groupsHandler) resource(ctx context.Context, r *http.Request, tm pbxuse
 			members = []string{}
 		}
 	}
+	names, err := h.s.userLabels(ctx, tenant, members)
+	if err != nil {
+		return scim.Resource{}, h.s.fail(r, err)
+	}
 	if profiles == nil {
 		ix, err := h.profiles(ctx, tenant)
 		if err != nil {
@@ -131,11 +138,11 @@ func (h *groupsHandler) resource(ctx context.Context, r *http.Request, tm pbxuse
 		}
 		profiles = &ix
 	}
-	return h.render(tm, members, *profiles, proj), nil
+	return h.render(tm, members, names, *profiles, proj), nil
 }
 
-func (h *groupsHandler) render(tm pbxusers.Team, members []string, profiles profileIndex, proj projection) scim.Resource {
-	attrs := h.groupAttrs(tm, members, profiles, false)
+func (h *groupsHandler) render(tm pbxusers.Team, members []string, names map[string]string, profiles profileIndex, proj projection) scim.Resource {
+	attrs := h.groupAttrs(tm, members, names, profiles, false)
 	proj.apply(attrs)
 	created, updated := tm.Created, tm.Updated
 	return scim.Resource{
@@ -227,6 +234,7 @@ func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) 
 	out := scim.Page{TotalResults: page.Total, Resources: make([]scim.Resource, 0, len(page.Teams))}
 	for _, tm := range page.Teams {
 		var members []string
+		var names map[string]string
 		if withMembers {
 			if members, _, err = h.s.dir.ListTeamMembers(ctx, st.tenant, tm.ID, 0, 0); err != nil {
 				return scim.Page{}, h.s.fail(r, err)
@@ -234,8 +242,11 @@ func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) 
 			if members == nil {
 				members = []string{}
 			}
+			if names, err = h.s.userLabels(ctx, st.tenant, members); err != nil {
+				return scim.Page{}, h.s.fail(r, err)
+			}
 		}
-		out.Resources = append(out.Resources, h.render(tm, members, ix, lp.proj))
+		out.Resources = append(out.Resources, h.render(tm, members, names, ix, lp.proj))
 	}
 	st.itemsPerPage = len(out.Resources)
 	return out, nil
@@ -298,7 +309,7 @@ func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 			}
 		}
 		if len(attrOps) > 0 {
-			attrs := h.groupAttrs(*cur, nil, ix, true)
+			attrs := h.groupAttrs(*cur, nil, nil, ix, true)
 			p := newPatcher(groupsSchema, attrs)
 			for _, op := range attrOps {
 				if err := p.apply(op); err != nil {

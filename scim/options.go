@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for Options.
@@ -49,6 +51,12 @@ type Options struct {
 	// Now is the clock of the rate limiter; nil means time.Now. Tests set
 	// it.
 	Now func() time.Time
+
+	// Registerer, when set, receives the handler's metrics:
+	// pbxgate_scim_skipped_values_total{attribute} counts attribute values
+	// a request carried that were skipped rather than refused (see the
+	// package documentation). nil registers nothing.
+	Registerer prometheus.Registerer
 }
 
 // RateLimit is a token bucket per API token: Burst requests at once, then

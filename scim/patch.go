@@ -25,9 +25,11 @@ import (
 //
 // Deliberate choices where RFC 7644 leaves room or IdPs need it:
 //   - add or replace with a value filter that matches nothing creates the
-//     element when the filter is a conjunction of eq comparisons
-//     (emails[type eq "work"].value: Entra ID sends that to set a work
-//     address that does not exist yet); other filters fail with noTarget.
+//     element when the filter is type eq "...", optionally and primary eq
+//     true/false (emails[type eq "work"].value: Entra ID and Okta send
+//     that to set a work address that does not exist yet; see upsertForm);
+//     every other filter, value eq "..." included, fails with noTarget as
+//     RFC 7644 §3.5.2.3 says.
 //   - remove with a value filter that matches nothing succeeds (IdPs retry
 //     removals).
 //   - add of a value already present (same value sub-attribute) merges
@@ -400,7 +402,7 @@ func (p *patcher) filtered(op string, c map[string]any, t target, value any) err
 	}
 	if len(matches) == 0 {
 		base, ok := eqConstraints(t.expr, d)
-		if !ok {
+		if !ok || !upsertForm(base) {
 			return badRequest(typeNoTarget, "no value of %q matches %q", d.name, t.name)
 		}
 		if t.sub != nil {
@@ -678,6 +680,24 @@ func compareElement(v any, sd *attrDef, op string, want any) (bool, error) {
 		return false, fmt.Errorf("unknown operator %q", op)
 	}
 	return false, fmt.Errorf("%s cannot be compared with %s", sd.name, describeValue(want))
+}
+
+// upsertForm reports whether a filter's constraints are the form Entra and
+// Okta send to create a value that does not exist yet: type eq "..."
+// (emails[type eq "work"].value, phoneNumbers[type eq "mobile"].value,
+// addresses[type eq "work"].streetAddress), optionally with primary eq
+// true or false. Any other filter that matches nothing is noTarget (RFC
+// 7644 §3.5.2.3).
+func upsertForm(c map[string]any) bool {
+	if _, ok := c["type"]; !ok {
+		return false
+	}
+	for k := range c {
+		if k != "type" && k != "primary" {
+			return false
+		}
+	}
+	return true
 }
 
 // eqConstraints returns the element a conjunction of eq comparisons

@@ -111,7 +111,7 @@ func userSchema() schema.Schema {
 			simple(str("locale", "The user's locale as a BCP 47 tag, e.g. 'en-US'. Same value as preferredLanguage.")),
 			simple(str("timezone", "The user's IANA time zone, e.g. 'Europe/Berlin'.")),
 			simple(schema.SimpleBooleanParams(schema.BooleanParams{
-				Name: "active", Description: desc("Whether the user may log in and receive calls. Inactive users keep everything."),
+				Name: "active", Description: desc("Whether the user may log in and receive calls. Inactive users keep everything. The strings \"True\" and \"False\" are accepted."),
 			})),
 			simple(schema.SimpleStringParams(schema.StringParams{
 				Name: "password", Mutability: schema.AttributeMutabilityWriteOnly(), Returned: schema.AttributeReturnedNever(),
@@ -119,7 +119,7 @@ func userSchema() schema.Schema {
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "emails", MultiValued: true,
-				Description: desc("Email addresses, unique within the tenant (case-insensitive). At most one is primary."),
+				Description: desc("Email addresses, unique within the tenant (case-insensitive). A value that is not an address, a repeated address or a second primary is skipped (logged); an address with non-ASCII characters is refused with 400 because mail to it cannot be sent."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", Description: desc("The address."), Uniqueness: schema.AttributeUniquenessServer()}),
 					canonical("type", "The kind of address.", "work", "home", "other"),
@@ -128,7 +128,7 @@ func userSchema() schema.Schema {
 			}),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "phoneNumbers", MultiValued: true,
-				Description: desc("Phone numbers, stored in E.164 form; national numbers are read with the tenant's region and tel: URIs are accepted."),
+				Description: desc("Phone numbers, stored in E.164 form; national numbers are read with the tenant's region and tel: URIs are accepted. A number that does not parse (a national number on a tenant without a region) is skipped as not dialable (logged), never a reason to refuse the request."),
 				SubAttributes: []schema.SimpleParams{
 					str("value", "The number."),
 					canonical("type", "The kind of number.", "work", "mobile", "home", "fax", "other"),
@@ -181,7 +181,7 @@ func enterpriseSchema() schema.Schema {
 			simple(str("department", "The name of a department.")),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name:        "manager",
-				Description: desc("The user's manager, a user of the same tenant."),
+				Description: desc("The user's manager, a user of the same tenant, by id or externalId (Entra sends a plain string). A manager that names nobody (yet) is skipped (logged) and the stored manager stays."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Description: desc("The id of the manager's User resource.")}),
 					schema.SimpleReferenceParams(schema.ReferenceParams{Name: "$ref", ReferenceTypes: []schema.AttributeReferenceType{enterpriseMgrRef}, Description: desc("The URI of the manager's User resource.")}),
@@ -289,8 +289,7 @@ func userExtensionSchema() schema.Schema {
 	}
 }
 
-// groupSchema is the RFC 7643 Group schema without members' display (not
-// returned) and with User members only.
+// groupSchema is the RFC 7643 Group schema with User members only.
 func groupSchema() schema.Schema {
 	immutable := schema.AttributeMutabilityImmutable()
 	return schema.Schema{
@@ -308,6 +307,7 @@ func groupSchema() schema.Schema {
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Mutability: immutable, Description: desc("The member's user id.")}),
 					schema.SimpleReferenceParams(schema.ReferenceParams{Name: "$ref", Mutability: immutable, ReferenceTypes: []schema.AttributeReferenceType{"User"}, Description: desc("The member's URI.")}),
+					schema.SimpleStringParams(schema.StringParams{Name: "display", Mutability: schema.AttributeMutabilityReadOnly(), Description: desc("The member's display name (its displayName, else given and family name, else nickName, else userName). Ignored on input.")}),
 					schema.SimpleStringParams(schema.StringParams{Name: "type", Mutability: immutable, CanonicalValues: []string{"User"}, Description: desc("Always 'User'.")}),
 				},
 			}),

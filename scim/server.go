@@ -14,6 +14,7 @@ import (
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -44,6 +45,9 @@ type server struct {
 	limit   *limiter
 	elimity scim.Server
 	rt      *router
+	// skipped counts skipped attribute values by attribute; nil without
+	// Options.Registerer.
+	skipped *prometheus.CounterVec
 }
 
 // New returns the SCIM 2.0 endpoint over dir: an http.Handler serving
@@ -61,6 +65,15 @@ func New(dir *pbxusers.Directory, opts Options) (http.Handler, error) {
 	}
 	s := &server{dir: dir, opts: opts, log: opts.Logger.With("component", "scim")}
 	s.limit = newLimiter(opts.RateLimit, opts.Now)
+	if opts.Registerer != nil {
+		s.skipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pbxgate_scim_skipped_values_total",
+			Help: "Attribute values of SCIM requests that were skipped (and logged) instead of refusing the request.",
+		}, []string{"attribute"})
+		if err := opts.Registerer.Register(s.skipped); err != nil {
+			return nil, fmt.Errorf("scim: register metrics: %w", err)
+		}
+	}
 	s.rt = &router{routes: map[string]http.HandlerFunc{}}
 	for _, m := range []mounter{&usersHandler{s: s}, &groupsHandler{s: s}, &serviceProviderConfig{s: s}} {
 		m.Mount(s.rt)
@@ -133,8 +146,11 @@ const (
 )
 
 type route struct {
-	kind  routeKind
-	rs    *resourceSchema
+	kind routeKind
+	rs   *resourceSchema
+	// path is the canonical path below Prefix, when it differs from the
+	// request's (a collection with a trailing slash).
+	path  string
 	allow []string
 }
 
@@ -148,13 +164,18 @@ func (s *server) classify(p string) route {
 		return route{kind: routeNotImplemented}
 	}
 	for _, rt := range s.rt.resourceTypes {
+		if p == rt.Endpoint+"/" {
+			// A collection with a trailing slash (issue 16): elimity would
+			// read it as the resource with the empty id.
+			p = rt.Endpoint
+		}
 		rs := usersSchema
 		if rt.Endpoint == "/Groups" {
 			rs = groupsSchema
 		}
 		switch {
 		case p == rt.Endpoint:
-			return route{kind: routeList, rs: rs, allow: []string{http.MethodGet, http.MethodPost}}
+			return route{kind: routeList, rs: rs, path: p, allow: []string{http.MethodGet, http.MethodPost}}
 		case p == rt.Endpoint+"/.search":
 			return route{kind: routeSearch, rs: rs, allow: []string{http.MethodPost}}
 		case strings.HasPrefix(p, rt.Endpoint+"/") && len(p) > len(rt.Endpoint)+1:
@@ -211,7 +232,16 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 	case routeNotImplemented:
 		return errorf(http.StatusNotImplemented, "", "%s is not supported; use /Users and /Groups", r.URL.Path)
 	}
-	if !allowed(rt.allow, r.Method) {
+	if rt.path != "" {
+		sub = rt.path
+	}
+	method := r.Method
+	if method == http.MethodHead {
+		// HEAD is GET without a body (RFC 9110 §9.3.2); net/http drops
+		// what is written as the body of a HEAD response.
+		method = http.MethodGet
+	}
+	if !allowed(rt.allow, method) {
 		w.Header().Set("Allow", strings.Join(rt.allow, ", "))
 		return errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path)
 	}
@@ -245,7 +275,7 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 			return nil
 		}
 	case routeList:
-		if r.Method == http.MethodGet {
+		if method == http.MethodGet {
 			extractFilter(r, st)
 		} else if body, err = prepareResource(body, rt.rs); err != nil {
 			return err
@@ -270,6 +300,7 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 	ctx = pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: tok.Name})
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	r2 := r.WithContext(ctx)
+	r2.Method = method
 	u := *r.URL
 	u.Path, u.RawPath = "/v2"+sub, ""
 	r2.URL = &u

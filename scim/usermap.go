@@ -2,7 +2,10 @@ package scim
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/mail"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
@@ -77,6 +80,25 @@ type userMapper struct {
 	teams map[string]string
 	// region is the tenant's phone region for national numbers.
 	region string
+	// managers maps the manager values a write may set (an id or an
+	// externalId) to the id of the user they name, "" for a user that is
+	// not known (yet); see usersHandler.resolveManagers. A value missing
+	// from the map is taken as an id for the library to check.
+	managers map[string]string
+	// warnings collects what a write skipped (see warn).
+	warnings []warning
+}
+
+// warning is an attribute value a write skipped, and why. The values
+// themselves are not kept: they may be personal data and end up in logs.
+type warning struct {
+	attr, reason string
+}
+
+// warn records that a non-identifying attribute value was skipped, per
+// the package's principle (see doc.go): the request goes on without it.
+func (m *userMapper) warn(attr, format string, args ...any) {
+	m.warnings = append(m.warnings, warning{attr: attr, reason: fmt.Sprintf(format, args...)})
 }
 
 func (m *userMapper) ref(kind, id string) string {
@@ -291,12 +313,7 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 	if pw, _ := a["password"].(string); pw != "" {
 		u.Password.New = pw
 	}
-	u.Emails = nil
-	for _, e := range asList(a["emails"]) {
-		em := elementMap(e)
-		primary, _ := em["primary"].(bool)
-		u.Emails = append(u.Emails, pbxusers.Email{Value: strAttr(em, "value"), Type: strings.ToLower(strAttr(em, "type")), Primary: primary})
-	}
+	u.Emails = m.emails(&p, asList(a["emails"]))
 	u.PhoneNumbers = nil
 	for _, e := range asList(a["phoneNumbers"]) {
 		pm := elementMap(e)
@@ -306,9 +323,17 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 			t = string(pbxusers.PhoneOther)
 		}
 		n := pbxusers.PhoneNumber{Number: strAttr(pm, "value"), Type: pbxusers.PhoneType(t), Primary: primary}
-		if e164, ext, err := pbxusers.NormalizeE164(n.Number, m.region); err == nil {
-			n.Number, n.Ext = e164, ext // else the library reports the number
+		if n.Number == "" {
+			continue
 		}
+		e164, ext, err := pbxusers.NormalizeE164(n.Number, m.region)
+		if err != nil {
+			// Not dialable as sent (a national number on a tenant
+			// without a region): never a reason to refuse the request.
+			m.warn("phoneNumbers", "a number is not dialable and was skipped: %v", err)
+			continue
+		}
+		n.Number, n.Ext = e164, ext
 		u.PhoneNumbers = append(u.PhoneNumbers, n)
 	}
 
@@ -331,7 +356,7 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 			EmployeeNumber: strAttr(ent, "employeeNumber"), CostCenter: strAttr(ent, "costCenter"),
 			Organization: strAttr(ent, "organization"), Division: strAttr(ent, "division"), Department: strAttr(ent, "department"),
 		}
-		u.ManagerID = strAttr(mapAttr(ent, "manager"), "value")
+		u.ManagerID = m.manager(strAttr(mapAttr(ent, "manager"), "value"), orig.ManagerID)
 	}
 
 	if pbx, ok := a[UserExtensionSchema].(map[string]any); ok {
@@ -423,6 +448,74 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 		u.Kind = pbxusers.KindPerson
 	}
 	return p.Err()
+}
+
+// emails reads the emails attribute. An address that cannot be mailed
+// because it is not ASCII is refused (the welcome mail would fail later);
+// a value that is not an address, a repeated address or a second primary
+// is skipped with a warning.
+func (m *userMapper) emails(p *pbxusers.Problems, list []any) []pbxusers.Email {
+	var out []pbxusers.Email
+	seen := map[string]bool{}
+	primaries := 0
+	for i, e := range list {
+		em := elementMap(e)
+		v := strAttr(em, "value")
+		if v == "" {
+			continue
+		}
+		primary, _ := em["primary"].(bool)
+		if !isASCII(v) {
+			p.Add("emails["+strconv.Itoa(i)+"].value", "%q cannot be mailed: pbxgate sends mail to ASCII addresses only "+
+				"(no SMTPUTF8 local parts; write an internationalised domain in its xn-- form)", v)
+			continue
+		}
+		if a, err := mail.ParseAddress(v); err != nil || a.Address != v || a.Name != "" {
+			m.warn("emails", "a value is not an email address and was skipped")
+			continue
+		}
+		if seen[strings.ToLower(v)] {
+			m.warn("emails", "an address listed twice was skipped")
+			continue
+		}
+		seen[strings.ToLower(v)] = true
+		if primary {
+			if primaries++; primaries > 1 {
+				m.warn("emails", "only the first primary address stays primary")
+				primary = false
+			}
+		}
+		out = append(out, pbxusers.Email{Value: v, Type: strings.ToLower(strAttr(em, "type")), Primary: primary})
+	}
+	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// manager returns the manager id for value v (an id or an externalId,
+// resolved beforehand into m.managers). A manager that is not known is
+// skipped with a warning and the stored manager stays: Entra provisions
+// users in any order.
+func (m *userMapper) manager(v, stored string) string {
+	if v == "" {
+		return ""
+	}
+	id, ok := m.managers[v]
+	switch {
+	case !ok:
+		return v
+	case id == "":
+		m.warn(EnterpriseUserSchema+":manager", "no user has this id or externalId (yet); the manager was left unchanged")
+		return stored
+	}
+	return id
 }
 
 // pickLanguage reads the one language field from preferredLanguage and

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/elimity-com/scim"
@@ -117,6 +118,9 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, err)
 	}
+	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+		return scim.Resource{}, h.s.fail(r, err)
+	}
 	var u pbxusers.User
 	if err := m.fromAttrs(&u, attrs, pbxusers.User{}, modeCreate); err != nil {
 		return scim.Resource{}, h.s.fail(r, err)
@@ -125,6 +129,7 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, err)
 	}
+	h.s.report(ctx, st.tenant, created.ID, m.warnings)
 	return h.resource(ctx, r, m, created, projectionFromQuery(usersSchema, r))
 }
 
@@ -207,6 +212,9 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, err)
 	}
+	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+		return scim.Resource{}, h.s.fail(r, err)
+	}
 	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
 			return notFound("User", id)
@@ -214,11 +222,13 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		if err := checkIfMatch(r, u.Version); err != nil {
 			return err
 		}
+		m.warnings = nil // the function may run more than once
 		return m.fromAttrs(u, attrs, u.Clone(), modeReplace)
 	})
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
 	}
+	h.s.report(ctx, st.tenant, u.ID, m.warnings)
 	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
 }
 
@@ -231,6 +241,21 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, err)
 	}
+	// The manager the operations set is resolved before the transaction
+	// (the library cannot be called inside it): apply them to the user as
+	// it is now and look at the result.
+	if cur, err := h.getPerson(ctx, st.tenant, id); err == nil {
+		attrs := m.toAttrs(cur, true)
+		p := newPatcher(usersSchema, attrs)
+		for _, op := range ops {
+			if p.apply(op) != nil {
+				break // the transaction reports it
+			}
+		}
+		if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+			return scim.Resource{}, h.s.fail(r, err)
+		}
+	}
 	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
 			return notFound("User", id)
@@ -238,6 +263,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		if err := checkIfMatch(r, u.Version); err != nil {
 			return err
 		}
+		m.warnings = nil // the function may run more than once
 		attrs := m.toAttrs(*u, true)
 		p := newPatcher(usersSchema, attrs)
 		for _, op := range ops {
@@ -250,7 +276,52 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	if err != nil {
 		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
 	}
+	h.s.report(ctx, st.tenant, u.ID, m.warnings)
 	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
+}
+
+// resolveManagers resolves the manager value in attrs, which Entra may
+// send as the manager's id or externalId, into m.managers: the id of the
+// person it names, or "" when there is none (yet).
+func (h *usersHandler) resolveManagers(ctx context.Context, tenant string, m *userMapper, attrs map[string]any) error {
+	ent, _ := attrs[EnterpriseUserSchema].(map[string]any)
+	v := strAttr(mapAttr(ent, "manager"), "value")
+	if v == "" {
+		return nil
+	}
+	if m.managers == nil {
+		m.managers = map[string]string{}
+	}
+	if u, err := h.getPerson(ctx, tenant, v); err == nil {
+		m.managers[v] = u.ID
+		return nil
+	} else if !isNotFound(err) {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			return err
+		}
+	}
+	u, err := h.s.dir.LookupUser(ctx, tenant, pbxusers.KeyExternalID, v)
+	switch {
+	case err == nil && !u.Kind.System():
+		m.managers[v] = u.ID
+	case err == nil || isNotFound(err):
+		m.managers[v] = ""
+	default:
+		return err
+	}
+	return nil
+}
+
+// report logs and counts what a write skipped (see the package's
+// principle in doc.go).
+func (s *server) report(ctx context.Context, tenant, userID string, ws []warning) {
+	for _, w := range ws {
+		s.log.WarnContext(ctx, "attribute value skipped", "tenant", tenant, "user_id", userID, "attribute", w.attr, "reason", w.reason)
+		if s.skipped != nil {
+			s.skipped.WithLabelValues(w.attr).Inc()
+		}
+	}
 }
 
 // Delete deletes a user (DELETE /Users/{id}); a missing user is 404.
@@ -265,6 +336,28 @@ func (h *usersHandler) Delete(r *http.Request, id string) error {
 		return h.s.fail(r, h.notFound(err, id))
 	}
 	return nil
+}
+
+// userLabels returns the display names (pbxusers.User.Label) of the given
+// users (missing ones are left out), reading them in chunks with one query
+// each.
+func (s *server) userLabels(ctx context.Context, tenant string, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		f := make(pbxusers.Or, len(chunk))
+		for i, id := range chunk {
+			f[i] = pbxusers.Eq(pbxusers.AttrID, id)
+		}
+		page, err := s.dir.ListUsers(ctx, tenant, pbxusers.UserQuery{Filter: f, Limit: pbxusers.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range page.Users {
+			out[u.ID] = u.Label()
+		}
+	}
+	return out, nil
 }
 
 // teamNames returns the names of the given teams (missing ones are left
