@@ -19,6 +19,9 @@
 // GroupExtensionSchema, which binds a group to permission profiles), and
 // the discovery endpoints /ServiceProviderConfig, /Schemas and
 // /ResourceTypes. /Schemas lists exactly the attributes that are stored.
+// /Bulk (RFC 7644 §3.7) runs each operation as the request it describes,
+// resolving bulkId references, within Options.BulkMaxOperations and
+// Options.BulkMaxPayloadBytes (see bulk.go).
 //
 // Mapping of users: id = User.ID; externalId = Owner.ExternalID; userName,
 // name.*, displayName, nickName, title, emails, phoneNumbers (E.164, tel:

@@ -142,6 +142,7 @@ const (
 	routeItem
 	routeDiscovery
 	routeSPC
+	routeBulk
 	routeNotImplemented
 )
 
@@ -160,7 +161,9 @@ func (s *server) classify(p string) route {
 		return route{kind: routeSPC, allow: []string{http.MethodGet}}
 	case p == "/Schemas", strings.HasPrefix(p, "/Schemas/"), p == "/ResourceTypes", strings.HasPrefix(p, "/ResourceTypes/"):
 		return route{kind: routeDiscovery, allow: []string{http.MethodGet}}
-	case p == "" || p == "/" || p == "/.search" || p == "/Bulk" || p == "/Me" || strings.HasPrefix(p, "/Me/"):
+	case p == "/Bulk":
+		return route{kind: routeBulk, allow: []string{http.MethodPost}}
+	case p == "" || p == "/" || p == "/.search" || p == "/Me" || strings.HasPrefix(p, "/Me/"):
 		return route{kind: routeNotImplemented}
 	}
 	for _, rt := range s.rt.resourceTypes {
@@ -213,7 +216,6 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 	if !ok || (sub != "" && sub[0] != '/') {
 		return errorf(http.StatusNotFound, "", "no such endpoint; the SCIM endpoint is %s", Prefix)
 	}
-	ctx := r.Context()
 
 	// Authentication: the tenant comes from the token only.
 	tok, err := s.authenticate(r)
@@ -224,7 +226,14 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 		return &apiError{status: http.StatusTooManyRequests, detail: "too many requests for this token; retry later", retryAfter: retry}
 	}
 	st.tenant, st.token = tok.TenantID, tok
+	return s.route(w, r, st, sub)
+}
 
+// route serves an authenticated request for path sub (below Prefix); a
+// returned error is written as the response. Bulk operations come here
+// too, each as a request of its own.
+func (s *server) route(w *responseWriter, r *http.Request, st *request, sub string) *apiError {
+	ctx, tok := r.Context(), st.token
 	rt := s.classify(sub)
 	switch rt.kind {
 	case routeNone:
@@ -246,8 +255,13 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 		return errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path)
 	}
 
+	if rt.kind == routeBulk {
+		return s.bulk(w, r, st)
+	}
+
 	// Body: limit it, then hand elimity a normalised copy.
 	var body []byte
+	var err *apiError
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		if r.ContentLength > s.opts.MaxBodyBytes {
 			return s.tooLarge()

@@ -339,12 +339,12 @@ func (h *usersHandler) Delete(r *http.Request, id string) error {
 }
 
 // userLabels returns the display names (pbxusers.User.Label) of the given
-// users (missing ones are left out), reading them in chunks with one query
-// each.
+// users (missing ones are left out), reading them in chunks of
+// labelChunkN with one query each.
 func (s *server) userLabels(ctx context.Context, tenant string, ids []string) (map[string]string, error) {
 	out := make(map[string]string, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
+	for start := 0; start < len(ids); start += labelChunkN {
+		chunk := ids[start:min(start+labelChunkN, len(ids))]
 		f := make(pbxusers.Or, len(chunk))
 		for i, id := range chunk {
 			f[i] = pbxusers.Eq(pbxusers.AttrID, id)
@@ -359,6 +359,10 @@ func (s *server) userLabels(ctx context.Context, tenant string, ids []string) (m
 	}
 	return out, nil
 }
+
+// labelChunkN is how many user ids one query of userLabels looks up: an
+// or of 500 comparisons is deeper than SQLite's expression limit (1000).
+const labelChunkN = 200
 
 // teamNames returns the names of the given teams (missing ones are left
 // out), reading them in chunks with one query each.
@@ -386,7 +390,7 @@ func (s *server) teamNames(ctx context.Context, tenant string, ids []string) (ma
 		}
 		seen[id] = true
 		pending = append(pending, pbxusers.Eq(pbxusers.AttrID, id))
-		if len(pending) == 500 {
+		if len(pending) == labelChunkN {
 			if err := flush(); err != nil {
 				return nil, err
 			}
