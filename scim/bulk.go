@@ -38,7 +38,7 @@ type bulkOp struct {
 	problem                       string   // why the operation is malformed, if it is
 }
 
-func (s *server) bulk(w *responseWriter, r *http.Request, st *request) *apiError {
+func (s *server) bulk(w http.ResponseWriter, r *http.Request, st *request) *apiError {
 	limit := s.opts.BulkMaxPayloadBytes
 	tooLarge := errorf(http.StatusRequestEntityTooLarge, "", "the size of the bulk operation exceeds the maxPayloadSize (%d)", limit)
 	if r.ContentLength > limit {
@@ -318,7 +318,7 @@ func (s *server) runBulkOp(r *http.Request, st *request, op *bulkOp, ids map[str
 		req.Header.Set("If-Match", op.version)
 	}
 	rec := &bulkRecorder{header: http.Header{}}
-	s.serveOne(rec, req, &request{tenant: st.tenant, token: st.token, itemsPerPage: -1}, sub)
+	s.serveOne(rec, req, &request{tenant: st.tenant, token: st.token}, sub)
 
 	res = map[string]any{"method": op.method, "status": strconv.Itoa(rec.status)}
 	if op.bulkID != "" {
@@ -361,7 +361,6 @@ func (s *server) runBulkOp(r *http.Request, st *request, op *bulkOp, ids map[str
 // serveOne serves one bulk operation as a request of its own; a panic
 // fails the operation, not the Bulk request.
 func (s *server) serveOne(w *bulkRecorder, r *http.Request, st *request, sub string) {
-	rw := &responseWriter{ResponseWriter: w, st: st}
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.ErrorContext(r.Context(), "panic serving bulk operation", "method", r.Method, "path", sub,
@@ -370,7 +369,7 @@ func (s *server) serveOne(w *bulkRecorder, r *http.Request, st *request, sub str
 			writeError(w, errorf(http.StatusInternalServerError, "", "internal server error"))
 		}
 	}()
-	if err := s.route(rw, r, st, sub); err != nil {
+	if err := s.route(w, r, st, sub); err != nil {
 		writeError(w, err)
 	}
 }

@@ -1,11 +1,18 @@
 // Package scim is pbxgate's SCIM 2.0 endpoint (RFC 7643, RFC 7644): it
 // lets identity providers such as Okta and Microsoft Entra ID create,
 // update, deactivate and delete the users and groups (teams) of a tenant in
-// the pbxusers library. It is built on github.com/elimity-com/scim and adds
-// what that library leaves to its users: bearer-token authentication per
-// tenant, rate limiting, body limits, filters translated to the library's
-// SQL-backed queries, sorting, PATCH semantics, ETags, conditional
-// requests, the IdPs' dialects and SCIM-formatted errors for every status.
+// the pbxusers library. It uses github.com/elimity-com/scim for the
+// resource types, the schemas and their validation, /Schemas and
+// /ResourceTypes, and serves /Users, /Groups, /Bulk and
+// /ServiceProviderConfig itself, because elimity's server cannot express
+// what they need (statuses and headers it does not allow, itemsPerPage,
+// the IdPs' request forms; see resources.go). It adds bearer-token
+// authentication per tenant, rate limiting, body limits, filters
+// translated to the library's SQL-backed queries, sorting, PATCH
+// semantics, ETags, conditional requests and SCIM-formatted errors for
+// every status. Nothing is patched behind a reader's back: handlers
+// return their real errors, responses are written once, request bodies
+// are decoded once.
 //
 // The smallest use:
 //

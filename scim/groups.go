@@ -120,7 +120,7 @@ func (h *groupsHandler) resource(ctx context.Context, r *http.Request, tm pbxuse
 	if proj.returns(GroupSchema, "members") {
 		ids, _, err := h.s.dir.ListTeamMembers(ctx, tenant, tm.ID, 0, 0)
 		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+			return scim.Resource{}, err
 		}
 		members = ids
 		if members == nil {
@@ -129,12 +129,12 @@ func (h *groupsHandler) resource(ctx context.Context, r *http.Request, tm pbxuse
 	}
 	names, err := h.s.userLabels(ctx, tenant, members)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if profiles == nil {
 		ix, err := h.profiles(ctx, tenant)
 		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+			return scim.Resource{}, err
 		}
 		profiles = &ix
 	}
@@ -158,22 +158,22 @@ func (h *groupsHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (
 	ctx, st := r.Context(), state(r)
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	var tm pbxusers.Team
 	if err := fromGroupAttrs(&tm, attrs, ix, modeCreate); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	ids, err := memberIDs(attrs["members"])
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	created, err := h.s.dir.CreateTeam(ctx, st.tenant, tm, ids)
 	if err != nil {
 		if isNotFound(err) { // the team is new: an unknown member
 			err = badRequest(typeInvalidValue, "members: %s", unknownMember(err))
 		}
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return h.resource(ctx, r, created, projectionFromQuery(groupsSchema, r), &ix)
 }
@@ -187,13 +187,13 @@ func (h *groupsHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
 	tm, err := h.s.dir.GetTeam(ctx, st.tenant, id)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
 	if err := checkIfMatch(r, tm.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if err := checkIfNoneMatch(r, tm.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return h.resource(ctx, r, tm, projectionFromQuery(groupsSchema, r), nil)
 }
@@ -219,16 +219,16 @@ func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) 
 	ctx, st := r.Context(), state(r)
 	lq, err := lp.query(st, groupFilters)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	q := pbxusers.TeamQuery{Filter: lq.filter, SortBy: lq.sortBy, Descending: lq.desc, Offset: lq.offset, Limit: lq.limit}
 	page, err := h.s.dir.ListTeams(ctx, st.tenant, q)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	withMembers := lp.proj.returns(GroupSchema, "members")
 	out := scim.Page{TotalResults: page.Total, Resources: make([]scim.Resource, 0, len(page.Teams))}
@@ -237,18 +237,17 @@ func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) 
 		var names map[string]string
 		if withMembers {
 			if members, _, err = h.s.dir.ListTeamMembers(ctx, st.tenant, tm.ID, 0, 0); err != nil {
-				return scim.Page{}, h.s.fail(r, err)
+				return scim.Page{}, err
 			}
 			if members == nil {
 				members = []string{}
 			}
 			if names, err = h.s.userLabels(ctx, st.tenant, members); err != nil {
-				return scim.Page{}, h.s.fail(r, err)
+				return scim.Page{}, err
 			}
 		}
 		out.Resources = append(out.Resources, h.render(tm, members, names, ix, lp.proj))
 	}
-	st.itemsPerPage = len(out.Resources)
 	return out, nil
 }
 
@@ -259,11 +258,11 @@ func (h *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 	ctx, st := r.Context(), state(r)
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	ids, err := memberIDs(attrs["members"])
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	tm, err := h.s.dir.ModifyTeamAndMembers(ctx, st.tenant, id, func(tm *pbxusers.Team, _ func() ([]string, error)) (pbxusers.MemberChange, error) {
 		if err := checkIfMatch(r, tm.Version); err != nil {
@@ -275,7 +274,7 @@ func (h *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceA
 		return pbxusers.MemberChange{Add: ids, Replace: true}, nil
 	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.memberError(ctx, st.tenant, err, id))
+		return scim.Resource{}, h.memberError(ctx, st.tenant, err, id)
 	}
 	return h.resource(ctx, r, tm, projectionFromQuery(groupsSchema, r), &ix)
 }
@@ -291,7 +290,7 @@ func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 	ctx, st := r.Context(), state(r)
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	tm, err := h.s.dir.ModifyTeamAndMembers(ctx, st.tenant, id, func(cur *pbxusers.Team, members func() ([]string, error)) (pbxusers.MemberChange, error) {
 		if err := checkIfMatch(r, cur.Version); err != nil {
@@ -323,10 +322,10 @@ func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperat
 		return mc.result(), nil
 	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.memberError(ctx, st.tenant, err, id))
+		return scim.Resource{}, h.memberError(ctx, st.tenant, err, id)
 	}
-	st.header = http.Header{"Etag": {etag(tm.Version)}}
-	return scim.Resource{}, nil // 204 No Content
+	// No attributes: 204 No Content, with the new version as ETag.
+	return scim.Resource{Meta: scim.Meta{Version: etag(tm.Version)}}, nil
 }
 
 // result is the library's member change for the operations taken.
@@ -357,7 +356,7 @@ func (h *groupsHandler) Delete(r *http.Request, id string) error {
 	ctx, st := r.Context(), state(r)
 	err := h.s.dir.DeleteTeamIf(ctx, st.tenant, id, func(t pbxusers.Team) error { return checkIfMatch(r, t.Version) })
 	if err != nil {
-		return h.s.fail(r, h.notFound(err, id))
+		return h.notFound(err, id)
 	}
 	return nil
 }

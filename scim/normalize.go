@@ -3,72 +3,32 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/scim2/filter-parser/v2"
 )
 
-// This file rewrites requests before elimity parses them, per request and
-// never through elimity's process-global schema.SetAllowStringValues:
+// This file rewrites a decoded request body before it is validated against
+// elimity's schemas (resources.go decodes it once and hands the rewritten
+// value on; nothing is encoded again), per request and never through
+// elimity's process-global schema.SetAllowStringValues:
 //
 //   - Entra ID without aadOptscim062020 sends booleans as strings ("False").
 //   - Entra ID sends the enterprise manager as a plain id string (and in
 //     one documented sample as a one-element list under the path
-//     "manager"); elimity wants {"value": id}.
+//     "manager"); the schema wants {"value": id}. It also sends extension
+//     attributes (department, manager) without their URN.
 //   - Entra ID's gallery validator replaces attributes with null; RFC 7644
-//     has remove for that, elimity rejects the null.
-//   - Attributes of extensions we do not serve (Okta's urn:okta:...) and
-//     RFC 7643 User attributes we do not store (addresses, roles, ...) are
-//     ignored, as elimity already does for POST and PUT bodies.
-//   - The filter is taken out of the query (GET) or the search body (POST
-//     .search) and parsed by this package (see filter.go): elimity rejects
-//     emails[type eq "work"].value eq "x" (its issue #150) and validates
-//     .search filters without the common attributes (id, externalId, meta).
-
-// extractFilter moves the filter query parameter into the request state.
-func extractFilter(r *http.Request, st *request) {
-	q := r.URL.Query()
-	if !q.Has("filter") {
-		return
-	}
-	if f := strings.TrimSpace(q.Get("filter")); f != "" {
-		st.filter, st.hasFilter = f, true
-	}
-	q.Del("filter")
-	r.URL.RawQuery = q.Encode()
-}
-
-// extractSearchFilter moves the filter member of a SearchRequest body into
-// the request state.
-func extractSearchFilter(body []byte, st *request) ([]byte, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return body, nil // elimity answers invalid JSON
-	}
-	found := false
-	for k, v := range m {
-		if !strings.EqualFold(k, "filter") {
-			continue
-		}
-		delete(m, k)
-		found = true
-		switch f := v.(type) {
-		case nil:
-		case string:
-			if f = strings.TrimSpace(f); f != "" {
-				st.filter, st.hasFilter = f, true
-			}
-		default:
-			return nil, badRequest(typeInvalidFilter, "filter must be a string")
-		}
-	}
-	if !found {
-		return body, nil
-	}
-	return encodeObject(m, body), nil
-}
+//     has remove for that, the validator rejects the null.
+//   - Attributes of extensions we do not serve (Okta's urn:okta:...) are
+//     ignored; attributes of the served schemas that pbxgate does not store
+//     are refused, naming them.
+//
+// The filter of a GET (query) or a .search (body) is read into the request
+// state and parsed by filter.go: elimity rejects emails[type eq
+// "work"].value eq "x" (its issue #150) and validates .search filters
+// without the common attributes (id, externalId, meta).
 
 func decodeObject(body []byte) (map[string]any, bool) {
 	d := json.NewDecoder(bytes.NewReader(body))
@@ -88,25 +48,24 @@ func encodeObject(m map[string]any, fallback []byte) []byte {
 	return out
 }
 
-// normalizeResource is prepareResource for a body that is known to hold
-// only stored attributes; a body it would refuse comes back unchanged.
+// normalizeResource is prepareResourceMap on JSON text, for tests that
+// state the rewrites as JSON; a body it would refuse, or that is not a
+// JSON object, comes back unchanged. Requests never take this path: the
+// resource routes decode the body once and rewrite the decoded value.
 func normalizeResource(body []byte, rs *resourceSchema) []byte {
-	out, err := prepareResource(body, rs)
-	if err != nil {
+	m, ok := decodeObject(body)
+	if !ok || prepareResourceMap(m, rs) != nil {
 		return body
 	}
-	return out
+	return encodeObject(m, body)
 }
 
-// prepareResource fixes string booleans and Entra's manager string in a
-// POST or PUT body, moves extension attributes sent without their URN
-// (Entra's "department", "manager") into their extension, and refuses an
-// attribute of a served schema that pbxgate does not store, naming it.
-func prepareResource(body []byte, rs *resourceSchema) ([]byte, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return body, nil
-	}
+// prepareResourceMap fixes string booleans and Entra's manager string in
+// a decoded POST or PUT body, moves extension attributes sent without
+// their URN (Entra's "department", "manager") into their extension, and
+// refuses an attribute of a served schema that pbxgate does not store,
+// naming it. It changes m in place.
+func prepareResourceMap(m map[string]any, rs *resourceSchema) *apiError {
 	for _, k := range sortedKeys(m) {
 		v := m[k]
 		if urn := rs.schemaURN(k); urn != "" && urn != rs.core {
@@ -120,7 +79,7 @@ func prepareResource(body []byte, rs *resourceSchema) ([]byte, *apiError) {
 					if ext[ek] == nil {
 						continue
 					}
-					return nil, badRequest(typeInvalidValue, "%s:%s: %s", urn, ek, notStored)
+					return badRequest(typeInvalidValue, "%s:%s: %s", urn, ek, notStored)
 				}
 				ext[ek] = coerce(d, ext[ek])
 			}
@@ -145,9 +104,9 @@ func prepareResource(body []byte, rs *resourceSchema) ([]byte, *apiError) {
 			delete(m, k)
 			continue
 		}
-		return nil, badRequest(typeInvalidValue, "%s: %s", k, notStored)
+		return badRequest(typeInvalidValue, "%s: %s", k, notStored)
 	}
-	return encodeObject(m, body), nil
+	return nil
 }
 
 // notStored is the reason given for an attribute pbxgate refuses.
@@ -217,37 +176,34 @@ func coerceOne(def *attrDef, v any) any {
 // a request without operations.
 func noOp() map[string]any { return map[string]any{"op": "add", "value": map[string]any{}} }
 
-// normalizePatch is preparePatch for a body that is known to hold only
-// stored attributes; a body it would refuse comes back unchanged.
+// normalizePatch is preparePatchMap on JSON text, for tests (see
+// normalizeResource).
 func normalizePatch(body []byte, rs *resourceSchema) []byte {
-	out, err := preparePatch(body, rs)
-	if err != nil {
+	m, ok := decodeObject(body)
+	if !ok || preparePatchMap(m, rs) != nil {
 		return body
 	}
-	return out
+	return encodeObject(m, body)
 }
 
-// preparePatch rewrites a PatchOp body (see the file comment); a path or
-// key naming an attribute of a served schema that pbxgate does not store
-// is an invalidPath error naming it.
-func preparePatch(body []byte, rs *resourceSchema) ([]byte, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return body, nil
-	}
+// preparePatchMap rewrites a decoded PatchOp body in place (see the file
+// comment); a path or key naming an attribute of a served schema that
+// pbxgate does not store is an invalidPath error naming it. A body that is
+// not a PatchOp is left for the validator.
+func preparePatchMap(m map[string]any, rs *resourceSchema) *apiError {
 	var opsKey string
 	var ops []any
 	for k, v := range m {
 		if strings.EqualFold(k, "Operations") {
 			list, ok := v.([]any)
 			if !ok {
-				return body, nil
+				return nil
 			}
 			opsKey, ops = k, list
 		}
 	}
 	if opsKey == "" {
-		return body, nil
+		return nil
 	}
 	out := make([]any, 0, len(ops))
 	for _, o := range ops {
@@ -258,13 +214,13 @@ func preparePatch(body []byte, rs *resourceSchema) ([]byte, *apiError) {
 		}
 		n, err := normalizeOp(om, rs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, n...)
 	}
 	delete(m, opsKey)
 	m["Operations"] = out
-	return encodeObject(m, body), nil
+	return nil
 }
 
 func normalizeOp(om map[string]any, rs *resourceSchema) ([]any, *apiError) {

@@ -93,7 +93,7 @@ func (h *usersHandler) readMapper(ctx context.Context, tenant string, m *userMap
 func (h *usersHandler) resource(ctx context.Context, r *http.Request, m *userMapper, u pbxusers.User, proj projection) (scim.Resource, error) {
 	m, err := h.readMapper(ctx, state(r).tenant, m, []pbxusers.User{u}, proj)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return userResource(m, u, proj), nil
 }
@@ -116,18 +116,18 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	ctx, st := r.Context(), state(r)
 	m, err := h.mapper(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	var u pbxusers.User
 	if err := m.fromAttrs(&u, attrs, pbxusers.User{}, modeCreate); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	created, err := h.s.dir.CreateUser(ctx, st.tenant, u)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	h.s.report(ctx, st.tenant, created.ID, m.warnings)
 	return h.resource(ctx, r, m, created, projectionFromQuery(usersSchema, r))
@@ -151,13 +151,13 @@ func (h *usersHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
 	u, err := h.getPerson(ctx, st.tenant, id)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
 	if err := checkIfMatch(r, u.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if err := checkIfNoneMatch(r, u.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return h.resource(ctx, r, nil, u, projectionFromQuery(usersSchema, r))
 }
@@ -184,22 +184,21 @@ func (h *usersHandler) list(r *http.Request, lp listParams) (scim.Page, error) {
 	ctx, st := r.Context(), state(r)
 	lq, err := lp.query(st, userFilters)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	q := pbxusers.UserQuery{Filter: lq.filter, SortBy: lq.sortBy, Descending: lq.desc, Offset: lq.offset, Limit: lq.limit}
 	page, err := h.s.dir.ListUsers(ctx, st.tenant, q)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	m, err := h.readMapper(ctx, st.tenant, nil, page.Users, lp.proj)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	out := scim.Page{TotalResults: page.Total, Resources: make([]scim.Resource, 0, len(page.Users))}
 	for _, u := range page.Users {
 		out.Resources = append(out.Resources, userResource(m, u, lp.proj))
 	}
-	st.itemsPerPage = len(out.Resources)
 	return out, nil
 }
 
@@ -210,10 +209,10 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	ctx, st := r.Context(), state(r)
 	m, err := h.mapper(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
@@ -226,7 +225,7 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		return m.fromAttrs(u, attrs, u.Clone(), modeReplace)
 	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
 	h.s.report(ctx, st.tenant, u.ID, m.warnings)
 	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
@@ -239,7 +238,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	ctx, st := r.Context(), state(r)
 	m, err := h.mapper(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	// The manager the operations set is resolved before the transaction
 	// (the library cannot be called inside it): apply them to the user as
@@ -253,7 +252,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 			}
 		}
 		if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+			return scim.Resource{}, err
 		}
 	}
 	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
@@ -274,7 +273,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		return m.fromAttrs(u, attrs, u.Clone(), modePatch)
 	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
 	h.s.report(ctx, st.tenant, u.ID, m.warnings)
 	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
@@ -328,12 +327,12 @@ func (s *server) report(ctx context.Context, tenant, userID string, ws []warning
 func (h *usersHandler) Delete(r *http.Request, id string) error {
 	ctx, st := r.Context(), state(r)
 	if _, err := h.getPerson(ctx, st.tenant, id); err != nil {
-		return h.s.fail(r, h.notFound(err, id))
+		return h.notFound(err, id)
 	}
 	// If-Match is checked in the transaction that deletes.
 	err := h.s.dir.DeleteUserIf(ctx, st.tenant, id, func(u pbxusers.User) error { return checkIfMatch(r, u.Version) })
 	if err != nil {
-		return h.s.fail(r, h.notFound(err, id))
+		return h.notFound(err, id)
 	}
 	return nil
 }
