@@ -311,11 +311,8 @@ func setBackupNumber(x *csvCodec, u *User, v string) {
 func getFeatures(_ *csvCodec, u *User) string { return strings.Join(u.Features.Names(), ";") }
 
 func setFeatures(x *csvCodec, u *User, v string) {
-	u.Features = Features{}
-	for _, f := range splitList(v) {
-		if !setFeature(&u.Features, f) {
-			x.problems.Add("features", "unknown feature %q (known: %s)", f, strings.Join(featureNames, ", "))
-		}
+	for _, f := range u.SetFeatureNames(splitList(v)) {
+		x.problems.Add("features", "unknown feature %q (known: %s)", f, strings.Join(FeatureNames(), ", "))
 	}
 }
 
@@ -478,36 +475,6 @@ func splitList(v string) []string {
 	for _, s := range strings.Split(v, ";") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
-		}
-	}
-	return out
-}
-
-var featureNames = []string{"mobileApp", "webCalls", "operatorConsole", "voicemail", "fixedMobileSim",
-	"hotDesking", "multipleCallerId", "busyReject", "textMessages"}
-
-func featureFlags(f *Features) []*bool {
-	return []*bool{&f.MobileApp, &f.WebCalls, &f.OperatorConsole, &f.Voicemail, &f.FixedMobileSIM,
-		&f.HotDesking, &f.MultipleCallerID, &f.BusyReject, &f.TextMessages}
-}
-
-func setFeature(f *Features, name string) bool {
-	for i, n := range featureNames {
-		if strings.EqualFold(n, name) {
-			*featureFlags(f)[i] = true
-			return true
-		}
-	}
-	return false
-}
-
-// Names returns the names of the features a user has on, in the CSV and
-// SCIM spelling.
-func (f Features) Names() []string {
-	var out []string
-	for i, b := range featureFlags(&f) {
-		if *b {
-			out = append(out, featureNames[i])
 		}
 	}
 	return out

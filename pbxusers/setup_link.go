@@ -56,6 +56,25 @@ var ErrSetupLink = fmt.Errorf("set-password link is invalid or has expired: %w",
 // earlier one, and returns the token (to put in a link; never stored) and
 // its record. ttl 0 means DefaultSetupTTL.
 func (d *Directory) IssueSetupLink(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration) (string, SetupToken, error) {
+	return d.issueSetupLink(ctx, tenant, userID, purpose, ttl, strings.ToLower(randomSecret(16)), "")
+}
+
+// IssueMailLink makes the set-password token that the queued mail m
+// carries. The first link made for m revokes the user's earlier links, as
+// IssueSetupLink does. A link made again for the same message, because its
+// send is repeated (the worker died after the relay took the mail, or a
+// retry), leaves the earlier links of that message working: every copy that
+// reaches the user carries a link that works, until one of them is used
+// (CompleteSetup then revokes the rest).
+func (d *Directory) IssueMailLink(ctx context.Context, m OutboxMessage, purpose SetupPurpose, ttl time.Duration) (string, SetupToken, error) {
+	first := fmt.Sprintf("m%d", m.ID)
+	return d.issueSetupLink(ctx, m.TenantID, m.UserID, purpose, ttl, first+"r"+strings.ToLower(randomSecret(8)), first)
+}
+
+// issueSetupLink stores a new token with the id, or with firstID when that
+// is set and unused so far, in which case the user's earlier tokens are
+// revoked; with firstID "" they always are.
+func (d *Directory) issueSetupLink(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration, id, firstID string) (string, SetupToken, error) {
 	if ttl <= 0 {
 		ttl = DefaultSetupTTL
 	}
@@ -65,14 +84,27 @@ func (d *Directory) IssueSetupLink(ctx context.Context, tenant, userID string, p
 	}
 	enc := base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(enc))
-	st := SetupToken{ID: strings.ToLower(randomSecret(16)), TenantID: tenant, UserID: userID, Purpose: purpose, Hash: sum[:]}
+	st := SetupToken{TenantID: tenant, UserID: userID, Purpose: purpose, Hash: sum[:]}
 	err := d.store.Update(ctx, func(tx Tx) error {
 		now := d.now().UTC().Truncate(time.Microsecond)
 		if _, err := tx.GetUser(ctx, tenant, userID); err != nil {
 			return err
 		}
-		if _, err := tx.RevokeSetupTokens(ctx, tenant, userID, now); err != nil {
-			return err
+		st.ID = id
+		revoke := firstID == ""
+		if firstID != "" {
+			_, err := tx.GetSetupToken(ctx, firstID)
+			switch {
+			case isNotFound(err):
+				st.ID, revoke = firstID, true
+			case err != nil:
+				return err
+			}
+		}
+		if revoke {
+			if _, err := tx.RevokeSetupTokens(ctx, tenant, userID, now); err != nil {
+				return err
+			}
 		}
 		st.Created, st.Expires = now, now.Add(ttl)
 		return tx.CreateSetupToken(ctx, &st)
@@ -165,6 +197,11 @@ func (d *Directory) CompleteSetup(ctx context.Context, token, password string) (
 		}
 		cur.Used = &t.now
 		if err := t.tx.UpdateSetupToken(t.ctx, &cur); err != nil {
+			return err
+		}
+		// Other links (a repeated mail's copies, an older mail) die with
+		// the use of this one.
+		if _, err := t.tx.RevokeSetupTokens(t.ctx, cur.TenantID, cur.UserID, t.now); err != nil {
 			return err
 		}
 		if err := t.setPasswordHash(cur.TenantID, cur.UserID, hash); err != nil {

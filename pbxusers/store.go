@@ -69,6 +69,10 @@ type Tx interface {
 	// RoutingReferences returns the ids of users whose routing policy
 	// forwards to or rings the user id.
 	RoutingReferences(ctx context.Context, tenant, id string) ([]string, error)
+	// Referrers returns every reference to the object of kind entity
+	// (EntityUser, EntityProfile or EntityTimeFrame) with the id, ordered by
+	// entity, field and id; see Reference for what refers to what.
+	Referrers(ctx context.Context, tenant string, entity Entity, id string) ([]Reference, error)
 	// NextFreeExtension returns the lowest extension in r that no user of
 	// the tenant holds, or "" when the range is full.
 	NextFreeExtension(ctx context.Context, tenant string, r Range) (string, error)
@@ -138,6 +142,10 @@ type Tx interface {
 	// and a *ConflictError is returned (a worker whose lease ended must not
 	// overwrite the outcome of the worker that claimed it next).
 	FinishMail(ctx context.Context, m *OutboxMessage, a MailAttempt) error
+	// ReleaseMail clears the leases owner holds on pending messages, so
+	// any worker may claim them at once, and returns how many it released.
+	// No attempt is recorded.
+	ReleaseMail(ctx context.Context, owner string) (int, error)
 	GetMail(ctx context.Context, tenant string, id int64) (OutboxMessage, error)
 	ListMail(ctx context.Context, tenant string, q MailQuery) ([]OutboxMessage, error)
 	ListMailAttempts(ctx context.Context, id int64) ([]MailAttempt, error)

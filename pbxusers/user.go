@@ -172,23 +172,6 @@ type CallerID struct {
 	Emergency string `json:"emergency,omitempty"`
 }
 
-// Features are the per-user toggles of the seed products.
-type Features struct {
-	MobileApp        bool `json:"mobileApp,omitempty"`
-	WebCalls         bool `json:"webCalls,omitempty"`
-	OperatorConsole  bool `json:"operatorConsole,omitempty"`
-	Voicemail        bool `json:"voicemail,omitempty"`
-	FixedMobileSIM   bool `json:"fixedMobileSim,omitempty"`
-	HotDesking       bool `json:"hotDesking,omitempty"`
-	MultipleCallerID bool `json:"multipleCallerId,omitempty"`
-	// BusyReject rejects further calls while the user is on a call instead
-	// of ringing their other devices (Qaller's busy/reject setting): Route
-	// sends a call to a busy user to the rule's OnBusy, else rejects it.
-	BusyReject bool `json:"busyReject,omitempty"`
-	// TextMessages lets the user be assigned text messages (Aloware).
-	TextMessages bool `json:"textMessages,omitempty"`
-}
-
 // IPRestriction limits the addresses a user may log in from.
 type IPRestriction struct {
 	Enabled bool `json:"enabled,omitempty"`

@@ -243,7 +243,7 @@ func userExtensionSchema() schema.Schema {
 					boolean("hotDesking", "Logging in on shared desk phones."),
 					boolean("multipleCallerId", "Choosing among several caller IDs."),
 					boolean("busyReject", "Rejecting further calls on other devices while on a call."),
-					boolean("textMessages", "Being assigned text messages."),
+					boolean("textMessages", "Being assigned text messages: the user's override of the texts.answer permission; absent when the user has none."),
 				},
 			}),
 			schema.ComplexCoreAttribute(schema.ComplexParams{

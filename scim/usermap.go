@@ -230,7 +230,10 @@ func (m *userMapper) toAttrs(u pbxusers.User, full bool) map[string]any {
 	pbx["features"] = map[string]any{
 		"mobileApp": f.MobileApp, "webCalls": f.WebCalls, "operatorConsole": f.OperatorConsole,
 		"voicemail": f.Voicemail, "fixedMobileSim": f.FixedMobileSIM, "hotDesking": f.HotDesking,
-		"multipleCallerId": f.MultipleCallerID, "busyReject": f.BusyReject, "textMessages": f.TextMessages,
+		"multipleCallerId": f.MultipleCallerID, "busyReject": f.BusyReject,
+	}
+	if on, set := u.TextMessages(); set {
+		pbx["features"].(map[string]any)[pbxusers.FeatureTextMessages] = on
 	}
 	if len(u.CustomFields) > 0 {
 		names := make([]string, 0, len(u.CustomFields))
@@ -388,7 +391,12 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 		u.Features = pbxusers.Features{
 			MobileApp: flag("mobileApp"), WebCalls: flag("webCalls"), OperatorConsole: flag("operatorConsole"),
 			Voicemail: flag("voicemail"), FixedMobileSIM: flag("fixedMobileSim"), HotDesking: flag("hotDesking"),
-			MultipleCallerID: flag("multipleCallerId"), BusyReject: flag("busyReject"), TextMessages: flag("textMessages"),
+			MultipleCallerID: flag("multipleCallerId"), BusyReject: flag("busyReject"),
+		}
+		// textMessages is the texts.answer permission override (the one
+		// place that fact lives); absent, the override is left alone.
+		if on, ok := f[pbxusers.FeatureTextMessages].(bool); ok {
+			u.SetTextMessages(on)
 		}
 		u.CustomFields = nil
 		for _, e := range asList(pbx["customFields"]) {

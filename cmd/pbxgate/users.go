@@ -85,7 +85,7 @@ func addUserFlags(fs *cmdFlags) *userFlags {
 	f.recording = fs.String("recording", "", "call recording `MODE`: never, always or on_demand")
 	fs.Var(f.profiles, "profile", "permission profile `NAME` (repeatable; replaces the list)")
 	fs.Var(f.teams, "team", "team `NAME` (repeatable; replaces the list)")
-	fs.Var(f.features, "feature", "feature `NAME` to turn on: mobileApp, webCalls, operatorConsole, voicemail, fixedMobileSim, hotDesking, multipleCallerId, busyReject, textMessages (repeatable; replaces the set)")
+	fs.Var(f.features, "feature", "feature `NAME` to turn on: mobileApp, webCalls, operatorConsole, voicemail, fixedMobileSim, hotDesking, multipleCallerId, busyReject, textMessages (repeatable; replaces the set; textMessages sets the texts.answer override)")
 	f.passwordStdin = fs.Bool("password-stdin", false, "read a password from stdin (else the user gets a set-password link by mail)")
 	f.mustChange = fs.Bool("must-change-password", false, "force a password change at the next login")
 	f.anonymous = fs.Bool("anonymous", false, "hide the caller ID on outgoing calls")
@@ -139,18 +139,8 @@ func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs
 		u.CallerID.Anonymous = *f.anonymous
 	}
 	if set["feature"] {
-		u.Features = pbxusers.Features{}
-		names := map[string]*bool{"mobileapp": &u.Features.MobileApp, "webcalls": &u.Features.WebCalls,
-			"operatorconsole": &u.Features.OperatorConsole, "voicemail": &u.Features.Voicemail,
-			"fixedmobilesim": &u.Features.FixedMobileSIM, "hotdesking": &u.Features.HotDesking,
-			"multiplecallerid": &u.Features.MultipleCallerID, "busyreject": &u.Features.BusyReject,
-			"textmessages": &u.Features.TextMessages}
-		for _, n := range *f.features {
-			p, ok := names[strings.ToLower(n)]
-			if !ok {
-				return usagef("pbxgate users -h", "unknown feature %q", n)
-			}
-			*p = true
+		if unknown := u.SetFeatureNames(*f.features); len(unknown) > 0 {
+			return usagef("pbxgate users -h", "unknown feature %q (known: %s)", unknown[0], strings.Join(pbxusers.FeatureNames(), ", "))
 		}
 	}
 	if set["profile"] {

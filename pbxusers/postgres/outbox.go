@@ -84,6 +84,15 @@ func (t *txn) ClaimMail(ctx context.Context, owner string, now, until time.Time,
 	return out, nil
 }
 
+func (t *txn) ReleaseMail(ctx context.Context, owner string) (int, error) {
+	tag, err := t.exec(ctx, `UPDATE outbox SET claimed_by = '', claimed_until = NULL
+		WHERE claimed_by = $1 AND status = 'pending'`, owner)
+	if err != nil {
+		return 0, mapErr("release mail", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 func (t *txn) FinishMail(ctx context.Context, m *pbxusers.OutboxMessage, a pbxusers.MailAttempt) error {
 	tag, err := t.exec(ctx, `UPDATE outbox SET status = $1, attempts = $2, next_attempt = $3, last_error = $4,
 		updated = $5, sent_at = $6, claimed_by = '', claimed_until = NULL

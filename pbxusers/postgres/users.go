@@ -395,3 +395,48 @@ func (t *txn) GetPasswordHash(ctx context.Context, tenant, userID string) ([]byt
 	}
 	return h, nil
 }
+
+// referrerQueries are the SELECTs of (entity, id, name, field) rows that
+// refer to an object, by the object's entity; each takes the tenant and
+// the object's id as $1 and $2.
+var referrerQueries = map[pbxusers.Entity]string{
+	pbxusers.EntityUser: `
+		SELECT 'user', u.id, u.doc->>'userName', 'manager' FROM users u
+			WHERE u.tenant_id = $1 AND u.manager_id = $2
+		UNION ALL SELECT 'user', u.id, u.doc->>'userName', 'queues' FROM queue_members q
+			JOIN users u ON u.id = q.user_id WHERE u.tenant_id = $1 AND q.queue_id = $2
+		UNION ALL SELECT 'user', u.id, u.doc->>'userName', 'routing' FROM routing_user_refs r
+			JOIN users u ON u.id = r.user_id WHERE u.tenant_id = $1 AND r.target_id = $2
+		UNION ALL SELECT 'number', n.e164, n.e164, 'userId' FROM numbers n WHERE n.tenant_id = $1 AND n.user_id = $2`,
+	pbxusers.EntityProfile: `
+		SELECT 'team', t.id, t.doc->>'name', 'profiles' FROM team_profiles p
+			JOIN teams t ON t.id = p.team_id WHERE t.tenant_id = $1 AND p.profile_id = $2
+		UNION ALL SELECT 'user', u.id, u.doc->>'userName', 'profiles' FROM user_profiles p
+			JOIN users u ON u.id = p.user_id WHERE u.tenant_id = $1 AND p.profile_id = $2`,
+	pbxusers.EntityTimeFrame: `
+		SELECT 'user', u.id, u.doc->>'userName', 'routing' FROM routing_timeframe_refs r
+			JOIN users u ON u.id = r.user_id WHERE u.tenant_id = $1 AND r.timeframe_id = $2`,
+}
+
+func (t *txn) Referrers(ctx context.Context, tenant string, entity pbxusers.Entity, id string) ([]pbxusers.Reference, error) {
+	q, ok := referrerQueries[entity]
+	if !ok {
+		return nil, nil
+	}
+	var out []pbxusers.Reference
+	err := t.each(ctx, "SELECT * FROM ("+q+") refs ORDER BY 1, 4, 2", []any{tenant, id}, func(r pgx.Rows) error {
+		var ref pbxusers.Reference
+		var entity string
+		var name *string
+		if err := r.Scan(&entity, &ref.ID, &name, &ref.Field); err != nil {
+			return err
+		}
+		ref.Entity = pbxusers.Entity(entity)
+		if name != nil {
+			ref.Name = *name
+		}
+		out = append(out, ref)
+		return nil
+	})
+	return out, mapErr("list referrers", err)
+}

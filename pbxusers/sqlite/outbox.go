@@ -67,6 +67,16 @@ func (t *txn) ClaimMail(ctx context.Context, owner string, now, until time.Time,
 	return out, mapErr(rows.Err())
 }
 
+func (t *txn) ReleaseMail(ctx context.Context, owner string) (int, error) {
+	res, err := t.exec(ctx, `UPDATE outbox SET claimed_by = '', claimed_until = 0
+		WHERE claimed_by = ? AND status = 'pending'`, owner)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err)
+}
+
 func (t *txn) FinishMail(ctx context.Context, m *pbxusers.OutboxMessage, a pbxusers.MailAttempt) error {
 	res, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,
 		updated = ?, sent_at = ?, claimed_by = '', claimed_until = 0 WHERE id = ? AND tenant_id = ? AND (? = '' OR claimed_by = ?)`,

@@ -586,3 +586,48 @@ func (t *txn) GetPasswordHash(ctx context.Context, tenant, userID string) ([]byt
 	}
 	return h, mapErr(err)
 }
+
+// referrerQueries are the SELECTs of (entity, id, name, field) rows that
+// refer to an object, by the object's entity; each takes the tenant and
+// the object's id as ?1 and ?2.
+var referrerQueries = map[pbxusers.Entity]string{
+	pbxusers.EntityUser: `
+		SELECT 'user', u.id, json_extract(u.doc, '$.userName'), 'manager' FROM users u
+			WHERE u.tenant_id = ?1 AND u.manager_id = ?2
+		UNION ALL SELECT 'user', u.id, json_extract(u.doc, '$.userName'), 'queues' FROM queue_members q
+			JOIN users u ON u.id = q.user_id WHERE u.tenant_id = ?1 AND q.queue_id = ?2
+		UNION ALL SELECT 'user', u.id, json_extract(u.doc, '$.userName'), 'routing' FROM routing_user_refs r
+			JOIN users u ON u.id = r.user_id WHERE u.tenant_id = ?1 AND r.target_id = ?2
+		UNION ALL SELECT 'number', n.e164, n.e164, 'userId' FROM numbers n WHERE n.tenant_id = ?1 AND n.user_id = ?2`,
+	pbxusers.EntityProfile: `
+		SELECT 'team', t.id, json_extract(t.doc, '$.name'), 'profiles' FROM team_profiles p
+			JOIN teams t ON t.id = p.team_id WHERE t.tenant_id = ?1 AND p.profile_id = ?2
+		UNION ALL SELECT 'user', u.id, json_extract(u.doc, '$.userName'), 'profiles' FROM user_profiles p
+			JOIN users u ON u.id = p.user_id WHERE u.tenant_id = ?1 AND p.profile_id = ?2`,
+	pbxusers.EntityTimeFrame: `
+		SELECT 'user', u.id, json_extract(u.doc, '$.userName'), 'routing' FROM routing_timeframe_refs r
+			JOIN users u ON u.id = r.user_id WHERE u.tenant_id = ?1 AND r.timeframe_id = ?2`,
+}
+
+func (t *txn) Referrers(ctx context.Context, tenant string, entity pbxusers.Entity, id string) ([]pbxusers.Reference, error) {
+	q, ok := referrerQueries[entity]
+	if !ok {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, "SELECT * FROM ("+q+") ORDER BY 1, 4, 2", tenant, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []pbxusers.Reference
+	for rows.Next() {
+		var r pbxusers.Reference
+		var name sql.NullString
+		if err := rows.Scan(&r.Entity, &r.ID, &name, &r.Field); err != nil {
+			return nil, mapErr(err)
+		}
+		r.Name = name.String
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err())
+}

@@ -383,6 +383,11 @@ func policyMessage(t *text, password, login string, verr *pbxusers.ValidationErr
 		return t.ErrOnlySpaces
 	}
 	for _, f := range verr.Fields {
+		if f.Field == "password" && f.Reason == pbxusers.ErrCommonPassword.Error() {
+			return t.ErrCommon
+		}
+	}
+	for _, f := range verr.Fields {
 		if f.Field == "password" {
 			return fmt.Sprintf(t.ErrPolicy, f.Reason)
 		}
