@@ -90,7 +90,7 @@ func userSchema() schema.Schema {
 		Attributes: []schema.CoreAttribute{
 			simple(schema.SimpleStringParams(schema.StringParams{
 				Name: "userName", Required: true, Uniqueness: schema.AttributeUniquenessServer(),
-				Description: desc("Unique login of the user, case-insensitive. REQUIRED."),
+				Description: desc("Unique login of the user, case-insensitive. REQUIRED. It identifies the user: a missing or taken userName refuses the request (400, 409 uniqueness)."),
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name:        "name",
@@ -219,7 +219,7 @@ func userExtensionSchema() schema.Schema {
 			simple(canonical("role", "The access level in the phone system's portals.", "user", "agent", "supervisor", "admin", "owner")),
 			simple(schema.SimpleStringParams(schema.StringParams{
 				Name: "profiles", MultiValued: true,
-				Description: desc("Permission profiles by name (case-insensitive), highest precedence first."),
+				Description: desc("Permission profiles by name (case-insensitive), highest precedence first. A name that is no profile of the tenant refuses the request (400): it is a reference pbxgate cannot keep."),
 			})),
 			simple(canonical("recording", "When the user's calls are recorded.", "never", "always", "on_demand")),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
@@ -268,7 +268,7 @@ func userExtensionSchema() schema.Schema {
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "queues", MultiValued: true,
-				Description: desc("The call queues the user answers for."),
+				Description: desc("The call queues the user answers for. An id that is no call queue of the tenant refuses the request (400)."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Description: desc("The id of the call queue (a system user of the tenant).")}),
 					schema.SimpleNumberParams(schema.NumberParams{Name: "priority", Type: schema.AttributeTypeInteger(), Description: desc("The tier in the queue's dispatch, 0 or more; lower rings first.")}),
@@ -303,7 +303,7 @@ func groupSchema() schema.Schema {
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "members", MultiValued: true,
-				Description: desc("The users in the group. Nested groups are not supported."),
+				Description: desc("The users in the group. Nested groups are not supported. A member that is no user of the tenant refuses the request (400) and nothing of it is saved."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Mutability: immutable, Description: desc("The member's user id.")}),
 					schema.SimpleReferenceParams(schema.ReferenceParams{Name: "$ref", Mutability: immutable, ReferenceTypes: []schema.AttributeReferenceType{"User"}, Description: desc("The member's URI.")}),
