@@ -81,6 +81,26 @@ func TestTolerance(t *testing.T) {
 		assert.Equal(t, float64(1), skipped("emails"))
 	})
 
+	t.Run("unknown types and a second primary are warned about, not refused", func(t *testing.T) {
+		r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: userBody("types@example.com", map[string]any{
+			"emails": []any{
+				map[string]any{"value": "types@example.com", "type": "internet", "primary": true},
+				map[string]any{"value": "types2@example.com", "type": "work", "primary": true},
+			},
+			"phoneNumbers": []any{
+				map[string]any{"value": "+4930111", "type": "voip", "primary": true},
+				map[string]any{"value": "+4930222", "type": "work", "primary": true},
+			},
+		})})
+		requireStatus(t, 201, r)
+		u, err := s.Dir.GetUser(ctx, s.Tenant, r.JSON(t)["id"].(string))
+		require.NoError(t, err)
+		assert.Equal(t, []pbxusers.Email{{Value: "types@example.com", Type: "other", Primary: true}, {Value: "types2@example.com", Type: "work"}}, u.Emails)
+		assert.Equal(t, pbxusers.PhoneOther, u.PhoneNumbers[0].Type)
+		assert.True(t, u.PhoneNumbers[0].Primary)
+		assert.False(t, u.PhoneNumbers[1].Primary)
+	})
+
 	t.Run("an email that cannot be mailed is refused at SCIM time", func(t *testing.T) {
 		for _, addr := range []string{"josé@example.com", "jose@exämple.com"} {
 			r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: userBody("intl-"+addr, map[string]any{

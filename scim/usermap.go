@@ -318,12 +318,22 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 	}
 	u.Emails = m.emails(&p, asList(a["emails"]))
 	u.PhoneNumbers = nil
+	phonePrimary := false
 	for _, e := range asList(a["phoneNumbers"]) {
 		pm := elementMap(e)
 		primary, _ := pm["primary"].(bool)
 		t := strings.ToLower(strAttr(pm, "type"))
-		if t == "pager" {
+		switch pbxusers.PhoneType(t) {
+		case "", pbxusers.PhoneWork, pbxusers.PhoneMobile, pbxusers.PhoneHome, pbxusers.PhoneFax, pbxusers.PhoneOther:
+		case "pager":
 			t = string(pbxusers.PhoneOther)
+		default:
+			m.warn("phoneNumbers", "a number's type is not work, mobile, home, fax or other; it was stored as other")
+			t = string(pbxusers.PhoneOther)
+		}
+		if primary && phonePrimary {
+			m.warn("phoneNumbers", "only the first primary number stays primary")
+			primary = false
 		}
 		n := pbxusers.PhoneNumber{Number: strAttr(pm, "value"), Type: pbxusers.PhoneType(t), Primary: primary}
 		if n.Number == "" {
@@ -337,6 +347,7 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 			continue
 		}
 		n.Number, n.Ext = e164, ext
+		phonePrimary = phonePrimary || n.Primary
 		u.PhoneNumbers = append(u.PhoneNumbers, n)
 	}
 
@@ -460,8 +471,9 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 
 // emails reads the emails attribute. An address that cannot be mailed
 // because it is not ASCII is refused (the welcome mail would fail later);
-// a value that is not an address, a repeated address or a second primary
-// is skipped with a warning.
+// a value that is not an address or a repeated address is skipped, a
+// second primary is not primary and an unknown type is stored as other,
+// each with a warning.
 func (m *userMapper) emails(p *pbxusers.Problems, list []any) []pbxusers.Email {
 	var out []pbxusers.Email
 	seen := map[string]bool{}
@@ -493,7 +505,12 @@ func (m *userMapper) emails(p *pbxusers.Problems, list []any) []pbxusers.Email {
 				primary = false
 			}
 		}
-		out = append(out, pbxusers.Email{Value: v, Type: strings.ToLower(strAttr(em, "type")), Primary: primary})
+		t := strings.ToLower(strAttr(em, "type"))
+		if t != "" && t != "work" && t != "home" && t != "other" {
+			m.warn("emails", "an address's type is not work, home or other; it was stored as other")
+			t = "other"
+		}
+		out = append(out, pbxusers.Email{Value: v, Type: t, Primary: primary})
 	}
 	return out
 }
