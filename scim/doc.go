@@ -70,6 +70,10 @@
 //   - phoneNumbers: stored in E.164 (tenant region, tel: URIs, +); a
 //     number that does not parse (a national number on a tenant without a
 //     region) is skipped as not dialable.
+//   - email and phone types other than the RFC's are stored as other; a
+//     second primary is not primary.
+//   - timezone, preferredLanguage, locale: a value that is not an IANA
+//     zone or a BCP 47 tag is skipped and the stored value stays.
 //   - manager: an id or an externalId; one that names nobody yet is
 //     skipped and the stored manager stays (Entra provisions in any order).
 //   - group members: display is returned and ignored on input.

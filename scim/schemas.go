@@ -107,9 +107,9 @@ func userSchema() schema.Schema {
 			simple(str("displayName", "The name of the user, suitable for display.")),
 			simple(str("nickName", "The casual way to address the user.")),
 			simple(str("title", "The user's title, e.g. 'Vice President'.")),
-			simple(str("preferredLanguage", "The user's language as a BCP 47 tag, e.g. 'en-US'. Same value as locale.")),
-			simple(str("locale", "The user's locale as a BCP 47 tag, e.g. 'en-US'. Same value as preferredLanguage.")),
-			simple(str("timezone", "The user's IANA time zone, e.g. 'Europe/Berlin'.")),
+			simple(str("preferredLanguage", "The user's language as a BCP 47 tag, e.g. 'en-US'. Same value as locale. A value that is not a tag is skipped (logged) and the stored language stays.")),
+			simple(str("locale", "The user's locale as a BCP 47 tag, e.g. 'en-US'. Same value as preferredLanguage. A value that is not a tag is skipped (logged) and the stored language stays.")),
+			simple(str("timezone", "The user's IANA time zone, e.g. 'Europe/Berlin'. An unknown zone is skipped (logged) and the stored zone stays.")),
 			simple(schema.SimpleBooleanParams(schema.BooleanParams{
 				Name: "active", Description: desc("Whether the user may log in and receive calls. Inactive users keep everything. The strings \"True\" and \"False\" are accepted."),
 			})),

@@ -102,10 +102,10 @@ func TestPBXExtension(t *testing.T) {
 	r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Body: patchBody(op("add", pbxSchemaURN+":profiles", []any{"Nobody"}))})
 	e := requireError(t, r, 400, "invalidValue")
 	assert.Contains(t, e["detail"], `no permission profile named "Nobody"`)
-	r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Body: patchBody(op("replace", pbxSchemaURN+":extension", "12a"), op("replace", "timezone", "Mars/Base"))})
+	r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Body: patchBody(op("replace", pbxSchemaURN+":extension", "12a"), op("replace", pbxSchemaURN+":stationNumber", "9x"))})
 	e = requireError(t, r, 400, "invalidValue")
 	assert.Contains(t, e["detail"], pbxSchemaURN+":extension")
-	assert.Contains(t, e["detail"], "timezone")
+	assert.Contains(t, e["detail"], pbxSchemaURN+":stationNumber")
 	r = s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: userBody("q@example.com", map[string]any{pbxSchemaURN: map[string]any{"kind": "call_queue"}})})
 	requireError(t, r, 400, "invalidValue")
 	// The extension is unique: 409 naming it.

@@ -101,6 +101,19 @@ func TestTolerance(t *testing.T) {
 		assert.False(t, u.PhoneNumbers[1].Primary)
 	})
 
+	t.Run("an unknown time zone or language is skipped", func(t *testing.T) {
+		r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: userBody("tz@example.com", map[string]any{
+			"timezone": "Europe/Berlin", "preferredLanguage": "de-DE"})})
+		requireStatus(t, 201, r)
+		id := r.JSON(t)["id"].(string)
+		r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Body: patchBody(
+			op("replace", "timezone", "Mars/Base"), op("replace", "preferredLanguage", "not a tag!"), op("replace", "title", "T"))})
+		requireStatus(t, 200, r)
+		u, err := s.Dir.GetUser(ctx, s.Tenant, id)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"Europe/Berlin", "de-DE", "T"}, []string{u.TimeZone, u.Language, u.Title})
+	})
+
 	t.Run("an email that cannot be mailed is refused at SCIM time", func(t *testing.T) {
 		for _, addr := range []string{"josé@example.com", "jose@exämple.com"} {
 			r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: userBody("intl-"+addr, map[string]any{

@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -303,7 +306,15 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 	u.Nickname = strAttr(a, "nickName")
 	u.Title = strAttr(a, "title")
 	u.Language = pickLanguage(orig.Language, strAttr(a, "preferredLanguage"), strAttr(a, "locale"))
+	if _, err := language.Parse(u.Language); u.Language != "" && err != nil {
+		m.warn("preferredLanguage", "not a BCP 47 language tag; the stored language stays")
+		u.Language = orig.Language
+	}
 	u.TimeZone = strAttr(a, "timezone")
+	if u.TimeZone != "" && !knownZone(u.TimeZone) {
+		m.warn("timezone", "not an IANA time zone; the stored zone stays")
+		u.TimeZone = orig.TimeZone
+	}
 	if b, ok := a["active"].(bool); ok {
 		u.Status = pbxusers.StatusInactive
 		if b {
@@ -541,6 +552,16 @@ func (m *userMapper) manager(v, stored string) string {
 		return stored
 	}
 	return id
+}
+
+// knownZone reports whether the library will accept a time zone name.
+func knownZone(name string) bool {
+	canon := pbxusers.CanonicalTimeZone(name)
+	if strings.EqualFold(canon, "local") {
+		return false
+	}
+	_, err := time.LoadLocation(canon)
+	return err == nil
 }
 
 // pickLanguage reads the one language field from preferredLanguage and
