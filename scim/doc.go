@@ -49,6 +49,17 @@
 // (pbxusers.RoutingPolicy.WithBackupNumber): rules, caller lists and
 // timeouts stay.
 //
+// The path of a request, e.g. a PATCH of a user: server.ServeHTTP
+// (recovery) → serve (bearer token → tenant, rate limit) → route (classify
+// the path, method, body limit) → serveResource in resources.go (decode
+// the body once, rewrite the IdP's forms in normalize.go, validate against
+// the schemas with elimity's validators) → usersHandler.Patch in users.go
+// (one pbxusers.Directory.ModifyUser transaction: If-Match, the stored
+// user as an attribute map, patcher in patch.go, userMapper.fromAttrs in
+// usermap.go, the library's validation) → the resource or a SCIM error
+// written once. A Group PATCH takes groupsHandler.Patch and
+// Directory.ModifyTeamAndMembers; /Bulk runs each operation through route.
+//
 // Tolerant where it must be, strict where it matters. A refused request is
 // worse than a naive server's acceptance: Entra marks the user as failed,
 // retries, and the other changes of that request (a deactivation, say) are
