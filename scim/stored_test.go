@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/postgres"
+	"github.com/pbxgate/pbxgate/pbxusers/postgres/pgtest"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/scim/scimtest"
 )
@@ -223,9 +225,19 @@ func TestBackupNumberIsPartial(t *testing.T) {
 
 // TestGroupWritesAreAtomic: a Group PATCH whose operation fails, wherever it
 // stands, and a Group PUT that fails on a member leave the group exactly as
-// it was: name, members and version (RFC 7644 §3.5.2).
+// it was: name, members and version (RFC 7644 §3.5.2). It runs on SQLite
+// and on PostgreSQL (skipped, saying why, without PostgreSQL).
 func TestGroupWritesAreAtomic(t *testing.T) {
-	s := scimtest.MustStart(t, scim.Options{})
+	t.Run("sqlite", func(t *testing.T) { groupWritesAreAtomic(t, scimtest.MustStart(t, scim.Options{})) })
+	t.Run("postgres", func(t *testing.T) {
+		store, err := postgres.Open(context.Background(), pgtest.Start(t), postgres.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { store.Close() })
+		groupWritesAreAtomic(t, scimtest.MustStartStore(t, store, scim.Options{}))
+	})
+}
+
+func groupWritesAreAtomic(t *testing.T, s *scimtest.Server) {
 	ctx := context.Background()
 	_, err := s.Dir.CreateProfile(ctx, s.Tenant, pbxusers.Profile{Name: "Agent"})
 	require.NoError(t, err)
@@ -296,9 +308,19 @@ func TestGroupWritesAreAtomic(t *testing.T) {
 }
 
 // TestUserPatchIsAtomic: a User PATCH whose operation fails, wherever it
-// stands, leaves the user exactly as it was, version included.
+// stands, leaves the user exactly as it was, version included; on SQLite
+// and PostgreSQL.
 func TestUserPatchIsAtomic(t *testing.T) {
-	s := scimtest.MustStart(t, scim.Options{})
+	t.Run("sqlite", func(t *testing.T) { userPatchIsAtomic(t, scimtest.MustStart(t, scim.Options{})) })
+	t.Run("postgres", func(t *testing.T) {
+		store, err := postgres.Open(context.Background(), pgtest.Start(t), postgres.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { store.Close() })
+		userPatchIsAtomic(t, scimtest.MustStartStore(t, store, scim.Options{}))
+	})
+}
+
+func userPatchIsAtomic(t *testing.T, s *scimtest.Server) {
 	ctx := context.Background()
 	id := s.MustCreateUser("ada@example.com")
 	good := []map[string]any{
