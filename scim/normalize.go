@@ -123,7 +123,8 @@ func isCommonAttr(k string) bool {
 }
 
 // coerce converts an IdP's loosely typed value into the type def declares.
-// Values it cannot convert are left for elimity to reject.
+// Values it cannot convert are left for the schema validation to reject
+// (resources.go).
 func coerce(def *attrDef, v any) any {
 	if v == nil || !def.multi {
 		return coerceOne(def, v)
@@ -288,8 +289,8 @@ func normalizeOp(om map[string]any, rs *resourceSchema) ([]any, *apiError) {
 			return []any{build("remove", newPath, nil, false)}, nil
 		}
 		if l, ok := value.([]any); ok && op == "remove" && len(l) == 0 {
-			// Removing no values: elimity would turn the empty list into
-			// "no value", which removes the whole attribute.
+			// Removing no values: the validator turns the empty list
+			// into "no value", which removes the whole attribute.
 			return []any{noOp()}, nil
 		}
 		if hasValue && def != nil {
@@ -309,7 +310,7 @@ func normalizeOp(om map[string]any, rs *resourceSchema) ([]any, *apiError) {
 		if urn := rs.schemaURN(k); urn != "" && urn != rs.core {
 			inner, ok := v.(map[string]any)
 			if !ok {
-				flat[k] = v // elimity rejects it
+				flat[k] = v // the validator rejects it
 				continue
 			}
 			for ik, iv := range inner {
@@ -353,10 +354,10 @@ func normalizeOp(om map[string]any, rs *resourceSchema) ([]any, *apiError) {
 // resolvePatchPath resolves a PATCH path (or a key of a path-less value)
 // for normalisation. drop reports a path to ignore: an extension the
 // endpoint does not serve. An attribute of a served schema that pbxgate
-// does not store is an invalidPath error naming it. def is the attribute the value is for,
-// shaped as the value must be (an element for a value-filtered path, the
-// sub-attribute for a sub-attribute path). Paths that do not parse are
-// returned unchanged for elimity to reject.
+// does not store is an invalidPath error naming it. def is the attribute
+// the value is for, shaped as the value must be (an element for a
+// value-filtered path, the sub-attribute for a sub-attribute path). Paths
+// that do not parse are returned unchanged for the validator to reject.
 func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *attrDef, drop bool, err *apiError) {
 	urn, rest := rs.splitURNKey(path)
 	if urn == "" && strings.HasPrefix(strings.ToLower(path), "urn:") {
@@ -368,7 +369,7 @@ func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *att
 	}
 	name := p.AttributePath.AttributeName
 	if p.AttributePath.URIPrefix != nil {
-		return path, nil, false, nil // a URN we did not recognise; elimity decides
+		return path, nil, false, nil // a URN we did not recognise; the validator decides
 	}
 	if urn == "" || urn == rs.core {
 		if rs.lookup(rs.core, name) == nil && !isCommonAttr(name) {

@@ -17,7 +17,8 @@ import (
 // complex). The handlers convert a stored object to this form, apply the
 // operations and convert it back, the same path a PUT takes.
 //
-// elimity has already parsed the operations: ops are lower-case, paths are
+// The operations have been validated (resources.go, patchValidator, with
+// elimity's schema and path validators): ops are lower-case, paths are
 // parsed and valid for the schema, values are type-checked (complex values
 // carry canonical sub-attribute names), remove has a path. Keys of a
 // path-less value are raw attribute paths ("name.givenName",
@@ -169,8 +170,8 @@ func (p *patcher) applyPath(op string, path filter.Path, value any) error {
 		return err
 	}
 	if value == nil && op != "remove" {
-		// elimity hands an empty list over as nil (nulls were made
-		// removes by the normaliser): replace with [] clears the
+		// The validator hands an empty list over as nil (nulls were
+		// made removes by the normaliser): replace with [] clears the
 		// attribute, add of [] adds nothing.
 		if op == "add" {
 			return nil

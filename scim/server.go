@@ -150,8 +150,8 @@ func (s *server) classify(p string) route {
 	for i := range s.rt.resourceTypes {
 		rt := &s.rt.resourceTypes[i]
 		if p == rt.Endpoint+"/" {
-			// A collection with a trailing slash (issue 16): elimity would
-			// read it as the resource with the empty id.
+			// A collection with a trailing slash (issue 16) is the
+			// collection, not the resource with the empty id.
 			p = rt.Endpoint
 		}
 		rs := usersSchema
