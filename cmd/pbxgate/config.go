@@ -110,7 +110,14 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration `yaml:"writeTimeout"`
 	// IdleTimeout closes idle keep-alive connections; default 2m.
 	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// ShutdownGrace is how long, after SIGINT or SIGTERM, in-flight
+	// requests get to finish before their connections are closed; the
+	// process then exits 0 either way. Default 10s.
+	ShutdownGrace time.Duration `yaml:"shutdownGrace"`
 }
+
+// DefaultShutdownGrace is HTTPConfig.ShutdownGrace's default.
+const DefaultShutdownGrace = 10 * time.Second
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

@@ -435,3 +435,28 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestIntegrationShutdownWithSlowClient: SIGTERM while an authenticated
+// client trickles a request body exits 0 after http.shutdownGrace, instead
+// of waiting out the client and failing.
+func TestIntegrationShutdownWithSlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	g := startGateway(t, "", "http:\n  shutdownGrace: 1s\n")
+	require.NotEmpty(t, g.token)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{\"schemas\":", g.token)
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the request is in the handler, reading its body
+
+	start := time.Now()
+	require.NoError(t, g.stop(), "SIGTERM exits 0 with a slow client\nstderr: %s", g.stderr)
+	took := time.Since(start)
+	t.Logf("stopped %v after SIGTERM with one slow client (grace 1s)", took.Round(time.Millisecond))
+	assert.Contains(t, g.stderr.String(), "closing connections still open after the shutdown grace")
+	assert.Contains(t, g.stderr.String(), "stopped")
+}

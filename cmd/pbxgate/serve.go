@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,10 +22,6 @@ import (
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 )
 
-// shutdownTimeout is how long serve waits for in-flight requests, the
-// current sync batch and the mail in hand after SIGINT/SIGTERM.
-const shutdownTimeout = 30 * time.Second
-
 func runServe(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
 Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the set-password pages
@@ -36,8 +33,10 @@ on 127.0.0.1:8080, creates tenant "default" on first start and prints the
 SCIM base URL and a bearer token for it, once. Mail goes to .eml files in
 <data>/mail until an SMTP relay is configured.
 
-SIGINT or SIGTERM stop it gracefully: it stops accepting, finishes in-flight
-requests, the current sync batch and the mail in hand, and exits 0.
+SIGINT or SIGTERM stop it gracefully: it stops accepting, gives in-flight
+requests http.shutdownGrace (default 10s) to finish and then closes what is
+left, finishes the current sync batch and the mail in hand, releases the
+mail it had claimed, and exits 0.
 
 Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN.
 
@@ -176,15 +175,20 @@ Create more with: pbxgate token create --tenant %s --name okta
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests, the current sync batch and mail in hand")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	grace := orDefault(cfg.HTTP.ShutdownGrace, DefaultShutdownGrace)
+	log.Info("shutting down: finishing in-flight requests, the current sync batch and mail in hand",
+		"grace_ms", grace.Milliseconds())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		// Requests still running after the grace (a client trickling its
+		// body, a stalled reader) are cut off: stopping must not hang on
+		// one slow client.
+		log.Warn("closing connections still open after the shutdown grace", "grace_ms", grace.Milliseconds(), "error", err)
+		srv.Close()
+	}
 	stopBackground()
 	bg.wait()
-	if err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
 	log.Info("stopped")
 	return nil
 }
@@ -279,9 +283,16 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// endpoint maps a path to a low-cardinality label: ids and tokens become
-// placeholders.
-func endpoint(path string) string {
+// scimEndpoints are the SCIM resources the metrics name; any other path
+// under the prefix is "other", so no client can mint label values.
+var scimEndpoints = map[string]bool{"Users": true, "Groups": true, "Bulk": true, "Me": true,
+	"ServiceProviderConfig": true, "ResourceTypes": true, "Schemas": true, ".search": true}
+
+// endpoint maps a served request to a label from a fixed set: the route
+// that handled it with ids and tokens as placeholders, else "other". It
+// is called after the mux has served r, so r.Pattern is set.
+func endpoint(r *http.Request) string {
+	path := r.URL.Path
 	switch {
 	case path == "/healthz" || path == "/readyz" || path == "/metrics":
 		return path
@@ -293,13 +304,34 @@ func endpoint(path string) string {
 		switch {
 		case rest == "":
 			return scim.Prefix
+		case !scimEndpoints[parts[0]]:
+			return "other"
 		case len(parts) == 1:
 			return scim.Prefix + "/" + parts[0]
-		case parts[1] == ".search":
+		case len(parts) == 2 && parts[1] == ".search":
 			return scim.Prefix + "/" + parts[0] + "/.search"
-		default:
+		case len(parts) == 2:
 			return scim.Prefix + "/" + parts[0] + "/{id}"
 		}
+		return "other"
+	}
+	// Routes registered on the mux with their own patterns: the pattern,
+	// without its method, is from the fixed set of registered routes.
+	if _, pattern, ok := strings.Cut(r.Pattern, " "); ok {
+		return pattern
+	}
+	if r.Pattern != "" && r.Pattern != "/" {
+		return r.Pattern
+	}
+	return "other"
+}
+
+// methodLabel folds every method but the standard ones into "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
 	}
 	return "other"
 }
@@ -333,9 +365,9 @@ func (m *httpMetrics) wrap(h http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		ep := endpoint(r.URL.Path)
-		m.requests.WithLabelValues(ep, r.Method, fmt.Sprint(sw.code)).Inc()
-		m.latency.WithLabelValues(ep, r.Method).Observe(time.Since(start).Seconds())
+		ep, method := endpoint(r), methodLabel(r.Method)
+		m.requests.WithLabelValues(ep, method, strconv.Itoa(sw.code)).Inc()
+		m.latency.WithLabelValues(ep, method).Observe(time.Since(start).Seconds())
 	})
 }
 
