@@ -88,8 +88,9 @@
 //   - manager: an id or an externalId; one that names nobody yet is
 //     skipped and the stored manager stays (Entra provisions in any order).
 //   - group members: display is returned and ignored on input.
-//   - unknown extensions (urn:okta:...) are ignored; attributes of the
-//     served schemas that are not stored are refused (see below).
+//   - attributes of extensions this endpoint does not serve
+//     (urn:okta:...) are ignored and reported; attributes of the served
+//     schemas that are not stored are refused (see below).
 //
 // Choices where RFC 7644 leaves room: a PUT clears core attributes it
 // leaves out, but keeps active, externalId, password and any extension

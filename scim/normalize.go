@@ -3,6 +3,7 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -111,6 +112,52 @@ func prepareResourceMap(m map[string]any, rs *resourceSchema) *apiError {
 
 // notStored is the reason given for an attribute pbxgate refuses.
 const notStored = "pbxgate does not store this attribute (see /Schemas), so it refuses it rather than drop it"
+
+// unservedExtensions returns the schema URNs of a decoded POST, PUT or
+// PATCH body that this endpoint does not serve (Okta's urn:okta:...):
+// their attributes are ignored, and reported (see server.report).
+func unservedExtensions(m map[string]any, rs *resourceSchema) []string {
+	seen := map[string]bool{}
+	var out []string
+	note := func(key string) {
+		if !strings.HasPrefix(strings.ToLower(key), "urn:") || rs.schemaURN(key) != "" {
+			return
+		}
+		if urn, _ := rs.splitURNKey(key); urn != "" {
+			return
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, key)
+		}
+	}
+	for k, v := range m {
+		if !strings.EqualFold(k, "Operations") {
+			note(k)
+			continue
+		}
+		ops, _ := v.([]any)
+		for _, o := range ops {
+			om, _ := o.(map[string]any)
+			for ok, ov := range om {
+				switch strings.ToLower(ok) {
+				case "path":
+					if p, _ := ov.(string); p != "" {
+						note(strings.TrimSpace(p))
+					}
+				case "value":
+					if vm, ok := ov.(map[string]any); ok {
+						for vk := range vm {
+							note(vk)
+						}
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // isCommonAttr reports the attributes of every resource (RFC 7643 §3.1)
 // and the schemas list.

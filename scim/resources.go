@@ -116,6 +116,16 @@ func (s *server) writeResource(w http.ResponseWriter, status int, typ *scim.Reso
 func (s *server) serveResource(w http.ResponseWriter, r *http.Request, st *request, rt route, sub, method string, body []byte) *apiError {
 	typ := rt.typ
 	fail := func(err error) *apiError { return s.toAPIError(r.Context(), err) }
+	// Attributes of extensions this endpoint does not serve are ignored,
+	// and reported once the write succeeded.
+	var unserved []string
+	reported := func(id string) {
+		ws := make([]warning, len(unserved))
+		for i, urn := range unserved {
+			ws[i] = warning{attr: "extension", reason: "attributes of " + urn + ", an extension this endpoint does not serve, were ignored"}
+		}
+		s.report(r.Context(), st.tenant, id, ws)
+	}
 	switch rt.kind {
 	case routeList:
 		if method == http.MethodGet {
@@ -129,7 +139,8 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, st *reque
 			}
 			return s.writeList(w, typ, page, lp.StartIndex)
 		}
-		attrs, err := s.resourceBody(body, rt.rs, typ)
+		attrs, skipped, err := s.resourceBody(body, rt.rs, typ)
+		unserved = skipped
 		if err != nil {
 			return err
 		}
@@ -137,6 +148,7 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, st *reque
 		if herr != nil {
 			return fail(herr)
 		}
+		reported(res.ID)
 		w.Header().Set("Location", s.location(typ, res.ID))
 		return s.writeResource(w, http.StatusCreated, typ, res)
 
@@ -168,7 +180,8 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, st *reque
 		}
 		return s.writeResource(w, http.StatusOK, typ, res)
 	case http.MethodPut:
-		attrs, err := s.resourceBody(body, rt.rs, typ)
+		attrs, skipped, err := s.resourceBody(body, rt.rs, typ)
+		unserved = skipped
 		if err != nil {
 			return err
 		}
@@ -176,9 +189,11 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, st *reque
 		if herr != nil {
 			return fail(herr)
 		}
+		reported(id)
 		return s.writeResource(w, http.StatusOK, typ, res)
 	case http.MethodPatch:
-		ops, err := s.patchBody(body, rt.rs, typ)
+		ops, skipped, err := s.patchBody(body, rt.rs, typ)
+		unserved = skipped
 		if err != nil {
 			return err
 		}
@@ -186,6 +201,7 @@ func (s *server) serveResource(w http.ResponseWriter, r *http.Request, st *reque
 		if herr != nil {
 			return fail(herr)
 		}
+		reported(id)
 		if len(res.Attributes) == 0 {
 			// 204: a group's full member list is not worth sending
 			// back; the new version still is.
@@ -320,35 +336,38 @@ func scimError(e scimerrors.ScimError) *apiError {
 
 // resourceBody decodes, normalises (see normalize.go) and validates a POST
 // or PUT body against the resource type's schemas, as elimity's server
-// does: readOnly attributes are dropped, values are type-checked.
-func (s *server) resourceBody(body []byte, rs *resourceSchema, typ *scim.ResourceType) (scim.ResourceAttributes, *apiError) {
+// does: readOnly attributes are dropped, values are type-checked. It also
+// returns the URNs of extensions this endpoint does not serve, whose
+// attributes are ignored.
+func (s *server) resourceBody(body []byte, rs *resourceSchema, typ *scim.ResourceType) (scim.ResourceAttributes, []string, *apiError) {
 	m, ok := decodeObject(body)
 	if !ok {
-		return nil, scimError(scimerrors.ScimErrorInvalidSyntax)
+		return nil, nil, scimError(scimerrors.ScimErrorInvalidSyntax)
 	}
+	unserved := unservedExtensions(m, rs)
 	if err := prepareResourceMap(m, rs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	core := withExternalID(typ.Schema)
 	attrs, serr := core.Validate(m)
 	if serr != nil {
-		return nil, scimError(*serr)
+		return nil, nil, scimError(*serr)
 	}
 	for _, ext := range typ.SchemaExtensions {
 		v := m[ext.Schema.ID]
 		if v == nil {
 			if ext.Required {
-				return nil, scimError(scimerrors.ScimErrorInvalidValue)
+				return nil, nil, scimError(scimerrors.ScimErrorInvalidValue)
 			}
 			continue
 		}
 		ea, serr := ext.Schema.ValidateExtension(v)
 		if serr != nil {
-			return nil, scimError(*serr)
+			return nil, nil, scimError(*serr)
 		}
 		attrs[ext.Schema.ID] = ea
 	}
-	return attrs, nil
+	return attrs, unserved, nil
 }
 
 // withExternalID adds the common attribute externalId (RFC 7643 §3.1) to a
@@ -366,14 +385,16 @@ func withExternalID(s schema.Schema) schema.Schema {
 // body (RFC 7644 §3.5.2): schemas must be exactly PatchOp, there must be
 // at least one operation, op is lower-cased, paths are parsed and checked
 // against the schemas, values are type-checked, an id key in a path-less
-// value is dropped (Okta sends it), remove needs a path.
-func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceType) ([]scim.PatchOperation, *apiError) {
+// value is dropped (Okta sends it), remove needs a path. Like resourceBody
+// it also returns the URNs of extensions it ignored.
+func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceType) ([]scim.PatchOperation, []string, *apiError) {
 	m, ok := decodeObject(body)
 	if !ok {
-		return nil, scimError(scimerrors.ScimErrorInvalidSyntax)
+		return nil, nil, scimError(scimerrors.ScimErrorInvalidSyntax)
 	}
+	unserved := unservedExtensions(m, rs)
 	if err := preparePatchMap(m, rs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var schemas, list []any
 	for k, v := range m {
@@ -383,12 +404,12 @@ func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceTy
 		case "operations":
 			var ok bool
 			if list, ok = v.([]any); !ok {
-				return nil, scimError(scimerrors.ScimErrorInvalidSyntax)
+				return nil, nil, scimError(scimerrors.ScimErrorInvalidSyntax)
 			}
 		}
 	}
 	if len(schemas) != 1 || schemas[0] != patchMessage || len(list) == 0 {
-		return nil, scimError(scimerrors.ScimErrorInvalidValue)
+		return nil, nil, scimError(scimerrors.ScimErrorInvalidValue)
 	}
 	v := patchValidator{core: withExternalID(typ.Schema), schemas: map[string]schema.Schema{}}
 	for _, e := range typ.SchemaExtensions {
@@ -400,11 +421,11 @@ func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceTy
 	for _, e := range list {
 		op, err := v.operation(e)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ops = append(ops, op)
 	}
-	return ops, nil
+	return ops, unserved, nil
 }
 
 // patchValidator checks PATCH operations against a resource type's

@@ -147,6 +147,18 @@ func TestTolerance(t *testing.T) {
 		assert.Equal(t, mgr["id"], get(r.JSON(t), entSchemaURN, "manager", "value"), "an unknown manager changes nothing")
 	})
 
+	t.Run("attributes of an extension not served are ignored and reported", func(t *testing.T) {
+		r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: userBody("okta-ext@example.com", map[string]any{
+			"urn:okta:custom_app:1.0:user:custom": map[string]any{"costCenter": "x"}})})
+		requireStatus(t, 201, r)
+		assert.Equal(t, float64(1), skipped("extension"))
+		r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + r.JSON(t)["id"].(string), Body: patchBody(
+			op("replace", "urn:okta:custom_app:1.0:user:custom:costCenter", "y"), op("replace", "title", "T"))})
+		requireStatus(t, 200, r)
+		assert.Equal(t, "T", r.JSON(t)["title"])
+		assert.Equal(t, float64(2), skipped("extension"))
+	})
+
 	t.Run("trailing slash on collections", func(t *testing.T) {
 		r := s.Do(scimtest.Request{Method: "GET", Path: "/Users/"})
 		requireStatus(t, 200, r)
