@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
+	"github.com/pbxgate/pbxgate/smtp"
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 )
 
@@ -38,23 +42,39 @@ requests http.shutdownGrace (default 10s) to finish and then closes what is
 left, finishes the current sync batch and the mail in hand, releases the
 mail it had claimed, and exits 0.
 
-Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN.
+Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN, and
+every setting as PBXGATE_<YAML PATH> (PBXGATE_PUBLIC_URL, PBXGATE_SMTP_HOST).
+With a wildcard listen address set publicURL, or no mail is sent.
 
 Examples:
   pbxgate serve
   pbxgate serve --config /etc/pbxgate/pbxgate.yaml
-  PBXGATE_LISTEN=0.0.0.0:8080 pbxgate serve --data /var/lib/pbxgate`)
+  PBXGATE_LISTEN=0.0.0.0:8080 PBXGATE_PUBLIC_URL=https://pbx.example.com pbxgate serve --data /var/lib/pbxgate`)
 	g := c.commonFlags(fs, false)
 	listen := fs.String("listen", "", "`ADDR` to listen on (env PBXGATE_LISTEN; default "+DefaultListen+")")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(g.config, c.Getenv)
+	if len(pos) > 0 {
+		return usagef("pbxgate serve -h", "serve takes no arguments, got %q; name the configuration with --config FILE", strings.Join(pos, " "))
+	}
+	cfg, warnings, err := loadConfig(g.config, c.Getenv)
 	if err != nil {
 		return err
 	}
 	set := resolve(cfg, g.config, g.data, g.db, *listen, c.Getenv)
 	log := c.logger(cfg.Log)
+	for _, w := range warnings {
+		log.Warn("configuration", "warning", w)
+	}
+	// Listen before anything is created, so that a busy port leaves no
+	// half-made first start behind (a tenant whose token nobody saw).
+	ln, err := net.Listen("tcp", set.listen)
+	if err != nil {
+		return listenError(set.listen, err)
+	}
+	defer ln.Close()
 	g.data, g.db = set.data, set.database
 	e, err := c.open(ctx, g)
 	if err != nil {
@@ -62,32 +82,95 @@ Examples:
 	}
 	defer e.Close()
 	e.log = log
-	return c.serve(ctx, e, cfg, set, log)
+	return c.serve(ctx, e, cfg, set, ln, log, cliPrefix(g))
 }
 
-func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log *slog.Logger) error {
-	started := time.Now()
-	firstToken, err := ensureTenants(ctx, e.dir, cfg)
-	if err != nil {
-		return err
+// listenError explains a failed listen and names the three places the
+// address comes from.
+func listenError(addr string, err error) error {
+	var hint string
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		hint = "another program (or another pbxgate) uses this port: stop it, or choose another address with --listen, PBXGATE_LISTEN or listen: in the configuration"
+	case errors.Is(err, syscall.EACCES):
+		hint = "ports below 1024 need privileges: use a port such as 8080 behind a proxy, or grant CAP_NET_BIND_SERVICE"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		hint = "this machine has no such address: use 127.0.0.1, 0.0.0.0 or one of its own addresses"
+	default:
+		hint = "check --listen, PBXGATE_LISTEN or listen: in the configuration"
 	}
+	var errno syscall.Errno // "address already in use", not "listen tcp …: bind: …"
+	if errors.As(err, &errno) {
+		err = errno
+	}
+	return fmt.Errorf("listen on %s: %w; %s (nothing was created)", addr, err, hint)
+}
 
-	ln, err := net.Listen("tcp", set.listen)
+// commandName is how the operator runs pbxgate: "pbxgate", or, for a
+// binary that "go run" built in a temporary directory, "go run
+// ./cmd/pbxgate", since no pbxgate is on their PATH.
+func commandName(executable func() (string, error)) string {
+	path, err := executable()
+	if err == nil && strings.Contains(filepath.ToSlash(path), "/go-build") {
+		return "go run ./cmd/pbxgate"
+	}
+	return "pbxgate"
+}
+
+// cliPrefix is how the operator names this installation on the command
+// line, for the commands serve suggests ("pbxgate token create ...").
+func cliPrefix(g *common) string {
+	var b strings.Builder
+	if g.config != "" {
+		b.WriteString(" --config " + g.config)
+	} else if g.data != "" && g.data != DefaultData {
+		b.WriteString(" --data " + g.data)
+	}
+	return b.String()
+}
+
+// publicURL is the address set-password links and the SCIM base URL are
+// built from: publicURL in the configuration (env PBXGATE_PUBLIC_URL), else
+// http(s)://<listen>. A wildcard listen address (0.0.0.0, [::], :8080) names
+// no host users can reach, so it is an error that names the setting.
+func publicURL(cfg *Config, listen string) (string, error) {
+	if cfg.PublicURL != "" {
+		return strings.TrimRight(cfg.PublicURL, "/"), nil
+	}
+	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", set.listen, err)
+		return "", fmt.Errorf("listen %q is not host:port", listen)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return "", fmt.Errorf("publicURL is not set and listen %s is a wildcard address, so there is no address for links in mail: set publicURL (env PBXGATE_PUBLIC_URL) to the gateway's address as users reach it, e.g. https://pbx.example.com", listen)
 	}
 	scheme := "http"
 	if cfg.TLS.CertFile != "" {
 		scheme = "https"
 	}
-	public := strings.TrimRight(cfg.PublicURL, "/")
-	if public == "" {
-		public = scheme + "://" + ln.Addr().String()
+	return scheme + "://" + listen, nil
+}
+
+func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln net.Listener, log *slog.Logger, prefix string) error {
+	started := time.Now()
+	firstToken, err := ensureTenants(ctx, e.dir, cfg)
+	if err != nil {
+		return err
+	}
+	// Links in mail need an address users can reach; without one the mail
+	// stays queued until publicURL is set.
+	public, publicErr := publicURL(cfg, ln.Addr().String())
+	if publicErr != nil {
+		public = smtp.DefaultPublicURL(ln.Addr().String(), cfg.TLS.CertFile != "")
+		log.Error("mail is not sent", "reason", publicErr.Error())
+		fmt.Fprintf(c.Stderr, "pbxgate: mail is not sent (it stays queued): %s\n", publicErr)
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newHTTPMetrics(reg)
+	m.initialize()
+	registerBuildInfo(reg)
 
 	scimHandler, err := scim.New(e.dir, scim.Options{
 		BaseURL:      public + scim.Prefix,
@@ -101,7 +184,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	bg, err := startBackground(bgCtx, e, cfg, set, public, reg, log)
+	bg, err := startBackground(bgCtx, e, cfg, set, public, publicErr == nil, reg, log)
 	if err != nil {
 		return err
 	}
@@ -130,7 +213,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, log 
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
 	srv := &http.Server{
-		Handler:           m.wrap(mux),
+		Handler:           m.wrap(newAccessLog(log, e.dir).wrap(mux)),
 		ReadHeaderTimeout: orDefault(cfg.HTTP.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       orDefault(cfg.HTTP.ReadTimeout, 60*time.Second),
 		WriteTimeout:      orDefault(cfg.HTTP.WriteTimeout, 90*time.Second),
@@ -163,9 +246,11 @@ pbxgate is ready. Tenant %q was created on this first start.
   Bearer token:   %s
 
 The token is shown only this once; keep it in your identity provider.
-Create more with: pbxgate token create --tenant %s --name okta
+Create more with: %s token create --tenant %s --name okta%s
 
-`, DefaultTenant, public, scim.Prefix, firstToken, DefaultTenant)
+`, DefaultTenant, public, scim.Prefix, firstToken, commandName(os.Executable), DefaultTenant, prefix)
+	} else if err := c.tokenHints(ctx, e, public, prefix); err != nil {
+		log.Warn("list tokens", "err", err)
 	}
 
 	select {
@@ -215,6 +300,33 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	go srv.Serve(ln)
 	go func() { <-ctx.Done(); srv.Close() }()
 	log.Warn("profiler listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// tokenHints says, for each tenant without a usable token, exactly how to
+// get one: tokens are shown only when created.
+func (c *CLI) tokenHints(ctx context.Context, e *env, public, prefix string) error {
+	tenants, err := e.dir.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, t := range tenants {
+		toks, err := e.dir.ListTokens(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		usable := false
+		for _, tk := range toks {
+			if tk.Revoked == nil && (tk.ExpiresAt == nil || tk.ExpiresAt.After(now)) {
+				usable = true
+			}
+		}
+		if !usable {
+			fmt.Fprintf(c.Stdout, "Tenant %q has no usable SCIM token. Create one (it is printed once) with:\n  %s token create --tenant %s --name okta%s\nand give it with the SCIM base URL %s%s to the identity provider.\n",
+				t.ID, commandName(os.Executable), t.ID, prefix, public, scim.Prefix)
+		}
+	}
 	return nil
 }
 
