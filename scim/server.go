@@ -350,5 +350,8 @@ func (s *server) authenticate(r *http.Request) (pbxusers.APIToken, *apiError) {
 	case err != nil:
 		return pbxusers.APIToken{}, s.toAPIError(r.Context(), err)
 	}
+	if sc := tok.Scope.OrDefault(); sc != pbxusers.ScopeSCIM {
+		return pbxusers.APIToken{}, errorf(http.StatusForbidden, "", "this token has scope %q; the SCIM endpoint needs a token of scope \"scim\"", sc)
+	}
 	return tok, nil
 }

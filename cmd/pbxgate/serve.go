@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pbxgate/pbxgate/internal/adminapi"
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/smtp"
@@ -28,7 +29,7 @@ import (
 
 func runServe(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
-Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the set-password pages
+Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the admin API (/api/v1), the set-password pages
 (/setup/...), /healthz, /readyz and /metrics (Prometheus), the LDAP sync
 schedules and the mail outbox worker.
 
@@ -191,6 +192,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
+	mountAdminAPI(mux, e.dir, cfg, log)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
 	}
@@ -410,6 +412,8 @@ func endpoint(r *http.Request) string {
 		return path
 	case strings.HasPrefix(path, "/setup/"):
 		return "/setup/{token}"
+	case strings.HasPrefix(path, adminapi.Prefix+"/"):
+		return adminapi.Endpoint(path)
 	case strings.HasPrefix(path, scim.Prefix):
 		rest := strings.Trim(strings.TrimPrefix(path, scim.Prefix), "/")
 		parts := strings.Split(rest, "/")

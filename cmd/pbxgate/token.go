@@ -13,29 +13,34 @@ import (
 func tokenGroup() *group {
 	return &group{
 		name:    "token",
-		summary: "create, list and revoke SCIM bearer tokens",
-		intro: `Identity providers authenticate to the SCIM endpoint with a bearer token. A
-token is scoped to one tenant and only its hash is stored: "create" prints
-the token once, on stdout alone, so scripts can capture it.
+		summary: "create, list and revoke bearer tokens",
+		intro: `A bearer token belongs to one tenant and has a scope: scim (the SCIM
+endpoint, for identity providers; the default), admin (the admin API
+/api/v1 for its tenant) or operator (the admin API for every tenant). Only
+its hash is stored: "create" prints the token once, on stdout alone, so
+scripts can capture it.
 
 Examples:
   TOKEN=$(pbxgate token create --tenant acme --name okta)
+  TOKEN=$(pbxgate token create --tenant acme --name terraform --scope admin)
   pbxgate token list --tenant acme
   pbxgate token revoke k3j9x2m4p7qa --tenant acme --yes`,
 		leaves: []leaf{
 			{name: "create", max: 0, summary: "create a token; prints it, once", help: `
-Example:
-  TOKEN=$(pbxgate token create --tenant acme --name okta)`,
+Examples:
+  TOKEN=$(pbxgate token create --tenant acme --name okta)
+  TOKEN=$(pbxgate token create --tenant acme --name terraform --scope admin)`,
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, true)
 					name := fs.String("name", "", "`LABEL` for the token, e.g. okta or entra")
+					scope := fs.String("scope", "scim", "`SCOPE` of the token: scim, admin or operator")
 					return func(ctx context.Context, _ []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {
 							return err
 						}
 						defer e.Close()
-						secret, _, err := e.dir.CreateToken(ctx, g.tenant, *name)
+						secret, _, err := e.dir.CreateScopedToken(ctx, g.tenant, *name, pbxusers.TokenScope(*scope))
 						if err != nil {
 							return err
 						}
@@ -63,13 +68,13 @@ Example:
 							return writeJSON(c, list)
 						}
 						tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "ID\tNAME\tCREATED\tLAST USED\tSTATUS")
+						fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tLAST USED\tSTATUS")
 						for _, t := range list {
 							status := "active"
 							if t.Revoked != nil {
 								status = "revoked " + t.Revoked.Format(time.DateTime)
 							}
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, dash(t.Name), t.Created.Format(time.DateTime), lastUsed(t), status)
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, dash(t.Name), t.Scope.OrDefault(), t.Created.Format(time.DateTime), lastUsed(t), status)
 						}
 						return tw.Flush()
 					}
