@@ -66,9 +66,19 @@ type gateway struct {
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:port
 	token  string
-	stdout *lockedBuffer
+	stdout *fileOutput
 	stderr *lockedBuffer
 	exited chan error
+}
+
+// fileOutput is a child's stdout written straight to a file (no copying
+// goroutine), so what the child wrote before a later stderr line is
+// readable as soon as that line is seen.
+type fileOutput struct{ f *os.File }
+
+func (o *fileOutput) String() string {
+	b, _ := os.ReadFile(o.f.Name())
+	return string(b)
 }
 
 type lockedBuffer struct {
@@ -95,7 +105,10 @@ var listenLog = regexp.MustCompile(`"listen":"([0-9.:]+)"`)
 // temp dir when ""), and waits until it answers /readyz.
 func startGateway(t testing.TB, data, config string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, bin: binary(t), data: data, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	require.NoError(t, err)
+	t.Cleanup(func() { out.Close() })
+	g := &gateway{t: t, bin: binary(t), data: data, stdout: &fileOutput{out}, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
 	if g.data == "" {
 		g.data = t.TempDir()
 	}
@@ -107,7 +120,7 @@ func startGateway(t testing.TB, data, config string) *gateway {
 	}
 	g.cmd = exec.Command(g.bin, args...)
 	g.cmd.Env = append(os.Environ(), "PBXGATE_CONFIG=", "PBXGATE_DB=")
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
+	g.cmd.Stdout, g.cmd.Stderr = out, g.stderr
 	require.NoError(t, g.cmd.Start())
 	go func() { g.exited <- g.cmd.Wait() }()
 	t.Cleanup(func() {

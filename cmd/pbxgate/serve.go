@@ -238,9 +238,8 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 			return err
 		}
 	}
-	log.Info("pbxgate serving", "listen", ln.Addr().String(), "public_url", public, "database", redactDSN(set.database),
-		"mail", bg.mailVia, "ldap_directories", len(cfg.LDAP.Directories), "version", version(),
-		"startup_ms", time.Since(started).Milliseconds())
+	// The first-start banner goes out before the "serving" line, so whoever
+	// waits for that line (a supervisor, a test) finds the token printed.
 	if firstToken != "" {
 		fmt.Fprintf(c.Stdout, `
 pbxgate is ready. Tenant %q was created on this first start.
@@ -255,6 +254,10 @@ Create more with: %s token create --tenant %s --name okta%s
 	} else if err := c.tokenHints(ctx, e, public, prefix); err != nil {
 		log.Warn("list tokens", "err", err)
 	}
+
+	log.Info("pbxgate serving", "listen", ln.Addr().String(), "public_url", public, "database", redactDSN(set.database),
+		"mail", bg.mailVia, "ldap_directories", len(cfg.LDAP.Directories), "version", version(),
+		"startup_ms", time.Since(started).Milliseconds())
 
 	select {
 	case err := <-serveErr:
