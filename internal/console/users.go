@@ -87,9 +87,9 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, ss *session)
 
 // userForm is the "+ Add User" form, and its problems by field.
 type userForm struct {
-	UserName, Given, Family, Email, Role, Extension, Answer, Backup, Location string
-	Problems                                                                  map[string]string
-	Summary                                                                   string
+	UserName, Given, Family, Email, Role, Extension, Answer, Forward, Backup, Location string
+	Problems                                                                           map[string]string
+	Summary                                                                            string
 }
 
 func (h *Handler) newUserForm(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -101,7 +101,8 @@ func (h *Handler) newUserForm(w http.ResponseWriter, r *http.Request, ss *sessio
 func formField(path string) string {
 	for prefix, field := range map[string]string{
 		"userName": "userName", "name.given": "given", "name.family": "family", "emails": "email",
-		"role": "role", "extension": "extension", "routing.answerMode": "answer", "routing": "backup",
+		"role": "role", "extension": "extension", "routing.answerMode": "answer", "routing.forwardNumber": "forward",
+		"forwardNumber": "forward", "routing": "backup",
 		"location": "location",
 	} {
 		if path == prefix || strings.HasPrefix(path, prefix+".") || strings.HasPrefix(path, prefix+"[") {
@@ -116,7 +117,8 @@ func formField(path string) string {
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session) {
 	f := userForm{}
 	for k, p := range map[string]*string{"userName": &f.UserName, "given": &f.Given, "family": &f.Family, "email": &f.Email,
-		"role": &f.Role, "extension": &f.Extension, "answer": &f.Answer, "backup": &f.Backup, "location": &f.Location} {
+		"role": &f.Role, "extension": &f.Extension, "answer": &f.Answer, "forward": &f.Forward, "backup": &f.Backup,
+		"location": &f.Location} {
 		*p = strings.TrimSpace(r.PostFormValue(k))
 	}
 	if f.UserName == "" {
@@ -131,6 +133,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 		u.Routing = u.Routing.WithBackupNumber(f.Backup)
 	}
 	u.Routing.AnswerMode = pbxusers.AnswerMode(f.Answer)
+	u.Routing.ForwardNumber = f.Forward
 	var out pbxusers.User
 	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/users", u, &out)
 	if err != nil {
