@@ -15,7 +15,7 @@ import (
 // mountAdminAPI serves the admin API (/api/v1, tokens of scope admin or
 // operator) on mux. POST .../ldap/directories/{name}/runs runs the
 // configured directory's sync in the request, like "pbxgate ldap sync".
-func mountAdminAPI(mux *http.ServeMux, dir *pbxusers.Directory, cfg *Config, log *slog.Logger) {
+func mountAdminAPI(mux *http.ServeMux, dir *pbxusers.Directory, cfg *Config, log *slog.Logger) *adminapi.Handler {
 	log = log.With("component", "adminapi")
 	run := func(ctx context.Context, tenant, name string, dryRun bool) (pbxusers.SyncRun, error) {
 		for _, dc := range cfg.LDAP.Directories {
@@ -30,5 +30,7 @@ func mountAdminAPI(mux *http.ServeMux, dir *pbxusers.Directory, cfg *Config, log
 		}
 		return pbxusers.SyncRun{}, fmt.Errorf("ldap directory %q of tenant %q: %w", name, tenant, pbxusers.ErrNotFound)
 	}
-	adminapi.New(dir, adminapi.Options{Logger: log, LDAPRun: run}).Mount(mux)
+	api := adminapi.New(dir, adminapi.Options{Logger: log, LDAPRun: run})
+	api.Mount(mux)
+	return api
 }

@@ -192,7 +192,8 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
-	mountAdminAPI(mux, e.dir, cfg, log)
+	api := mountAdminAPI(mux, e.dir, cfg, log)
+	mountConsole(mux, e.dir, api, public, e)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
 	}

@@ -12,6 +12,9 @@ import (
 // malformed, unknown, revoked or expired it was is never told; a valid
 // token of scope scim is 403.
 func (h *Handler) authenticate(r *http.Request) (pbxusers.APIToken, *Problem) {
+	if tok, _, ok := principal(r.Context()); ok {
+		return tok, nil
+	}
 	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return pbxusers.APIToken{}, problemf(http.StatusUnauthorized, typeUnauthorized, "a bearer token of scope admin or operator is required")

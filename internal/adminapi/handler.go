@@ -130,7 +130,11 @@ func (h *Handler) handle(pattern string, fn func(c *call) error) {
 		if name == "" {
 			name = tok.ID
 		}
-		c.ctx = pbxusers.WithActor(r.Context(), pbxusers.Actor{Source: pbxusers.SourceManual, Name: "token " + name})
+		actor := "token " + name
+		if _, a, ok := principal(r.Context()); ok {
+			actor = a
+		}
+		c.ctx = pbxusers.WithActor(r.Context(), pbxusers.Actor{Source: pbxusers.SourceManual, Name: actor})
 		if err := fn(c); err != nil {
 			h.problem(r, err).write(w, r)
 		}

@@ -48,6 +48,9 @@ type Problem struct {
 	// ExistingID is the object that already holds the value of a
 	// uniqueness conflict, when known.
 	ExistingID string `json:"existingId,omitempty"`
+	// References, on a 409 in-use problem, lists every object that refers
+	// to the one that could not be deleted; ?cascade=true rewrites them.
+	References []pbxusers.Reference `json:"references,omitempty"`
 }
 
 // FieldProblem is one invalid field of a request.
@@ -118,7 +121,8 @@ func (h *Handler) problem(r *http.Request, err error) *Problem {
 		if pbxusers.IsOwnedBy(err) {
 			typ = typeOwned
 		}
-		return &Problem{Type: typ, Status: http.StatusConflict, Detail: ce.Error(), Field: ce.Field, ExistingID: ce.ExistingID}
+		return &Problem{Type: typ, Status: http.StatusConflict, Detail: ce.Error(), Field: ce.Field, ExistingID: ce.ExistingID,
+			References: ce.References}
 	case errors.Is(err, pbxusers.ErrInUse):
 		return problemf(http.StatusConflict, typeInUse, "%s", err.Error())
 	case errors.Is(err, pbxusers.ErrConflict):

@@ -364,6 +364,14 @@ func (h *Handler) deleteUser(c *call) error {
 	if err != nil {
 		return err
 	}
+	var opts []pbxusers.DeleteOption
+	switch c.r.URL.Query().Get("cascade") {
+	case "true":
+		opts = append(opts, pbxusers.Cascade())
+	case "", "false":
+	default:
+		return invalid([]pbxusers.FieldError{{Field: "cascade", Reason: "must be true or false"}})
+	}
 	err = h.dir.DeleteUserIf(c.ctx, c.tenant, c.r.PathValue("id"), func(u pbxusers.User) error {
 		if err := checkVersion(want, u.Version); err != nil {
 			return err
@@ -374,7 +382,7 @@ func (h *Handler) deleteUser(c *call) error {
 			return p
 		}
 		return nil
-	})
+	}, opts...)
 	if err != nil {
 		return err
 	}
