@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pbxgate/pbxgate/internal/adminapi"
+	"github.com/pbxgate/pbxgate/internal/authguard"
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/smtp"
@@ -173,11 +174,16 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 	m.initialize()
 	registerBuildInfo(reg)
 
+	// One throttle of failed authentications for every bearer-token
+	// endpoint: a client guessing tokens is slowed on all of them.
+	guard := authguard.New(authguard.Options{Logger: log.With("component", "auth"), Registerer: reg})
 	scimHandler, err := scim.New(e.dir, scim.Options{
 		BaseURL:      public + scim.Prefix,
 		Logger:       log.With("component", "scim"),
 		MaxBodyBytes: cfg.SCIM.MaxBodyBytes,
 		RateLimit:    scim.RateLimit{PerSecond: cfg.SCIM.RateLimit.PerSecond, Burst: cfg.SCIM.RateLimit.Burst},
+		Registerer:   reg,
+		AuthThrottle: guard,
 	})
 	if err != nil {
 		return fmt.Errorf("set up SCIM: %w", err)
@@ -192,7 +198,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
-	api := mountAdminAPI(mux, e.dir, cfg, log)
+	api := mountAdminAPI(mux, e.dir, cfg, guard, log)
 	mountConsole(mux, e.dir, api, public, e)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
