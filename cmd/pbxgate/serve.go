@@ -219,7 +219,12 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	if cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", metrics)
+	} else if err := serveMetrics(ctx, cfg.Metrics.Listen, metrics, log); err != nil {
+		return err
+	}
 
 	srv := &http.Server{
 		Handler:           m.wrap(newAccessLog(log, e.dir).wrap(mux)),
@@ -287,6 +292,31 @@ Create more with: %s token create --tenant %s --name okta%s
 	stopBackground()
 	bg.wait()
 	log.Info("stopped")
+	return nil
+}
+
+// serveMetrics serves /metrics on a listener of its own (metrics.listen),
+// with the profiler too when that listener is on loopback.
+func serveMetrics(ctx context.Context, addr string, metrics http.Handler, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("metrics.listen %q: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics.listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	log.Info("metrics listening", "addr", ln.Addr().String())
 	return nil
 }
 
