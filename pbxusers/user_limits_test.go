@@ -70,3 +70,28 @@ func TestUserLimits(t *testing.T) {
 	_, err = d.CreateUser(ctx, "acme", u)
 	require.NoError(t, err, "64 octets of local part are allowed")
 }
+
+// TestPhoneNumberKeptAsSent: a contact number that does not parse (a
+// national number on a tenant without a region) is kept as sent and
+// flagged not dialable, not refused; once the tenant has a region the next
+// write normalises it.
+func TestPhoneNumberKeptAsSent(t *testing.T) {
+	d := mustDir(t)
+	ctx := context.Background()
+	_, err := d.CreateTenant(ctx, pbxusers.Tenant{ID: "noregion"})
+	require.NoError(t, err)
+	u := validPerson()
+	u.PhoneNumbers = []pbxusers.PhoneNumber{{Number: "(202) 555-0143", Type: pbxusers.PhoneWork}}
+	got, err := d.CreateUser(ctx, "noregion", u)
+	require.NoError(t, err)
+	assert.Equal(t, []pbxusers.PhoneNumber{{Number: "(202) 555-0143", Type: pbxusers.PhoneWork, NotDialable: true}}, got.PhoneNumbers)
+
+	tn, err := d.GetTenant(ctx, "noregion")
+	require.NoError(t, err)
+	tn.Region = "US"
+	_, err = d.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
+	got, err = d.ModifyUser(ctx, "noregion", got.ID, func(u *pbxusers.User) error { u.Title = "Engineer"; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, []pbxusers.PhoneNumber{{Number: "+12025550143", Type: pbxusers.PhoneWork}}, got.PhoneNumbers)
+}

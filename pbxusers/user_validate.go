@@ -114,13 +114,18 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 		f := "phoneNumbers[" + strconv.Itoa(i) + "]"
 		n := &u.PhoneNumbers[i]
 		e164, ext, err := NormalizeE164(n.Number, region)
-		if err != nil {
-			p.Add(f+".number", "%q %s", n.Number, err.Error())
-		} else {
-			n.Number = e164
+		switch {
+		case err == nil:
+			n.Number, n.NotDialable = e164, false
 			if ext != "" {
 				n.Ext = ext
 			}
+		case LooksLikePhoneNumber(n.Number):
+			// A contact number pbxgate cannot dial (no region to read it
+			// with): kept as sent and flagged, never a reason to refuse.
+			n.Number, n.NotDialable = strings.TrimSpace(n.Number), true
+		default:
+			p.Add(f+".number", "%q %s", n.Number, err.Error())
 		}
 		if n.Ext != "" && !isDigits(n.Ext) {
 			p.Add(f+".ext", "must be digits")
@@ -308,6 +313,22 @@ func checkPrimaries(p *Problems, field string, n int, primary func(int) bool) {
 	if count > 1 {
 		p.Add(field, "only one value can be primary")
 	}
+}
+
+// LooksLikePhoneNumber reports whether s is written like a phone number:
+// 3 to 20 digits among spaces, +, -, dots, slashes and parentheses.
+func LooksLikePhoneNumber(s string) bool {
+	digits := 0
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +-./()", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 3 && digits <= 20
 }
 
 func normalizeNumber(p *Problems, field string, v *string, region string) {

@@ -56,15 +56,19 @@ func TestTolerance(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, pbxusers.StatusInactive, u.Status, "the deactivation happens")
 		assert.Equal(t, "Engineer", u.Title)
-		assert.Equal(t, float64(1), skipped("phoneNumbers"), "the skipped number is counted")
+		assert.Equal(t, float64(1), skipped("phoneNumbers"), "the number kept as sent is reported")
+		require.Len(t, u.PhoneNumbers, 1)
+		assert.Equal(t, pbxusers.PhoneNumber{Number: "(202) 555-0143", Type: pbxusers.PhoneWork, NotDialable: true}, u.PhoneNumbers[0],
+			"kept as sent, flagged not dialable")
 		// A number in E.164 form is still stored.
 		r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Token: noRegion, Body: patchBody(
 			op("add", "phoneNumbers", []any{map[string]any{"value": "+12025550143", "type": "mobile"}}))})
 		requireStatus(t, 200, r)
 		u, err = s.Dir.GetUser(ctx, "noregion", id)
 		require.NoError(t, err)
-		require.Len(t, u.PhoneNumbers, 1)
-		assert.Equal(t, "+12025550143", u.PhoneNumbers[0].Number)
+		require.Len(t, u.PhoneNumbers, 2)
+		assert.Equal(t, "+12025550143", u.PhoneNumbers[1].Number)
+		assert.False(t, u.PhoneNumbers[1].NotDialable)
 	})
 
 	t.Run("an email that is not an address is skipped, not the user", func(t *testing.T) {

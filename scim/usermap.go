@@ -350,14 +350,18 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 		if n.Number == "" {
 			continue
 		}
-		e164, ext, err := pbxusers.NormalizeE164(n.Number, m.region)
-		if err != nil {
-			// Not dialable as sent (a national number on a tenant
-			// without a region): never a reason to refuse the request.
-			m.warn("phoneNumbers", "a number is not dialable and was skipped: %v", err)
+		// A number that does not parse (a national number on a tenant
+		// without a region) is kept as sent and flagged not dialable by
+		// the library; only one that is no phone number at all is
+		// skipped. Neither is a reason to refuse the request.
+		if e164, ext, err := pbxusers.NormalizeE164(n.Number, m.region); err == nil {
+			n.Number, n.Ext = e164, ext
+		} else if pbxusers.LooksLikePhoneNumber(n.Number) {
+			m.warn("phoneNumbers", "a number is not dialable on this tenant (%v); it was kept as sent and marked not dialable", err)
+		} else {
+			m.warn("phoneNumbers", "a value is not a phone number and was skipped: %v", err)
 			continue
 		}
-		n.Number, n.Ext = e164, ext
 		phonePrimary = phonePrimary || n.Primary
 		u.PhoneNumbers = append(u.PhoneNumbers, n)
 	}
