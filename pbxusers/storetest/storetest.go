@@ -702,7 +702,9 @@ func testDevicesAndNumbers(t *testing.T, s pbxusers.Store) {
 	list, err := d.ListDevices(ctx, "acme", a.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.Equal(t, dev.Secret, list[0].Secret, "the secret is stored for the PBX")
+	assert.Empty(t, list[0].Secret, "the secret is shown once, at creation or rotation")
+	require.NotNil(t, list[0].Digest)
+	assert.Equal(t, *dev.Digest, *list[0].Digest, "the digest is stored for the PBX")
 
 	rotated, err := d.UpdateDevice(ctx, "acme", dev, true)
 	require.NoError(t, err)
