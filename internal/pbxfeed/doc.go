@@ -1,0 +1,20 @@
+// Package pbxfeed serves pbxgate's directory to a phone system under
+// /pbx/v1/: digest credentials a SIP proxy authenticates REGISTER and
+// INVITE with, and the route plan of a call to an extension or number as
+// JSON a proxy can execute step by step.
+//
+// The endpoints:
+//
+//	GET /pbx/v1/credentials/{domain}/{sipUser}
+//	    200 with a Credentials document; 404 for an unknown domain or SIP
+//	    user, and for a device of an inactive user (a deactivated user's
+//	    phones stop authenticating at once).
+//	GET /pbx/v1/route?domain=D&to=EXT_OR_NUMBER&from=NUMBER[&at=RFC3339&state=PRESENCE]
+//	    200 with a Route document; 404 when no user has the extension or
+//	    number; 400 naming the parameter for malformed input.
+//
+// Every request must pass Config.Authorize, which says which tenant the
+// caller may read (or all of them). A tenant the caller may not read looks
+// exactly like an unknown one: 404. Errors are JSON objects
+// {"status": 404, "error": "..."}.
+package pbxfeed
