@@ -12,6 +12,11 @@
 //	GET /pbx/v1/route?domain=D&to=EXT_OR_NUMBER&from=NUMBER[&at=RFC3339&state=PRESENCE]
 //	    200 with a Route document; 404 when no user has the extension or
 //	    number; 400 naming the parameter for malformed input.
+//	GET /pbx/v1/changes?after=SEQ[&wait=30s&limit=N&tenant=ID]
+//	    200 with a Changes document: the tenant's change log after SEQ,
+//	    oldest first; with wait, the request is held until there is
+//	    something new or wait (at most MaxWait) elapses. tenant= is needed
+//	    only with a token for all tenants.
 //
 // Every request must pass Config.Authorize, which says which tenant the
 // caller may read (or all of them). A tenant the caller may not read looks
