@@ -348,3 +348,12 @@ func (x *sipIndex) observe(changes []Change) {
 		}
 	}
 }
+
+// AddDevice creates a device in the batch, like Directory.AddDevice: the
+// returned device carries its secret (shown once) and its digest.
+func (b *Batch) AddDevice(dev Device) (Device, error) {
+	if err := dev.normalize(); err != nil {
+		return Device{}, err
+	}
+	return b.t.createDevice(b.tenant, dev)
+}
