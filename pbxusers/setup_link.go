@@ -19,7 +19,13 @@ type SetupPurpose string
 const (
 	SetupWelcome SetupPurpose = "welcome"
 	SetupReset   SetupPurpose = "reset"
+	// SetupSignIn is a one-time console sign-in link (IssueSignInLink); it
+	// sets no password.
+	SetupSignIn SetupPurpose = "sign_in"
 )
+
+// DefaultSignInTTL is how long a one-time sign-in link works.
+const DefaultSignInTTL = 10 * time.Minute
 
 // SetupToken is a set-password link's record: only a SHA-256 hash of its
 // secret is stored; it is single use and expires.
@@ -59,6 +65,40 @@ func (d *Directory) IssueSetupLink(ctx context.Context, tenant, userID string, p
 	return d.issueSetupLink(ctx, tenant, userID, purpose, ttl, strings.ToLower(randomSecret(16)), "")
 }
 
+// IssueSignInLink makes a one-time sign-in token for a user (an operator's
+// way into the admin console without a password). It leaves the user's
+// set-password links alone. ttl 0 means DefaultSignInTTL.
+func (d *Directory) IssueSignInLink(ctx context.Context, tenant, userID string, ttl time.Duration) (string, SetupToken, error) {
+	if ttl <= 0 {
+		ttl = DefaultSignInTTL
+	}
+	return d.issueSetupLinkOpt(ctx, tenant, userID, SetupSignIn, ttl, strings.ToLower(randomSecret(16)), "", false)
+}
+
+// UseSignInLink checks a sign-in token and uses it up, in one transaction,
+// so it works once. It fails with ErrSetupLink for any other token, and for
+// a user who is inactive.
+func (d *Directory) UseSignInLink(ctx context.Context, token string) (User, error) {
+	var u User
+	err := d.update(ctx, func(t *txn) error {
+		st, err := t.setupToken(token)
+		if err != nil {
+			return err
+		}
+		if st.Purpose != SetupSignIn {
+			return ErrSetupLink
+		}
+		if u, err = t.tx.GetUser(t.ctx, st.TenantID, st.UserID); isNotFound(err) || (err == nil && !u.Active()) {
+			return ErrSetupLink
+		} else if err != nil {
+			return err
+		}
+		st.Used = &t.now
+		return t.tx.UpdateSetupToken(t.ctx, &st)
+	})
+	return u, err
+}
+
 // IssueMailLink makes the set-password token that the queued mail m
 // carries. The first link made for m revokes the user's earlier links, as
 // IssueSetupLink does. A link made again for the same message, because its
@@ -75,6 +115,12 @@ func (d *Directory) IssueMailLink(ctx context.Context, m OutboxMessage, purpose 
 // is set and unused so far, in which case the user's earlier tokens are
 // revoked; with firstID "" they always are.
 func (d *Directory) issueSetupLink(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration, id, firstID string) (string, SetupToken, error) {
+	return d.issueSetupLinkOpt(ctx, tenant, userID, purpose, ttl, id, firstID, true)
+}
+
+// issueSetupLinkOpt is issueSetupLink; with revokeOthers false it never
+// revokes the user's other tokens.
+func (d *Directory) issueSetupLinkOpt(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration, id, firstID string, revokeOthers bool) (string, SetupToken, error) {
 	if ttl <= 0 {
 		ttl = DefaultSetupTTL
 	}
@@ -101,7 +147,7 @@ func (d *Directory) issueSetupLink(ctx context.Context, tenant, userID string, p
 				return err
 			}
 		}
-		if revoke {
+		if revoke && revokeOthers {
 			if _, err := tx.RevokeSetupTokens(ctx, tenant, userID, now); err != nil {
 				return err
 			}
@@ -125,6 +171,9 @@ func (d *Directory) CheckSetupLink(ctx context.Context, token string) (SetupToke
 		var err error
 		if st, err = t.setupToken(token); err != nil {
 			return err
+		}
+		if st.Purpose == SetupSignIn { // signs in; never sets a password
+			return ErrSetupLink
 		}
 		u, err = t.tx.GetUser(t.ctx, st.TenantID, st.UserID)
 		if isNotFound(err) {

@@ -100,7 +100,7 @@ func TestNormalizePatch(t *testing.T) {
 		{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"m2"}},
 		{"op":"remove","path":"title"},
 		{"op":"add","value":{}},
-		{"op":"add","value":{}},
+		{"op":"add","path":"addresses","value":[{"type":"work"}]},
 		{"op":"add","value":{}},
 		{"op":"replace","value":{"active":true,
 			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":{"value":"m3"},

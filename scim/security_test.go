@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/scim/scimtest"
 )
@@ -93,6 +94,26 @@ func TestAuthentication(t *testing.T) {
 	requireStatus(t, 200, r)
 	assert.Equal(t, `W/"1"`, r.Header.Get("ETag"))
 	requireStatus(t, 200, s.Do(scimtest.Request{Method: "GET", Path: "/Groups/" + gid}))
+}
+
+// TestAdminTokenRefused sends every route with a valid token of the
+// tenant whose scope is admin or operator: each is 403, nothing changes.
+func TestAdminTokenRefused(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{})
+	uid := s.MustCreateUser("owner@example.com")
+	gid := s.MustCreateGroup("Owners", uid)
+	for _, scope := range []pbxusers.TokenScope{pbxusers.ScopeAdmin, pbxusers.ScopeOperator} {
+		tok, _, err := s.Dir.CreateScopedToken(context.Background(), s.Tenant, string(scope), scope)
+		require.NoError(t, err)
+		for _, rt := range allRoutes(uid, gid) {
+			r := s.Do(scimtest.Request{Method: rt.method, Path: rt.path, Body: rt.body, Token: tok})
+			e := requireError(t, r, 403, "")
+			assert.Contains(t, e["detail"], `scope "`+string(scope)+`"`, "%s %s", rt.method, rt.path)
+		}
+	}
+	r := s.Do(scimtest.Request{Method: "GET", Path: "/Users/" + uid})
+	requireStatus(t, 200, r)
+	assert.Equal(t, `W/"1"`, r.Header.Get("ETag"))
 }
 
 // TestTenantIsolation uses a valid token of another tenant: resources of

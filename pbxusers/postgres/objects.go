@@ -632,16 +632,16 @@ func (t *txn) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQ
 // ---- API tokens
 
 func (t *txn) CreateToken(ctx context.Context, tok *pbxusers.APIToken) error {
-	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-		tok.ID, tok.TenantID, tok.Name, tok.Hash, tok.Created, tok.LastUsed, tok.Revoked, tok.ExpiresAt)
+	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires, scope) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+		tok.ID, tok.TenantID, tok.Name, tok.Hash, tok.Created, tok.LastUsed, tok.Revoked, tok.ExpiresAt, string(tok.Scope.OrDefault()))
 	return writeErr("create token", err, tok.ID)
 }
 
 func (t *txn) scanTokens(ctx context.Context, where string, args ...any) ([]pbxusers.APIToken, error) {
 	var out []pbxusers.APIToken
-	err := t.each(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires FROM api_tokens WHERE "+where+" ORDER BY created, id", args, func(r pgx.Rows) error {
+	err := t.each(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires, scope FROM api_tokens WHERE "+where+" ORDER BY created, id", args, func(r pgx.Rows) error {
 		var tok pbxusers.APIToken
-		if err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Hash, &tok.Created, &tok.LastUsed, &tok.Revoked, &tok.ExpiresAt); err != nil {
+		if err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Hash, &tok.Created, &tok.LastUsed, &tok.Revoked, &tok.ExpiresAt, &tok.Scope); err != nil {
 			return err
 		}
 		out = append(out, tok)

@@ -668,14 +668,14 @@ func timePtr(v sql.NullInt64) *time.Time {
 }
 
 func (t *txn) CreateToken(ctx context.Context, tok *pbxusers.APIToken) error {
-	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires) VALUES (?,?,?,?,?,?,?,?)",
+	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires, scope) VALUES (?,?,?,?,?,?,?,?,?)",
 		tok.ID, tok.TenantID, tok.Name, tok.Hash, micro(tok.Created), microPtr(tok.LastUsed),
-		microPtr(tok.Revoked), microPtr(tok.ExpiresAt))
+		microPtr(tok.Revoked), microPtr(tok.ExpiresAt), string(tok.Scope.OrDefault()))
 	return writeErr(err, tok.ID)
 }
 
 func (t *txn) scanTokens(ctx context.Context, where string, args ...any) ([]pbxusers.APIToken, error) {
-	rows, err := t.query(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires FROM api_tokens WHERE "+where+" ORDER BY created, id", args...)
+	rows, err := t.query(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires, scope FROM api_tokens WHERE "+where+" ORDER BY created, id", args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -685,7 +685,7 @@ func (t *txn) scanTokens(ctx context.Context, where string, args ...any) ([]pbxu
 		var tok pbxusers.APIToken
 		var created int64
 		var last, revoked, expires sql.NullInt64
-		if err := rows.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Hash, &created, &last, &revoked, &expires); err != nil {
+		if err := rows.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Hash, &created, &last, &revoked, &expires, &tok.Scope); err != nil {
 			return nil, err
 		}
 		tok.Created = fromMicro(created)

@@ -810,10 +810,22 @@ func testTokens(t *testing.T, s pbxusers.Store) {
 		_, err := d.Authenticate(ctx, bad)
 		require.ErrorIs(t, err, pbxusers.ErrUnauthenticated, "%q", bad)
 	}
+	assert.Equal(t, pbxusers.ScopeSCIM, got.Scope, "CreateToken makes SCIM tokens")
 	list, err := d.ListTokens(ctx, "acme")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.NotNil(t, list[0].LastUsed)
+	assert.Equal(t, pbxusers.ScopeSCIM, list[0].Scope)
+	// The scope is stored and read back, for every scope.
+	for _, scope := range []pbxusers.TokenScope{pbxusers.ScopeAdmin, pbxusers.ScopeOperator} {
+		sec, _, err := d.CreateScopedToken(ctx, "beta", string(scope), scope)
+		require.NoError(t, err)
+		got, err := d.Authenticate(ctx, sec)
+		require.NoError(t, err)
+		assert.Equal(t, scope, got.Scope)
+	}
+	_, _, err = d.CreateScopedToken(ctx, "beta", "x", "root")
+	require.ErrorIs(t, err, pbxusers.ErrInvalid)
 	require.ErrorIs(t, d.RevokeToken(ctx, "beta", tok.ID), pbxusers.ErrNotFound, "another tenant cannot revoke it")
 	require.NoError(t, d.RevokeToken(ctx, "acme", tok.ID))
 	require.NoError(t, d.RevokeToken(ctx, "acme", tok.ID))

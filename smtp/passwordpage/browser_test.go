@@ -11,7 +11,7 @@ import (
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/smtp"
-	"github.com/pbxgate/pbxgate/smtp/internal/webdriver"
+	"github.com/pbxgate/pbxgate/internal/webdriver"
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 	"github.com/pbxgate/pbxgate/smtp/smtptest"
 )

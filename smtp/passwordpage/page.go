@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pbxgate/pbxgate/internal/ratelimit"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -102,7 +103,7 @@ type Handler struct {
 	opts    Options
 	key     []byte
 	logger  *slog.Logger
-	limiter *limiter
+	limiter *ratelimit.Limiter
 	sem     chan struct{}
 	csp     string
 	inner   http.Handler
@@ -149,7 +150,7 @@ func New(dir *pbxusers.Directory, opts Options) (*Handler, error) {
 		opts.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if opts.ClientIP == nil {
-		opts.ClientIP = func(r *http.Request) string { return remoteIP(r.RemoteAddr) }
+		opts.ClientIP = func(r *http.Request) string { return ratelimit.RemoteIP(r.RemoteAddr) }
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -170,7 +171,7 @@ func New(dir *pbxusers.Directory, opts Options) (*Handler, error) {
 		opts:    opts,
 		key:     bytes.Clone(key),
 		logger:  opts.Logger.With(slog.String("component", "password-page")),
-		limiter: newLimiter(opts.RatePerMinute, opts.Burst, maxClients, opts.Now),
+		limiter: ratelimit.New(ratelimit.Config{PerSecond: opts.RatePerMinute / 60, Burst: opts.Burst, MaxKeys: maxClients, Now: opts.Now}),
 		sem:     make(chan struct{}, opts.MaxConcurrent),
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -308,9 +309,9 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, token string) {
 func (h *Handler) post(w http.ResponseWriter, r *http.Request, token string) {
 	ctx := r.Context()
 	client := h.opts.ClientIP(r)
-	if ok, wait := h.limiter.allow(clientKey(client)); !ok {
+	if ok, wait := h.limiter.Allow(ratelimit.ClientKey(client)); !ok {
 		h.logger.WarnContext(ctx, "set-password POST rate-limited", slog.String("client", client))
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
 		h.message(w, r, http.StatusTooManyRequests, pick("", r.Header.Get("Accept-Language")), kindTooMany, "")
 		return
 	}
