@@ -49,7 +49,10 @@ type Device struct {
 	// the PBX feed serves Digest only.
 	Secret string `json:"secret,omitempty"`
 	// Digest is the device's digest credentials for its tenant's realm,
-	// recomputed by the Directory on every write. Read-only.
+	// recomputed by the Directory on every write and kept in the store.
+	// Read-only. Its HA1s are password equivalents: no Device the Directory
+	// returns carries it; a SIP proxy reads it through
+	// Directory.LookupSIPCredentials.
 	Digest *SIPDigest `json:"digest,omitempty"`
 	// MAC is the hardware address for provisioning, stored as
 	// "00:1a:2b:3c:4d:5e"; unique per tenant when set.
@@ -130,6 +133,7 @@ func (d *Directory) AddDevice(ctx context.Context, tenant string, dev Device) (D
 		dev, err = t.createDevice(tenant, dev)
 		return err
 	})
+	dev.Digest = nil
 	return dev, err
 }
 
@@ -187,19 +191,20 @@ func (t *txn) saveDeviceIn(tn Tenant, old, dev Device) (Device, error) {
 		Summary: dev.SIPID, Fields: Diff(old, dev), Version: dev.Version})
 }
 
-// GetDevice returns a device, without its SIP secret (see Device.Secret).
+// GetDevice returns a device, without its SIP secret and digest (see
+// Device.Secret).
 func (d *Directory) GetDevice(ctx context.Context, tenant, id string) (Device, error) {
 	dev, err := read(d, ctx, func(t *txn) (Device, error) { return t.tx.GetDevice(t.ctx, tenant, id) })
-	dev.Secret = ""
+	dev.Secret, dev.Digest = "", nil
 	return dev, err
 }
 
 // ListDevices lists a user's devices, or all the tenant's when userID is "",
-// without their SIP secrets (see Device.Secret).
+// without their SIP secrets and digests (see Device.Secret).
 func (d *Directory) ListDevices(ctx context.Context, tenant, userID string) ([]Device, error) {
 	devs, err := read(d, ctx, func(t *txn) ([]Device, error) { return t.tx.ListDevices(t.ctx, tenant, userID) })
 	for i := range devs {
-		devs[i].Secret = ""
+		devs[i].Secret, devs[i].Digest = "", nil
 	}
 	return devs, err
 }
@@ -240,6 +245,7 @@ func (d *Directory) UpdateDevice(ctx context.Context, tenant string, dev Device,
 	if !rotate {
 		dev.Secret = ""
 	}
+	dev.Digest = nil
 	return dev, err
 }
 

@@ -52,28 +52,34 @@ func TestSIPCredentialsFollowSecretAndDomain(t *testing.T) {
 	dev, err := d.AddDevice(ctx, "acme", pbxusers.Device{UserID: u.ID, SIPID: "ada-desk"})
 	require.NoError(t, err)
 	require.Len(t, dev.Secret, 24, "the secret is shown at creation")
-	require.NotNil(t, dev.Digest)
-	assert.Equal(t, pbxusers.NewSIPDigest("ada-desk", "acme", dev.Secret), *dev.Digest, "realm is the tenant id without a SIP domain")
+	assert.Nil(t, dev.Digest, "the HA1s leave the Directory only through LookupSIPCredentials")
+	want := pbxusers.NewSIPDigest("ada-desk", "acme", dev.Secret) // realm: the tenant id without a SIP domain
 
 	got, err := d.LookupSIPCredentials(ctx, "ACME", "ada-desk")
 	require.NoError(t, err)
 	assert.Equal(t, pbxusers.SIPCredentials{TenantID: "acme", Domain: "acme", SIPUser: "ada-desk", DeviceID: dev.ID,
-		UserID: u.ID, Extension: "201", Active: true, Digest: *dev.Digest}, got)
+		UserID: u.ID, Extension: "201", Active: true, Digest: want}, got)
 
 	read, err := d.GetDevice(ctx, "acme", dev.ID)
 	require.NoError(t, err)
 	assert.Empty(t, read.Secret, "reads do not show the secret")
+	assert.Nil(t, read.Digest, "nor the HA1s")
 
 	// Rotation: new secret, new digest, shown once.
 	rotated, err := d.UpdateDevice(ctx, "acme", read, true)
 	require.NoError(t, err)
 	require.Len(t, rotated.Secret, 24)
 	assert.NotEqual(t, dev.Secret, rotated.Secret)
-	assert.Equal(t, pbxusers.NewSIPDigest("ada-desk", "acme", rotated.Secret), *rotated.Digest)
+	got, err = d.LookupSIPCredentials(ctx, "acme", "ada-desk")
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.NewSIPDigest("ada-desk", "acme", rotated.Secret), got.Digest)
 	relabelled, err := d.UpdateDevice(ctx, "acme", pbxusers.Device{ID: dev.ID, UserID: u.ID, Label: "Desk"}, false)
 	require.NoError(t, err)
 	assert.Empty(t, relabelled.Secret, "no rotation, no secret")
-	assert.Equal(t, *rotated.Digest, *relabelled.Digest)
+	assert.Nil(t, relabelled.Digest)
+	got, err = d.LookupSIPCredentials(ctx, "acme", "ada-desk")
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.NewSIPDigest("ada-desk", "acme", rotated.Secret), got.Digest, "kept when the secret is")
 
 	// Domain change: every device's digest follows in the same transaction.
 	tn, err := d.GetTenant(ctx, "acme")
@@ -119,7 +125,7 @@ func TestSIPCredentialsFollowSecretAndDomain(t *testing.T) {
 	require.NoError(t, err)
 	log, err := json.Marshal(changes)
 	require.NoError(t, err)
-	for _, s := range []string{dev.Secret, rotated.Secret, dev.Digest.HA1, got.Digest.HA1, got.Digest.HA1B, got.Digest.HA1SHA256} {
+	for _, s := range []string{dev.Secret, rotated.Secret, want.HA1, got.Digest.HA1, got.Digest.HA1B, got.Digest.HA1SHA256} {
 		assert.NotContains(t, string(log), s)
 	}
 }

@@ -703,8 +703,10 @@ func testDevicesAndNumbers(t *testing.T, s pbxusers.Store) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Empty(t, list[0].Secret, "the secret is shown once, at creation or rotation")
-	require.NotNil(t, list[0].Digest)
-	assert.Equal(t, *dev.Digest, *list[0].Digest, "the digest is stored for the PBX")
+	assert.Nil(t, list[0].Digest, "so are the HA1s; the PBX reads them with LookupSIPCredentials")
+	creds, err := d.LookupSIPCredentials(ctx, "acme", dev.SIPID)
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.NewSIPDigest(dev.SIPID, "acme", dev.Secret), creds.Digest, "the digest is stored for the PBX")
 
 	rotated, err := d.UpdateDevice(ctx, "acme", dev, true)
 	require.NoError(t, err)
