@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -356,4 +357,61 @@ func (b *Batch) AddDevice(dev Device) (Device, error) {
 		return Device{}, err
 	}
 	return b.t.createDevice(b.tenant, dev)
+}
+
+// ListSIPCredentials returns one page of the tenant's devices as
+// credentials, ordered by SIP id, starting after the SIP id after ("" for
+// the first page), at most limit (0 for DefaultPageSize, capped at
+// MaxPageSize). Devices of inactive users are listed with Active false and
+// no digest, so a PBX that caches the whole directory drops them. next is
+// the after of the following page, "" after the last one.
+//
+// The Store has no paged device listing, so each page reads the tenant's
+// device list; fine for thousands of devices, linear per page beyond.
+func (d *Directory) ListSIPCredentials(ctx context.Context, tenant, after string, limit int) (page []SIPCredentials, next string, err error) {
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	limit = min(limit, MaxPageSize)
+	err = d.view(ctx, func(t *txn) error {
+		tn, err := t.tenant(tenant)
+		if err != nil {
+			return err
+		}
+		devs, err := t.tx.ListDevices(t.ctx, tenant, "")
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(devs, func(a, b Device) int { return strings.Compare(a.SIPID, b.SIPID) })
+		start, _ := slices.BinarySearchFunc(devs, after, func(dv Device, s string) int { return strings.Compare(dv.SIPID, s) })
+		for start < len(devs) && after != "" && devs[start].SIPID == after {
+			start++
+		}
+		users := map[string]User{}
+		for i := start; i < len(devs) && len(page) < limit; i++ {
+			dev := devs[i]
+			c := SIPCredentials{TenantID: tn.ID, Domain: tn.SIPRealm(), SIPUser: dev.SIPID, DeviceID: dev.ID, UserID: dev.UserID, Active: true}
+			if dev.UserID != "" {
+				u, ok := users[dev.UserID]
+				if !ok {
+					if u, err = t.tx.GetUser(t.ctx, tenant, dev.UserID); err != nil {
+						return err
+					}
+					users[dev.UserID] = u
+				}
+				c.Extension, c.Active = u.Extension, u.Active()
+			}
+			if c.Active && dev.Digest != nil && dev.Digest.Realm == tn.SIPRealm() {
+				c.Digest = *dev.Digest
+			} else {
+				c.Active = false
+			}
+			page = append(page, c)
+			if len(page) == limit && i+1 < len(devs) {
+				next = dev.SIPID
+			}
+		}
+		return nil
+	})
+	return page, next, err
 }

@@ -12,6 +12,9 @@
 //	GET /pbx/v1/route?domain=D&to=EXT_OR_NUMBER&from=NUMBER[&at=RFC3339&state=PRESENCE]
 //	    200 with a Route document; 404 when no user has the extension or
 //	    number; 400 naming the parameter for malformed input.
+//	GET /pbx/v1/directory?domain=D[&after=SIPUSER&limit=N]
+//	    200 with a Directory document: one page of the domain's SIP
+//	    accounts with their HA1s, for a PBX that caches everything.
 //	GET /pbx/v1/changes?after=SEQ[&wait=30s&limit=N&tenant=ID]
 //	    200 with a Changes document: the tenant's change log after SEQ,
 //	    oldest first; with wait, the request is held until there is

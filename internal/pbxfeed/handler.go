@@ -61,6 +61,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET "+Prefix+"credentials/{domain}/{sipUser}", h.serveCredentials)
 	h.mux.HandleFunc("GET "+Prefix+"route", h.serveRoute)
 	h.mux.HandleFunc("GET "+Prefix+"changes", h.serveChanges)
+	h.mux.HandleFunc("GET "+Prefix+"directory", h.serveDirectory)
 	return h, nil
 }
 
