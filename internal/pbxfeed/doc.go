@@ -15,6 +15,10 @@
 //	GET /pbx/v1/directory?domain=D[&after=SIPUSER&limit=N]
 //	    200 with a Directory document: one page of the domain's SIP
 //	    accounts with their HA1s, for a PBX that caches everything.
+//	POST /pbx/v1/freeswitch/directory
+//	    FreeSWITCH mod_xml_curl's directory binding (form fields section,
+//	    user, domain): the user's XML with its a1-hash, or FreeSWITCH's
+//	    "not found" result.
 //	GET /pbx/v1/changes?after=SEQ[&wait=30s&limit=N&tenant=ID]
 //	    200 with a Changes document: the tenant's change log after SEQ,
 //	    oldest first; with wait, the request is held until there is

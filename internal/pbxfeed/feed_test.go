@@ -23,10 +23,14 @@ import (
 
 // tokenAuthorize checks the bearer token against the Directory's API
 // tokens, the way the SCIM endpoint does: the token's tenant is the only
-// one the caller reads.
+// one the caller reads. The token is also accepted as a Basic password,
+// which is all FreeSWITCH's mod_xml_curl can send.
 func tokenAuthorize(d *pbxusers.Directory) pbxfeed.AuthorizeFunc {
 	return func(r *http.Request) (string, bool, error) {
 		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if _, pw, basic := r.BasicAuth(); basic {
+			scheme, tok, ok = "Bearer", pw, true
+		}
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return "", false, errors.New("no bearer token")
 		}

@@ -62,6 +62,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET "+Prefix+"route", h.serveRoute)
 	h.mux.HandleFunc("GET "+Prefix+"changes", h.serveChanges)
 	h.mux.HandleFunc("GET "+Prefix+"directory", h.serveDirectory)
+	h.mux.HandleFunc("POST "+Prefix+"freeswitch/directory", h.serveFreeSWITCH)
 	return h, nil
 }
 
