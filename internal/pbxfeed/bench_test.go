@@ -2,6 +2,7 @@ package pbxfeed_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -111,4 +112,43 @@ func BenchmarkRoute(b *testing.B) {
 	benchGet(b, func(i int) string {
 		return fmt.Sprintf("/pbx/v1/route?domain=acme.sip.test&to=%07d&from=%%2B4930999", 1000000+i)
 	})
+}
+
+// BenchmarkChangesFeed reads the whole change log of the benchmark
+// database (two entries per user: the user and its device) through
+// /pbx/v1/changes in pages of 1,000, as a PBX catching up would, and
+// reports the entries delivered per second.
+func BenchmarkChangesFeed(b *testing.B) {
+	base, token, n := benchFeed(b)
+	client := &http.Client{}
+	total := 0
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		after := int64(0)
+		for {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/pbx/v1/changes?after=%d&limit=1000", base, after), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var page pbxfeed.Changes
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += len(page.Changes)
+			after = page.Next
+			if !page.More {
+				break
+			}
+		}
+	}
+	b.StopTimer()
+	if total < 2*n*b.N {
+		b.Fatalf("read %d entries, want at least %d", total, 2*n*b.N)
+	}
+	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "changes/s")
 }

@@ -81,6 +81,7 @@ func newFixture(t *testing.T) *fixture {
 	u.Features.Voicemail = true
 	u.Routing = pbxusers.BackupRouting("+4930555000", 20*time.Second, 30*time.Second)
 	u.Routing.Rules = pbxusers.AfterHours(hours.ID, pbxusers.Destination{Kind: pbxusers.DestVoicemail}).Rules
+	u.Routing.AllowCallers = []string{"+4930777*"}
 	f.ada, err = d.CreateUser(ctx, "acme", u)
 	require.NoError(t, err)
 	f.desk, err = d.AddDevice(ctx, "acme", pbxusers.Device{UserID: f.ada.ID, SIPID: "ada-desk"})
@@ -190,6 +191,14 @@ func TestRoute(t *testing.T) {
 			assert.Empty(t, r.Steps, r.Reason)
 			assert.Equal(t, pbxfeed.Destination{Kind: pbxusers.DestVoicemail, UserID: f.ada.ID, Mailbox: "201"}, r.Final)
 			assert.Contains(t, r.Reason, "After hours")
+		}},
+		{"do not disturb: voicemail", "domain=acme.sip.test&to=201&from=%2B4930999&state=dnd&at=" + at(f.open), func(t *testing.T, r pbxfeed.Route) {
+			assert.Empty(t, r.Steps, r.Reason)
+			assert.Equal(t, pbxusers.DestVoicemail, r.Final.Kind)
+		}},
+		{"do not disturb, allow-listed caller: still rings", "domain=acme.sip.test&to=201&from=%2B4930777123&state=dnd&at=" + at(f.open), func(t *testing.T, r pbxfeed.Route) {
+			require.NotEmpty(t, r.Steps, r.Reason)
+			assert.Equal(t, "sip:ada-desk@acme.sip.test", r.Steps[0].Targets[len(r.Steps[0].Targets)-1].URI)
 		}},
 		{"by number", "domain=acme.sip.test&to=%2B4930555201&at=" + at(f.open), func(t *testing.T, r pbxfeed.Route) {
 			assert.Equal(t, f.ada.ID, r.UserID)
