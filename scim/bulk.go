@@ -134,9 +134,9 @@ run:
 // operations or a bulkId used twice fail the whole request; a malformed
 // operation fails only itself.
 func (s *server) parseBulk(raw []byte) ([]bulkOp, int, *apiError) {
-	m, ok := decodeObject(raw)
-	if !ok {
-		return nil, 0, badRequest(typeInvalidSyntax, "the body is not a BulkRequest JSON object")
+	m, err := decodeObject(raw)
+	if err != nil {
+		return nil, 0, badRequest(typeInvalidSyntax, "the body is not a BulkRequest JSON object: %s", err)
 	}
 	var list []any
 	found := false

@@ -8,11 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -55,30 +53,6 @@ func TestToAPIError(t *testing.T) {
 	writeError(rec, &apiError{status: 503, detail: "busy", retryAfter: 5})
 	assert.Equal(t, "5", rec.Header().Get("Retry-After"))
 	assert.JSONEq(t, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"busy","status":"503"}`, rec.Body.String())
-}
-
-func TestLimiter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(RateLimit{PerSecond: 10, Burst: 2}, func() time.Time { return now })
-	ok, _ := l.allow("a")
-	require.True(t, ok)
-	ok, _ = l.allow("a")
-	require.True(t, ok)
-	ok, retry := l.allow("a")
-	require.False(t, ok)
-	assert.Equal(t, 1, retry, "Retry-After is at least one whole second")
-	now = now.Add(100 * time.Millisecond)
-	ok, _ = l.allow("a")
-	assert.True(t, ok)
-	// Idle full buckets are forgotten.
-	now = now.Add(2 * time.Minute)
-	l.allow("b")
-	assert.NotContains(t, l.buckets, "a")
-	unlimited := newLimiter(RateLimit{PerSecond: -1}, time.Now)
-	for i := 0; i < 1000; i++ {
-		ok, _ := unlimited.allow("x")
-		require.True(t, ok)
-	}
 }
 
 func TestNormalizePatch(t *testing.T) {

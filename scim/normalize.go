@@ -3,10 +3,12 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/strictjson"
 	"github.com/scim2/filter-parser/v2"
 )
 
@@ -31,14 +33,22 @@ import (
 // "work"].value eq "x" (its issue #150) and validates .search filters
 // without the common attributes (id, externalId, meta).
 
-func decodeObject(body []byte) (map[string]any, bool) {
+func decodeObject(body []byte) (map[string]any, error) {
+	// Strict first: invalid UTF-8, a duplicate key or data after the
+	// object would otherwise be stored as something other than was sent.
+	if err := strictjson.Check(body); err != nil {
+		return nil, err
+	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	var m map[string]any
-	if err := d.Decode(&m); err != nil || m == nil || d.More() {
-		return nil, false
+	if err := d.Decode(&m); err != nil {
+		return nil, err
 	}
-	return m, true
+	if m == nil {
+		return nil, errors.New("the body is not a JSON object")
+	}
+	return m, nil
 }
 
 func encodeObject(m map[string]any, fallback []byte) []byte {
@@ -54,8 +64,8 @@ func encodeObject(m map[string]any, fallback []byte) []byte {
 // JSON object, comes back unchanged. Requests never take this path: the
 // resource routes decode the body once and rewrite the decoded value.
 func normalizeResource(body []byte, rs *resourceSchema) []byte {
-	m, ok := decodeObject(body)
-	if !ok || prepareResourceMap(m, rs) != nil {
+	m, err := decodeObject(body)
+	if err != nil || prepareResourceMap(m, rs) != nil {
 		return body
 	}
 	return encodeObject(m, body)
@@ -227,8 +237,8 @@ func noOp() map[string]any { return map[string]any{"op": "add", "value": map[str
 // normalizePatch is preparePatchMap on JSON text, for tests (see
 // normalizeResource).
 func normalizePatch(body []byte, rs *resourceSchema) []byte {
-	m, ok := decodeObject(body)
-	if !ok || preparePatchMap(m, rs) != nil {
+	m, err := decodeObject(body)
+	if err != nil || preparePatchMap(m, rs) != nil {
 		return body
 	}
 	return encodeObject(m, body)

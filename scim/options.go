@@ -1,9 +1,11 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -73,6 +75,22 @@ type Options struct {
 	// a request carried that were skipped rather than refused (see the
 	// package documentation). nil registers nothing.
 	Registerer prometheus.Registerer
+	// AuthThrottle throttles failed authentications per client address
+	// and token id, answering 429 before the next token is checked; nil
+	// uses one with the defaults of internal/authguard (30 failures a
+	// minute after a burst of 20), logging to Logger. A program serving
+	// several endpoints shares one between them.
+	AuthThrottle AuthThrottle
+}
+
+// AuthThrottle throttles failed bearer-token authentications; see
+// Options.AuthThrottle.
+type AuthThrottle interface {
+	// Blocked reports whether the request's client or token id has failed
+	// too often, and for how long.
+	Blocked(r *http.Request, bearer, endpoint string) (bool, time.Duration)
+	// Failed records a failed authentication.
+	Failed(ctx context.Context, r *http.Request, bearer, endpoint string)
 }
 
 // RateLimit is a token bucket per API token: Burst requests at once, then

@@ -265,9 +265,9 @@ func (s *server) listParams(r *http.Request) (scim.ListRequestParams, *apiError)
 // searchParams reads a SearchRequest body (RFC 7644 §3.4.3). The filter
 // goes to the request state, where the filter translator reads it.
 func (s *server) searchParams(body []byte, st *request) (scim.SearchParams, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return scim.SearchParams{}, errorf(http.StatusBadRequest, "", "Invalid search request body.")
+	m, err := decodeObject(body)
+	if err != nil {
+		return scim.SearchParams{}, badRequest(typeInvalidSyntax, "invalid search request body: %s", err)
 	}
 	for k, v := range m {
 		if !strings.EqualFold(k, "filter") {
@@ -340,9 +340,9 @@ func scimError(e scimerrors.ScimError) *apiError {
 // returns the URNs of extensions this endpoint does not serve, whose
 // attributes are ignored.
 func (s *server) resourceBody(body []byte, rs *resourceSchema, typ *scim.ResourceType) (scim.ResourceAttributes, []string, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return nil, nil, scimError(scimerrors.ScimErrorInvalidSyntax)
+	m, err := decodeObject(body)
+	if err != nil {
+		return nil, nil, badRequest(typeInvalidSyntax, "the request body is not valid SCIM JSON: %s", err)
 	}
 	unserved := unservedExtensions(m, rs)
 	if err := prepareResourceMap(m, rs); err != nil {
@@ -388,9 +388,9 @@ func withExternalID(s schema.Schema) schema.Schema {
 // value is dropped (Okta sends it), remove needs a path. Like resourceBody
 // it also returns the URNs of extensions it ignored.
 func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceType) ([]scim.PatchOperation, []string, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return nil, nil, scimError(scimerrors.ScimErrorInvalidSyntax)
+	m, err := decodeObject(body)
+	if err != nil {
+		return nil, nil, badRequest(typeInvalidSyntax, "the request body is not valid SCIM JSON: %s", err)
 	}
 	unserved := unservedExtensions(m, rs)
 	if err := preparePatchMap(m, rs); err != nil {

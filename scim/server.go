@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/elimity-com/scim"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pbxgate/pbxgate/internal/authguard"
+	"github.com/pbxgate/pbxgate/internal/ratelimit"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -39,7 +43,8 @@ type server struct {
 	dir     *pbxusers.Directory
 	opts    Options
 	log     *slog.Logger
-	limit   *limiter
+	limit   *ratelimit.Limiter
+	authThr AuthThrottle
 	elimity scim.Server
 	rt      *router
 	// skipped counts skipped attribute values by attribute; nil without
@@ -61,7 +66,11 @@ func New(dir *pbxusers.Directory, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{dir: dir, opts: opts, log: opts.Logger.With("component", "scim")}
-	s.limit = newLimiter(opts.RateLimit, opts.Now)
+	s.limit = ratelimit.New(ratelimit.Config{PerSecond: opts.RateLimit.PerSecond, Burst: opts.RateLimit.Burst, Now: opts.Now})
+	s.authThr = opts.AuthThrottle
+	if s.authThr == nil {
+		s.authThr = authguard.New(authguard.Options{Logger: s.log, Now: opts.Now})
+	}
 	if opts.Registerer != nil {
 		s.skipped = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pbxgate_scim_skipped_values_total",
@@ -215,13 +224,23 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, st *request) *api
 		return errorf(http.StatusNotFound, "", "no such endpoint; the SCIM endpoint is %s", Prefix)
 	}
 
-	// Authentication: the tenant comes from the token only.
+	// Authentication, before anything of the body is read: the tenant
+	// comes from the token only. A client or token id that failed too
+	// often is refused before its token is checked.
+	bearer := bearerToken(r)
+	if blocked, wait := s.authThr.Blocked(r, bearer, "scim"); blocked {
+		return &apiError{status: http.StatusTooManyRequests, detail: "too many failed authentications; retry later",
+			retryAfter: retrySeconds(wait)}
+	}
 	tok, err := s.authenticate(r)
 	if err != nil {
+		if err.status == http.StatusUnauthorized {
+			s.authThr.Failed(r.Context(), r, bearer, "scim")
+		}
 		return err
 	}
-	if ok, retry := s.limit.allow(tok.ID); !ok {
-		return &apiError{status: http.StatusTooManyRequests, detail: "too many requests for this token; retry later", retryAfter: retry}
+	if ok, wait := s.limit.Allow(tok.ID); !ok {
+		return &apiError{status: http.StatusTooManyRequests, detail: "too many requests for this token; retry later", retryAfter: retrySeconds(wait)}
 	}
 	st.tenant, st.token = tok.TenantID, tok
 	return s.route(w, r, st, sub)
@@ -332,6 +351,20 @@ func readBody(body io.Reader, limit int64) ([]byte, *apiError) {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", limit)
 	}
 	return data, nil
+}
+
+// bearerToken returns the request's bearer token, or "".
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// retrySeconds is a Retry-After in whole seconds, at least 1.
+func retrySeconds(wait time.Duration) int {
+	return max(1, int(math.Ceil(wait.Seconds())))
 }
 
 // authenticate checks the bearer token. Which of missing, malformed,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/pbxgate/pbxgate/internal/adminapi"
+	"github.com/pbxgate/pbxgate/internal/authguard"
 	"github.com/pbxgate/pbxgate/ldapsync"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -15,7 +16,7 @@ import (
 // mountAdminAPI serves the admin API (/api/v1, tokens of scope admin or
 // operator) on mux. POST .../ldap/directories/{name}/runs runs the
 // configured directory's sync in the request, like "pbxgate ldap sync".
-func mountAdminAPI(mux *http.ServeMux, dir *pbxusers.Directory, cfg *Config, log *slog.Logger) *adminapi.Handler {
+func mountAdminAPI(mux *http.ServeMux, dir *pbxusers.Directory, cfg *Config, guard *authguard.Guard, log *slog.Logger) *adminapi.Handler {
 	log = log.With("component", "adminapi")
 	run := func(ctx context.Context, tenant, name string, dryRun bool) (pbxusers.SyncRun, error) {
 		for _, dc := range cfg.LDAP.Directories {
@@ -30,7 +31,7 @@ func mountAdminAPI(mux *http.ServeMux, dir *pbxusers.Directory, cfg *Config, log
 		}
 		return pbxusers.SyncRun{}, fmt.Errorf("ldap directory %q of tenant %q: %w", name, tenant, pbxusers.ErrNotFound)
 	}
-	api := adminapi.New(dir, adminapi.Options{Logger: log, LDAPRun: run})
+	api := adminapi.New(dir, adminapi.Options{Logger: log, LDAPRun: run, AuthThrottle: guard})
 	api.Mount(mux)
 	return api
 }

@@ -88,6 +88,8 @@ type Config struct {
 	SMTP *smtp.RelayConfig `yaml:"smtp"`
 	// Mail configures welcome and password-reset mail.
 	Mail MailConfig `yaml:"mail"`
+	// Metrics configures where /metrics is served.
+	Metrics MetricsConfig `yaml:"metrics"`
 }
 
 // TLSConfig names the certificate and key for HTTPS.
@@ -170,6 +172,16 @@ type RateLimitConfig struct {
 	PerSecond float64 `yaml:"perSecond"`
 	// Burst is how many requests may come at once; default 100.
 	Burst int `yaml:"burst"`
+}
+
+// MetricsConfig configures the Prometheus endpoint.
+type MetricsConfig struct {
+	// Listen, when set, serves /metrics (and, on a loopback address, the
+	// Go profiler under /debug/pprof/) on this address of its own, and no
+	// longer on the main listener: for deployments where the SCIM port
+	// faces the internet. Empty (the default) serves /metrics on the main
+	// listener.
+	Listen string `yaml:"listen"`
 }
 
 // MailConfig configures the mail the gateway sends.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pbxgate/pbxgate/internal/adminapi"
+	"github.com/pbxgate/pbxgate/internal/authguard"
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/smtp"
@@ -173,11 +174,16 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 	m.initialize()
 	registerBuildInfo(reg)
 
+	// One throttle of failed authentications for every bearer-token
+	// endpoint: a client guessing tokens is slowed on all of them.
+	guard := authguard.New(authguard.Options{Logger: log.With("component", "auth"), Registerer: reg})
 	scimHandler, err := scim.New(e.dir, scim.Options{
 		BaseURL:      public + scim.Prefix,
 		Logger:       log.With("component", "scim"),
 		MaxBodyBytes: cfg.SCIM.MaxBodyBytes,
 		RateLimit:    scim.RateLimit{PerSecond: cfg.SCIM.RateLimit.PerSecond, Burst: cfg.SCIM.RateLimit.Burst},
+		Registerer:   reg,
+		AuthThrottle: guard,
 	})
 	if err != nil {
 		return fmt.Errorf("set up SCIM: %w", err)
@@ -192,7 +198,7 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
-	api := mountAdminAPI(mux, e.dir, cfg, log)
+	api := mountAdminAPI(mux, e.dir, cfg, guard, log)
 	mountConsole(mux, e.dir, api, public, e)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
@@ -213,7 +219,12 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	if cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", metrics)
+	} else if err := serveMetrics(ctx, cfg.Metrics.Listen, metrics, log); err != nil {
+		return err
+	}
 
 	srv := &http.Server{
 		Handler:           m.wrap(newAccessLog(log, e.dir).wrap(mux)),
@@ -281,6 +292,31 @@ Create more with: %s token create --tenant %s --name okta%s
 	stopBackground()
 	bg.wait()
 	log.Info("stopped")
+	return nil
+}
+
+// serveMetrics serves /metrics on a listener of its own (metrics.listen),
+// with the profiler too when that listener is on loopback.
+func serveMetrics(ctx context.Context, addr string, metrics http.Handler, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("metrics.listen %q: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics.listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	go func() { <-ctx.Done(); srv.Close() }()
+	log.Info("metrics listening", "addr", ln.Addr().String())
 	return nil
 }
 

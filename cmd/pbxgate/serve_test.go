@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,4 +104,32 @@ func TestCommandNameForGoRun(t *testing.T) {
 	assert.Equal(t, "go run ./cmd/pbxgate", commandName(exe("/tmp/go-build1234/b001/exe/pbxgate")))
 	assert.Equal(t, "pbxgate", commandName(exe("/usr/local/bin/pbxgate")))
 	assert.Equal(t, "pbxgate", commandName(func() (string, error) { return "", errors.New("no") }))
+}
+
+// TestIntegrationMetricsListen: with metrics.listen set, /metrics is served
+// there and not on the main listener (which may face the internet).
+func TestIntegrationMetricsListen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	g := startGateway(t, "", "metrics:\n  listen: "+addr+"\n")
+	resp, err := http.Get(g.base + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "not on the main listener")
+	resp, err = http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "pbxgate_build_info")
+	resp, err = http.Get("http://" + addr + "/debug/pprof/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the profiler on a loopback metrics listener")
+	require.NoError(t, g.stop())
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/ratelimit"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -19,10 +20,16 @@ func (h *Handler) authenticate(r *http.Request) (pbxusers.APIToken, *Problem) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return pbxusers.APIToken{}, problemf(http.StatusUnauthorized, typeUnauthorized, "a bearer token of scope admin or operator is required")
 	}
-	tok, err := h.dir.Authenticate(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if blocked, wait := h.guard.Blocked(r, token, "api"); blocked {
+		p := problemf(http.StatusTooManyRequests, typeTooMany, "too many failed authentications from this address or for this token; retry in %s", ratelimit.RetryAfter(wait)+"s")
+		p.retryAfter = ratelimit.RetryAfter(wait)
+		return pbxusers.APIToken{}, p
+	}
+	tok, err := h.dir.Authenticate(r.Context(), token)
 	switch {
 	case errors.Is(err, pbxusers.ErrUnauthenticated):
-		h.log.DebugContext(r.Context(), "token refused", "remote_addr", r.RemoteAddr)
+		h.guard.Failed(r.Context(), r, token, "api")
 		return pbxusers.APIToken{}, problemf(http.StatusUnauthorized, typeUnauthorized, "the bearer token is not valid")
 	case err != nil:
 		return pbxusers.APIToken{}, h.problem(r, err)

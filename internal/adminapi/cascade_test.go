@@ -27,3 +27,32 @@ func TestDeleteUserInUse(t *testing.T) {
 	got := e.do(req{Method: "GET", Path: users + "/" + ada, Token: e.admin}).JSON(t)
 	assert.NotContains(t, got, "managerId")
 }
+
+// TestAuthFailuresThrottled: after a burst of failed authentications from
+// one address the API answers 429 with Retry-After, documented in the
+// OpenAPI document, before it checks the next token.
+func TestAuthFailuresThrottled(t *testing.T) {
+	e := start(t)
+	codes := map[int]int{}
+	for i := 0; i < 25; i++ {
+		r := e.do(req{Method: "GET", Path: "/api/v1/tenants/acme/users", Token: "pbxg_guessed.secret"})
+		codes[r.Status]++
+		if r.Status == 429 {
+			assert.NotEmpty(t, r.Header.Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, map[int]int{401: 20, 429: 5}, codes)
+}
+
+// TestStrictJSON: invalid UTF-8, duplicate keys and trailing data are 400.
+func TestStrictJSON(t *testing.T) {
+	e := start(t)
+	for name, body := range map[string]string{
+		"invalid UTF-8": "{\"userName\":\"ada\xff\"}",
+		"duplicate key": `{"userName":"ada","userName":"eve"}`,
+		"trailing data": `{"userName":"ada"} x`,
+	} {
+		r := e.do(req{Method: "POST", Path: "/api/v1/tenants/acme/users", Token: e.admin, Raw: []byte(body), ContentType: "application/json"})
+		assert.Equal(t, 400, r.Status, name)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/authguard"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	// LDAPRun starts LDAP sync runs for POST .../ldap/directories/{name}/runs;
 	// nil answers 404 there (no directory configured).
 	LDAPRun LDAPRunner
+	// AuthThrottle throttles failed authentications per client address
+	// and token id (429 before the next token is checked); nil uses one
+	// with authguard's defaults. Share one with the SCIM endpoint.
+	AuthThrottle *authguard.Guard
 }
 
 // Handler serves the admin API. It is safe for concurrent use.
@@ -38,6 +43,7 @@ type Handler struct {
 	log     *slog.Logger
 	maxBody int64
 	ldap    LDAPRunner
+	guard   *authguard.Guard
 	mux     *http.ServeMux
 }
 
@@ -45,9 +51,13 @@ var _ http.Handler = (*Handler)(nil)
 
 // New returns the admin API over the directory.
 func New(dir *pbxusers.Directory, opts Options) *Handler {
-	h := &Handler{dir: dir, log: opts.Logger, maxBody: opts.MaxBodyBytes, ldap: opts.LDAPRun, mux: http.NewServeMux()}
+	h := &Handler{dir: dir, log: opts.Logger, maxBody: opts.MaxBodyBytes, ldap: opts.LDAPRun, mux: http.NewServeMux(),
+		guard: opts.AuthThrottle}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.guard == nil {
+		h.guard = authguard.New(authguard.Options{Logger: h.log})
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes

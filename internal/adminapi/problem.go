@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/strictjson"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -25,6 +26,7 @@ const (
 	typeUnauthorized = "urn:pbxgate:problem:unauthorized"
 	typeForbidden    = "urn:pbxgate:problem:forbidden"
 	typeTooLarge     = "urn:pbxgate:problem:too-large"
+	typeTooMany      = "urn:pbxgate:problem:too-many-requests"
 	typeUnavailable  = "urn:pbxgate:problem:unavailable"
 	typeInternal     = "urn:pbxgate:problem:internal"
 )
@@ -51,6 +53,8 @@ type Problem struct {
 	// References, on a 409 in-use problem, lists every object that refers
 	// to the one that could not be deleted; ?cascade=true rewrites them.
 	References []pbxusers.Reference `json:"references,omitempty"`
+	// retryAfter, for a 429, is the Retry-After header in seconds.
+	retryAfter string
 }
 
 // FieldProblem is one invalid field of a request.
@@ -89,6 +93,9 @@ func (p *Problem) write(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pbxgate-admin"`)
+	}
+	if p.retryAfter != "" {
+		w.Header().Set("Retry-After", p.retryAfter)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -138,6 +145,9 @@ func (h *Handler) problem(r *http.Request, err error) *Problem {
 // decoded on its own, so every unknown or ill-typed field is reported at
 // once, each with its path.
 func decodeStrict(data []byte, v any) error {
+	if err := strictjson.Check(data); err != nil {
+		return problemf(http.StatusBadRequest, typeMalformed, "%s", err.Error())
+	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil {
 		return problemf(http.StatusBadRequest, typeMalformed, "the body is not a JSON object: %v", err)
