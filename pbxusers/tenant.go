@@ -23,6 +23,14 @@ type Tenant struct {
 	// numbers (e.g. "DE" reads "030 123456" as +4930123456). Empty accepts
 	// only international (E.164) input.
 	Region string `json:"region,omitempty"`
+	// SIPDomain is the tenant's SIP domain, a host name such as
+	// "acme.sip.example.com" (stored lowercase). It is also the digest realm
+	// of every device's credentials, and the domain the PBX feed finds the
+	// tenant by, so no two tenants may answer to the same one. Empty means
+	// the tenant id (see SIPRealm). Changing it recomputes every device's
+	// digest in the same transaction: phones must then register to the new
+	// domain.
+	SIPDomain string `json:"sipDomain,omitempty"`
 	// Extensions configures the tenant's internal number plan.
 	Extensions ExtensionPlan `json:"extensions"`
 	// DisableWelcomeMail turns welcome mail off for users created in the
@@ -57,6 +65,7 @@ func (t *Tenant) Validate() error {
 	if t.Region != "" && !validRegion(t.Region) {
 		p.Add("region", "unknown ISO 3166 country code %q", t.Region)
 	}
+	checkSIPDomain(&p, t.SIPDomain)
 	p.Merge("extensions", t.Extensions.Validate())
 	return p.Err()
 }
@@ -65,6 +74,7 @@ func (t *Tenant) Validate() error {
 func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
 	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
 	tn.Region = strings.ToUpper(tn.Region)
+	tn.SIPDomain = strings.ToLower(strings.TrimSpace(tn.SIPDomain))
 	if tn.Name == "" {
 		tn.Name = tn.ID
 	}
@@ -76,6 +86,9 @@ func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 		if _, err := t.tx.GetTenant(t.ctx, tn.ID); err == nil {
 			return &ConflictError{Kind: "tenant", Field: "id", Value: tn.ID, ExistingID: tn.ID}
 		} else if !isNotFound(err) {
+			return err
+		}
+		if err := t.checkSIPDomainUnique(tn); err != nil {
 			return err
 		}
 		tn.Version, tn.Created, tn.Updated = 1, t.now, t.now
@@ -103,6 +116,7 @@ func (d *Directory) ListTenants(ctx context.Context) ([]Tenant, error) {
 func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
 	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
 	tn.Region = strings.ToUpper(tn.Region)
+	tn.SIPDomain = strings.ToLower(strings.TrimSpace(tn.SIPDomain))
 	if err := tn.Validate(); err != nil {
 		return Tenant{}, err
 	}
@@ -126,8 +140,17 @@ func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 			return err
 		}
 		t.tenants[tn.ID] = tn
-		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
-			Summary: tn.Name, Fields: fields, Version: tn.Version})
+		if err := t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
+			Summary: tn.Name, Fields: fields, Version: tn.Version}); err != nil {
+			return err
+		}
+		if tn.SIPRealm() == old.SIPRealm() {
+			return nil
+		}
+		if err := t.checkSIPDomainUnique(tn); err != nil {
+			return err
+		}
+		return t.redigestDevices(tn)
 	})
 	return tn, err
 }

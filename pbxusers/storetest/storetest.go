@@ -702,7 +702,11 @@ func testDevicesAndNumbers(t *testing.T, s pbxusers.Store) {
 	list, err := d.ListDevices(ctx, "acme", a.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.Equal(t, dev.Secret, list[0].Secret, "the secret is stored for the PBX")
+	assert.Empty(t, list[0].Secret, "the secret is shown once, at creation or rotation")
+	assert.Nil(t, list[0].Digest, "so are the HA1s; the PBX reads them with LookupSIPCredentials")
+	creds, err := d.LookupSIPCredentials(ctx, "acme", dev.SIPID)
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.NewSIPDigest(dev.SIPID, "acme", dev.Secret), creds.Digest, "the digest is stored for the PBX")
 
 	rotated, err := d.UpdateDevice(ctx, "acme", dev, true)
 	require.NoError(t, err)
