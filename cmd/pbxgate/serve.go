@@ -199,6 +199,9 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
 	api := mountAdminAPI(mux, e.dir, cfg, guard, log)
+	if err := mountPBXFeed(mux, e.dir, guard, log); err != nil {
+		return err
+	}
 	mountConsole(mux, e.dir, api, public, e)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
