@@ -18,7 +18,10 @@ func mountPBXFeed(mux *http.ServeMux, dir *pbxusers.Directory, guard *authguard.
 		Directory: dir,
 		Logger:    log.With("component", "pbxfeed"),
 		Authorize: pbxfeed.TokenAuthorize(dir,
-			func(r *http.Request, bearer string) bool { blocked, _ := guard.Blocked(r, bearer, "pbx"); return blocked },
+			func(r *http.Request, bearer string) bool {
+				blocked, _ := guard.Blocked(r, bearer, "pbx")
+				return blocked
+			},
 			func(r *http.Request, bearer string) { guard.Failed(r.Context(), r, bearer, "pbx") }),
 	})
 	if err != nil {
