@@ -3,6 +3,7 @@ package pbxusers
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ type Tenant struct {
 	// digest in the same transaction: phones must then register to the new
 	// domain.
 	SIPDomain string `json:"sipDomain,omitempty"`
+	// SignInURL is where the tenant's users sign in to the phone system
+	// (its app or web portal), an absolute http(s) URL. The welcome mail
+	// and the set-password page link to it; empty links nowhere.
+	SignInURL string `json:"signInUrl,omitempty"`
 	// Extensions configures the tenant's internal number plan.
 	Extensions ExtensionPlan `json:"extensions"`
 	// DisableWelcomeMail turns welcome mail off for users created in the
@@ -66,6 +71,11 @@ func (t *Tenant) Validate() error {
 		p.Add("region", "unknown ISO 3166 country code %q", t.Region)
 	}
 	checkSIPDomain(&p, t.SIPDomain)
+	if t.SignInURL != "" {
+		if u, err := url.Parse(t.SignInURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.Add("signInUrl", "%q is not an absolute http(s) URL", t.SignInURL)
+		}
+	}
 	p.Merge("extensions", t.Extensions.Validate())
 	return p.Err()
 }

@@ -25,13 +25,16 @@ const (
 	// ScopeAdmin tokens use the admin API (/api/v1) for their tenant.
 	ScopeAdmin TokenScope = "admin"
 	// ScopeOperator tokens use the admin API for every tenant, including
-	// the tenant list itself.
+	// the tenant list itself, and read the PBX feed of every tenant.
 	ScopeOperator TokenScope = "operator"
+	// ScopePBX tokens read the PBX feed (/pbx/v1) of their tenant: what a
+	// phone system needs to authenticate devices and route calls.
+	ScopePBX TokenScope = "pbx"
 )
 
 // Valid reports whether s is one of the scopes.
 func (s TokenScope) Valid() bool {
-	return s == ScopeSCIM || s == ScopeAdmin || s == ScopeOperator
+	return s == ScopeSCIM || s == ScopeAdmin || s == ScopeOperator || s == ScopePBX
 }
 
 // OrDefault returns s, or ScopeSCIM when s is empty.
@@ -73,7 +76,7 @@ func (d *Directory) CreateScopedToken(ctx context.Context, tenant, name string, 
 	checkText(&p, "name", name, 100)
 	scope = scope.OrDefault()
 	if !scope.Valid() {
-		p.Add("scope", "must be scim, admin or operator, not %q", scope)
+		p.Add("scope", "must be scim, admin, operator or pbx, not %q", scope)
 	}
 	if err := p.Err(); err != nil {
 		return "", APIToken{}, err

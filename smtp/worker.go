@@ -676,7 +676,8 @@ func (w *Worker) prepare(ctx context.Context, m pbxusers.OutboxMessage, cache ma
 		given := u.Name.Given
 		if m.Kind == pbxusers.MailWelcome {
 			content, err = w.tmpl.Welcome(tn.ID, WelcomeData{Tenant: tn.Name, DisplayName: u.Label(), GivenName: given,
-				Login: u.UserName, Extension: u.Extension, Link: link, ExpiresAt: expires, Language: u.Language})
+				Login: u.UserName, Extension: u.Extension, Link: link, ExpiresAt: expires, Language: u.Language,
+				SignInURL: tn.SignInURL})
 		} else {
 			content, err = w.tmpl.Reset(tn.ID, ResetData{Tenant: tn.Name, DisplayName: u.Label(), GivenName: given,
 				Login: u.UserName, Link: link, ExpiresAt: expires, Language: u.Language})

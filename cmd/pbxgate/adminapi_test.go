@@ -46,6 +46,6 @@ func TestIntegrationAdminAPIScopes(t *testing.T) {
 	assert.Regexp(t, `terraform\s+admin`, list)
 	assert.Regexp(t, `first start\s+scim`, list)
 	_, err = g.cli("token", "create", "--tenant", "default", "--scope", "root")
-	assert.ErrorContains(t, err, `scope: must be scim, admin or operator, not "root"`)
+	assert.ErrorContains(t, err, `scope: must be scim, admin, operator or pbx, not "root"`)
 	require.NoError(t, g.stop())
 }

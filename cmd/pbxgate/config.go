@@ -140,6 +140,9 @@ type TenantConfig struct {
 	Name     string `yaml:"name"`
 	TimeZone string `yaml:"timeZone"`
 	Region   string `yaml:"region"`
+	// SignInURL is where the tenant's users sign in to the phone system;
+	// the welcome mail and the set-password page link to it.
+	SignInURL string `yaml:"signInURL"`
 	// WelcomeMail turns welcome mail for new users on (default) or off.
 	WelcomeMail *bool `yaml:"welcomeMail"`
 	// Extensions is the tenant's number plan.
@@ -331,7 +334,7 @@ func (t TenantConfig) tenant() (pbxusers.Tenant, error) {
 		return pbxusers.Tenant{}, fmt.Errorf("system: %w", err)
 	}
 	return pbxusers.Tenant{
-		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region,
+		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region, SignInURL: t.SignInURL,
 		DisableWelcomeMail: t.WelcomeMail != nil && !*t.WelcomeMail,
 		Extensions: pbxusers.ExtensionPlan{MinLength: t.Extensions.MinLength, MaxLength: t.Extensions.MaxLength,
 			PrefixFree: t.Extensions.PrefixFree, Users: users, System: system, AutoAssign: t.Extensions.AutoAssign,

@@ -199,6 +199,9 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 	mux := http.NewServeMux()
 	mux.Handle(scim.Prefix+"/", scimHandler)
 	api := mountAdminAPI(mux, e.dir, cfg, guard, log)
+	if err := mountPBXFeed(mux, e.dir, guard, log); err != nil {
+		return err
+	}
 	mountConsole(mux, e.dir, api, public, e)
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
@@ -385,7 +388,7 @@ func ensureTenants(ctx context.Context, dir *pbxusers.Directory, cfg *Config) (s
 		if len(list) > 0 {
 			return "", nil
 		}
-		if _, err := dir.CreateTenant(boot, pbxusers.Tenant{ID: DefaultTenant, Name: "Default"}); err != nil {
+		if _, err := dir.CreateTenant(boot, pbxusers.Tenant{ID: DefaultTenant}); err != nil {
 			return "", fmt.Errorf("create tenant %q: %w", DefaultTenant, err)
 		}
 		token, _, err := dir.CreateToken(boot, DefaultTenant, "first start")
@@ -406,9 +409,14 @@ func ensureTenants(ctx context.Context, dir *pbxusers.Directory, cfg *Config) (s
 			return "", err
 		default:
 			want.Version = cur.Version
+			// What the file does not say stays as the API or CLI set it.
 			if want.Name == "" {
 				want.Name = cur.Name
 			}
+			if want.SignInURL == "" {
+				want.SignInURL = cur.SignInURL
+			}
+			want.SIPDomain, want.DisableWelcomeOnActivation = cur.SIPDomain, cur.DisableWelcomeOnActivation
 			if _, err := dir.UpdateTenant(boot, want); err != nil {
 				return "", fmt.Errorf("update tenant %q from the configuration: %w", want.ID, err)
 			}

@@ -133,3 +133,12 @@ func TestIntegrationMetricsListen(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "the profiler on a loopback metrics listener")
 	require.NoError(t, g.stop())
 }
+
+// TestTenantSignInURLFromCLI: a bad sign-in URL is refused naming the
+// field; a good one is stored.
+func TestTenantSignInURLFromCLI(t *testing.T) {
+	e := newCLIEnv(t)
+	assert.Contains(t, e.fail(1, "tenant", "create", "acme", "--sign-in-url", "portal.example.com"), `signInUrl: "portal.example.com" is not an absolute http(s) URL`)
+	e.ok("tenant", "create", "acme", "--sign-in-url", "https://portal.example.com/")
+	assert.Contains(t, e.ok("tenant", "list", "--output", "json"), `"signInUrl": "https://portal.example.com/"`)
+}

@@ -31,13 +31,16 @@ Example:
 					tz := fs.String("time-zone", "", "IANA time `ZONE` users inherit, e.g. Europe/Berlin")
 					region := fs.String("region", "", "ISO country `CODE` for national phone numbers, e.g. DE")
 					noWelcome := fs.Bool("no-welcome-mail", false, "do not send welcome mail to new users")
+					signIn := fs.String("sign-in-url", "", "`URL` where the tenant's users sign in; linked from the welcome mail and the set-password page")
 					return func(ctx context.Context, args []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {
 							return err
 						}
 						defer e.Close()
-						t, err := e.dir.CreateTenant(ctx, tenantFrom(args[0], *name, *tz, *region, *noWelcome))
+						tn := tenantFrom(args[0], *name, *tz, *region, *noWelcome)
+						tn.SignInURL = *signIn
+						t, err := e.dir.CreateTenant(ctx, tn)
 						if err != nil {
 							return err
 						}

@@ -16,9 +16,10 @@ func tokenGroup() *group {
 		summary: "create, list and revoke bearer tokens",
 		intro: `A bearer token belongs to one tenant and has a scope: scim (the SCIM
 endpoint, for identity providers; the default), admin (the admin API
-/api/v1 for its tenant) or operator (the admin API for every tenant). Only
-its hash is stored: "create" prints the token once, on stdout alone, so
-scripts can capture it.
+/api/v1 for its tenant), operator (the admin API and PBX feed for every
+tenant) or pbx (the PBX feed /pbx/v1 for its tenant, for a phone system).
+Only its hash is stored: "create" prints the token once, on stdout alone,
+so scripts can capture it.
 
 Examples:
   TOKEN=$(pbxgate token create --tenant acme --name okta)
@@ -33,7 +34,7 @@ Examples:
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, true)
 					name := fs.String("name", "", "`LABEL` for the token, e.g. okta or entra")
-					scope := fs.String("scope", "scim", "`SCOPE` of the token: scim, admin or operator")
+					scope := fs.String("scope", "scim", "`SCOPE` of the token: scim, admin, operator or pbx")
 					return func(ctx context.Context, _ []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {

@@ -48,7 +48,7 @@ type Guard struct {
 }
 
 // Endpoints label the metrics; other names are counted as "other".
-var Endpoints = []string{"scim", "api"}
+var Endpoints = []string{"scim", "api", "pbx"}
 
 // New returns a Guard.
 func New(opts Options) *Guard {

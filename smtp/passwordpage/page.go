@@ -264,6 +264,8 @@ type link struct {
 	st     pbxusers.SetupToken
 	user   pbxusers.User
 	tenant string
+	// signIn is the tenant's sign-in URL, else Options.SignInURL.
+	signIn string
 	t      *text
 }
 
@@ -275,9 +277,12 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, token string) (l
 		h.linkError(w, r, err)
 		return link{}, false
 	}
-	l := link{token: token, st: st, user: u, t: pick(u.Language, r.Header.Get("Accept-Language"))}
+	l := link{token: token, st: st, user: u, signIn: h.opts.SignInURL, t: pick(u.Language, r.Header.Get("Accept-Language"))}
 	if tn, err := h.dir.GetTenant(r.Context(), u.TenantID); err == nil {
 		l.tenant = tn.Name
+		if tn.SignInURL != "" {
+			l.signIn = tn.SignInURL
+		}
 	}
 	return l, true
 }
@@ -365,7 +370,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, token string) {
 	default:
 		h.logger.InfoContext(ctx, "password set through link", slog.String("tenant", u.TenantID),
 			slog.String("user_id", u.ID), slog.String("purpose", string(l.st.Purpose)), slog.String("client", client))
-		h.message(w, r, http.StatusOK, l.t, kindDone, l.tenant, u.UserName)
+		h.message(w, r, http.StatusOK, l.t, kindDone, l.tenant, u.UserName, l.signIn)
 	}
 }
 
@@ -430,7 +435,8 @@ func (h *Handler) form(w http.ResponseWriter, r *http.Request, status int, l lin
 	h.render(w, r, status, d)
 }
 
-// message renders a page without a form. For kindDone, args[0] is the login.
+// message renders a page without a form. For kindDone, args[0] is the login
+// and args[1] the sign-in URL to link to ("" for none).
 func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, t *text, k kind, tenant string, args ...string) {
 	d := pageData{T: t, Tenant: tenant}
 	switch k {
@@ -441,7 +447,7 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, t 
 	case kindTooMany:
 		d.Title, d.Paragraphs = t.TooManyTitle, []string{t.TooManyBody}
 	case kindDone:
-		d.Title, d.Paragraphs, d.SignInURL = t.DoneTitle, []string{fmt.Sprintf(t.DoneBody, args[0]), t.DoneHint}, h.opts.SignInURL
+		d.Title, d.Paragraphs, d.SignInURL = t.DoneTitle, []string{fmt.Sprintf(t.DoneBody, args[0]), t.DoneHint}, args[1]
 	default:
 		d.Title, d.Paragraphs = t.ErrorTitle, []string{t.ErrorBody}
 	}

@@ -514,3 +514,19 @@ func TestSignInLinkOnSuccess(t *testing.T) {
 	r := post(t, c, e.link(token), passwordForm(field, "correct horse battery staple", "correct horse battery staple"))
 	assert.Contains(t, r.body, `<a href="https://portal.example.com/login">Go to sign-in</a>`)
 }
+
+// TestTenantSignInURL: the tenant's own sign-in URL wins over the page's.
+func TestTenantSignInURL(t *testing.T) {
+	e := newPageEnv(t, passwordpage.Options{SignInURL: "https://portal.example.com/login"})
+	_, token := e.user(t, "anna", "en", pbxusers.SetupWelcome)
+	ctx := context.Background()
+	tn, err := e.dir.GetTenant(ctx, e.tenant.ID)
+	require.NoError(t, err)
+	tn.SignInURL = "https://mueller.pbx.example.com/"
+	_, err = e.dir.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
+	c := browser(t)
+	field := csrf(t, get(t, c, e.link(token)).body)
+	r := post(t, c, e.link(token), passwordForm(field, "correct horse battery staple", "correct horse battery staple"))
+	assert.Contains(t, r.body, `<a href="https://mueller.pbx.example.com/">Go to sign-in</a>`)
+}
