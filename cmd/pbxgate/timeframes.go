@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -40,20 +41,41 @@ NAME becomes the frame's id (what routing rules name) and, when the file
 has no "name", its name too. --file - reads standard input. Every problem
 of the frame is reported at once.
 
-Example:
+A simple weekly schedule can be given with --weekly instead: DAYS is a
+comma list of days or ranges (mon-fri,sat), the window HH:MM-HH:MM (a window
+ending at or before it starts runs past midnight).
+
+Examples:
+  pbxgate timeframes create support-hours --tenant acme --weekly "mon-fri 08:00-18:00" --weekly "sat 10:00-14:00" --time-zone Europe/Berlin
   pbxgate timeframes create business-hours --tenant acme --file hours.json
 with hours.json:
   ` + timeFrameExample,
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, true)
 					file := fs.String("file", "", "time frame JSON `FILE` (- for stdin)")
+					var weekly stringList
+					fs.Var(&weekly, "weekly", "`WINDOW` instead of --file, e.g. \"mon-fri 09:00-17:00\" (repeatable; ORed)")
+					zone := fs.String("time-zone", "", "IANA time `ZONE` of --weekly (default: each user's own)")
 					return func(ctx context.Context, args []string) error {
-						if *file == "" {
-							return usagef("pbxgate timeframes create "+args[0]+" --file FRAME.json", "timeframes create needs --file with the frame as JSON (see: pbxgate timeframes create -h)")
-						}
 						var tf pbxusers.TimeFrame
-						if err := c.readJSONFile(*file, &tf); err != nil {
-							return err
+						switch {
+						case *file != "" && (len(weekly) > 0 || *zone != ""):
+							return usagef("pbxgate timeframes create -h", "timeframes create takes --file or --weekly (with --time-zone), not both")
+						case *file != "":
+							if err := c.readJSONFile(*file, &tf); err != nil {
+								return err
+							}
+						case len(weekly) > 0:
+							tf.TimeZone = *zone
+							for _, w := range weekly {
+								wk, err := parseWeekly(w)
+								if err != nil {
+									return usagef("pbxgate timeframes create "+args[0]+" --weekly \"mon-fri 09:00-17:00\"", "--weekly %q: %s", w, err)
+								}
+								tf.Entries = append(tf.Entries, pbxusers.TimeFrameEntry{Weekly: wk})
+							}
+						default:
+							return usagef("pbxgate timeframes create "+args[0]+" --file FRAME.json", "timeframes create needs --file with the frame as JSON, or --weekly (see: pbxgate timeframes create -h)")
 						}
 						if tf.ID != "" && tf.ID != args[0] {
 							return usagef("pbxgate timeframes create "+tf.ID+" --file "+*file, "%s has id %q but the command names %q; leave the id out of the file or name the same", *file, tf.ID, args[0])
@@ -155,6 +177,63 @@ Example:
 				}},
 		},
 	}
+}
+
+// weekdays are the day names --weekly reads, by their first three letters.
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+// parseWeekly reads "mon-fri 09:00-17:00": days (names, ranges, commas)
+// and a window. The library validates the result with the frame.
+func parseWeekly(s string) (*pbxusers.Weekly, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return nil, errors.New(`must be DAYS HH:MM-HH:MM, e.g. "mon-fri 09:00-17:00"`)
+	}
+	day := func(name string) (time.Weekday, error) {
+		n := strings.ToLower(name)
+		if len(n) >= 3 {
+			if d, ok := weekdays[n[:3]]; ok {
+				return d, nil
+			}
+		}
+		return 0, fmt.Errorf("unknown day %q (mon, tue, wed, thu, fri, sat, sun)", name)
+	}
+	w := &pbxusers.Weekly{}
+	seen := map[time.Weekday]bool{}
+	for _, part := range strings.Split(f[0], ",") {
+		a, b, isRange := strings.Cut(part, "-")
+		from, err := day(a)
+		if err != nil {
+			return nil, err
+		}
+		to := from
+		if isRange {
+			if to, err = day(b); err != nil {
+				return nil, err
+			}
+		}
+		for d := from; ; d = (d + 1) % 7 {
+			if !seen[d] {
+				seen[d] = true
+				w.Days = append(w.Days, d)
+			}
+			if d == to {
+				break
+			}
+		}
+	}
+	open, closing, ok := strings.Cut(f[1], "-")
+	if !ok {
+		return nil, fmt.Errorf("window %q must be HH:MM-HH:MM", f[1])
+	}
+	if err := w.From.UnmarshalText([]byte(open)); err != nil {
+		return nil, err
+	}
+	if err := w.To.UnmarshalText([]byte(closing)); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // lookupTimeFrame finds a time frame by id, else by name.

@@ -64,3 +64,32 @@ func TestCLITimeFrames(t *testing.T) {
 	assert.NotContains(t, e.ok("routing", "show", "ada", "--output", "json"), "after-hours", "the rule left with no frame is removed")
 	assert.Contains(t, e.fail(1, "timeframes", "delete", "business-hours", "--yes"), `time frame "business-hours": not found`)
 }
+
+func TestCLITimeFramesWeekly(t *testing.T) {
+	e := newCLIEnv(t)
+	e.ok("tenant", "create", "acme")
+	e.ok("timeframes", "create", "night", "--weekly", "fri-mon 22:00-06:00", "--weekly", "wed 12:00-13:00", "--time-zone", "Europe/Berlin")
+	var frames []struct {
+		TimeZone string `json:"timeZone"`
+		Entries  []struct {
+			Weekly struct {
+				Days []int  `json:"days"`
+				From string `json:"from"`
+				To   string `json:"to"`
+			} `json:"weekly"`
+		} `json:"entries"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(e.ok("timeframes", "list", "--output", "json")), &frames))
+	require.Len(t, frames, 1)
+	require.Len(t, frames[0].Entries, 2)
+	assert.Equal(t, "Europe/Berlin", frames[0].TimeZone)
+	assert.Equal(t, []int{5, 6, 0, 1}, frames[0].Entries[0].Weekly.Days, "a range wraps past Saturday")
+	assert.Equal(t, "22:00", frames[0].Entries[0].Weekly.From)
+	assert.Equal(t, "06:00", frames[0].Entries[0].Weekly.To)
+	assert.Equal(t, []int{3}, frames[0].Entries[1].Weekly.Days)
+
+	assert.Contains(t, e.fail(2, "timeframes", "create", "x", "--weekly", "mon-frx 08:00-18:00"), `--weekly "mon-frx 08:00-18:00": unknown day "frx"`)
+	assert.Contains(t, e.fail(2, "timeframes", "create", "x", "--weekly", "mon 09:00"), `window "09:00" must be HH:MM-HH:MM`)
+	assert.Contains(t, e.fail(1, "timeframes", "create", "x", "--weekly", "mon 09:00-17:00", "--time-zone", "Europe/Berlni"), `timeZone: unknown time zone "Europe/Berlni"`)
+	assert.Contains(t, e.fail(2, "timeframes", "create", "x", "--weekly", "mon 09:00-17:00", "--file", "f.json"), "takes --file or --weekly")
+}
