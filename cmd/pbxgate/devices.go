@@ -19,7 +19,7 @@ func devicesGroup() *group {
 user, with a SIP id and a generated SIP secret. The secret is printed once,
 by "add" and by "rotate", on stdout alone so scripts can capture it;
 "list" never shows it. USER is an id, a userName, an email address or an
-extension; DEVICE is the id "devices list" shows.
+extension; DEVICE is a device id or a SIP id, as "devices list" shows.
 
 Examples:
   SECRET=$(pbxgate devices add ada@acme.example --tenant acme --kind desk_phone --mac 00:1a:2b:3c:4d:5e)
@@ -124,9 +124,9 @@ Example:
 							return err
 						}
 						defer e.Close()
-						d, err := e.dir.GetDevice(ctx, g.tenant, args[0])
+						d, err := findDevice(ctx, e.dir, g.tenant, args[0])
 						if err != nil {
-							return deviceError(err, args[0], g.tenant)
+							return err
 						}
 						d, err = e.dir.UpdateDevice(ctx, g.tenant, d, true)
 						if err != nil {
@@ -153,9 +153,9 @@ Example:
 							return err
 						}
 						defer e.Close()
-						d, err := e.dir.GetDevice(ctx, g.tenant, args[0])
+						d, err := findDevice(ctx, e.dir, g.tenant, args[0])
 						if err != nil {
-							return deviceError(err, args[0], g.tenant)
+							return err
 						}
 						what := fmt.Sprintf("remove device %s (%s, SIP id %s) of tenant %s: the phone can no longer register", d.ID, d.Kind, d.SIPID, g.tenant)
 						if err := c.confirm(*yes, what, "pbxgate devices remove "+args[0]+" --tenant "+g.tenant+" --yes"); err != nil {
@@ -174,12 +174,22 @@ Example:
 	}
 }
 
-// deviceError adds where to find device ids to a not-found error.
-func deviceError(err error, id, tenant string) error {
-	if errors.Is(err, pbxusers.ErrNotFound) {
-		return fmt.Errorf("%w (see: pbxgate devices list --tenant %s)", err, tenant)
+// findDevice resolves DEVICE: a device id or a SIP id.
+func findDevice(ctx context.Context, dir *pbxusers.Directory, tenant, ref string) (pbxusers.Device, error) {
+	d, err := dir.GetDevice(ctx, tenant, ref)
+	if err == nil || !errors.Is(err, pbxusers.ErrNotFound) {
+		return d, err
 	}
-	return err
+	all, lerr := dir.ListDevices(ctx, tenant, "")
+	if lerr != nil {
+		return d, lerr
+	}
+	for _, x := range all {
+		if x.SIPID == ref {
+			return x, nil
+		}
+	}
+	return d, fmt.Errorf("%w (looked for a device id and a SIP id; see: pbxgate devices list --tenant %s)", err, tenant)
 }
 
 // userName is the userName of the user id, looked up once; "" for none.

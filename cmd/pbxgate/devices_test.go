@@ -44,7 +44,10 @@ func TestCLIDevices(t *testing.T) {
 	rotated := strings.TrimSpace(e.ok("devices", "rotate", id))
 	assert.Regexp(t, `^[A-Za-z0-9]{24}$`, rotated)
 	assert.NotEqual(t, secret, rotated)
-	assert.Contains(t, e.fail(1, "devices", "rotate", "nope"), `device "nope": not found (see: pbxgate devices list --tenant acme)`)
+	assert.Contains(t, e.fail(1, "devices", "rotate", "nope"), `device "nope": not found (looked for a device id and a SIP id; see: pbxgate devices list --tenant acme)`)
+	bySIP := strings.TrimSpace(e.ok("devices", "rotate", devs[0]["sipId"].(string)))
+	assert.Regexp(t, `^[A-Za-z0-9]{24}$`, bySIP, "DEVICE may be the SIP id")
+	assert.NotEqual(t, rotated, bySIP)
 
 	assert.Contains(t, e.fail(2, "devices", "remove", id), "confirm with --yes")
 	e.ok("devices", "remove", id, "--yes")
