@@ -40,14 +40,16 @@ const (
 )
 
 // Flavor is what a database does its own way. The SQL of every operation is
-// written once with ? placeholders; the Flavor supplies the rest.
+// written once with ? placeholders (or built with Query); the Flavor
+// supplies the rest.
 type Flavor struct {
 	// Name names the backend in errors ("sqlite", "postgres").
 	Name string
 	// Numbered turns each ? into $1, $2, … before a statement runs.
 	Numbered bool
-	// Query compiles filters; its Placeholder must be "?" (numbering is
-	// the Flavor's job, done on the whole statement).
+	// Query compiles filters. A statement is either built whole with
+	// Query (its own placeholders) or written with ? (numbered by SQL),
+	// never both.
 	Query *sqlquery.Dialect
 	// Time converts a time into the stored form.
 	Time func(time.Time) any
