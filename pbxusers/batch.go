@@ -66,8 +66,10 @@ func (b *Batch) ModifyUser(id string, fn func(*User) error) (User, error) {
 	return b.t.updateUser(old, u, hash)
 }
 
-// DeleteUser deletes a user in the batch.
-func (b *Batch) DeleteUser(id string) error { return b.t.deleteUser(b.tenant, id, nil) }
+// DeleteUser deletes a user in the batch, as Directory.DeleteUser does.
+func (b *Batch) DeleteUser(id string, opts ...DeleteOption) error {
+	return b.t.deleteUser(b.tenant, id, nil, deleteOpts(opts))
+}
 
 // LookupTeam finds a team as the batch sees it.
 func (b *Batch) LookupTeam(key TeamKey, value string) (Team, error) {

@@ -322,13 +322,24 @@ func TestRouteThroughDirectory(t *testing.T) {
 	assert.Contains(t, plan.Hops(), bob.ID, plan.String())
 	assert.Contains(t, plan.String(), "After hours")
 
-	// Deleting Bob removes the forward from Ada's policy, and the time frame
-	// still in use cannot be deleted.
+	// Bob and the time frame are in use by Ada's rules: deleting either is
+	// refused naming her; with Cascade, Bob's delete removes the forward
+	// from Ada's policy and the time frame's removes the after-hours rule.
 	require.ErrorIs(t, d.DeleteTimeFrame(ctx, "acme", hours.ID), pbxusers.ErrInUse)
-	require.NoError(t, d.DeleteUser(ctx, "acme", bob.ID))
+	err = d.DeleteUser(ctx, "acme", bob.ID)
+	require.ErrorIs(t, err, pbxusers.ErrInUse)
+	assert.Contains(t, err.Error(), `user "ada@acme.example" (routing)`)
+	require.NoError(t, d.DeleteUser(ctx, "acme", bob.ID, pbxusers.Cascade()))
 	plan, err = d.Route(ctx, "acme", ada.ID, pbxusers.Call{From: "+4930999", At: evening}, "")
 	require.NoError(t, err)
 	assert.NotContains(t, plan.Hops(), bob.ID, plan.String())
+	require.NoError(t, d.DeleteTimeFrame(ctx, "acme", hours.ID, pbxusers.Cascade()))
+	adaNow, err := d.GetUser(ctx, "acme", ada.ID)
+	require.NoError(t, err)
+	assert.Empty(t, adaNow.Routing.TimeFrameRefs())
+	plan, err = d.Route(ctx, "acme", ada.ID, pbxusers.Call{From: "+4930999", At: evening}, "")
+	require.NoError(t, err)
+	assert.NotContains(t, plan.String(), "After hours")
 
 	_, err = d.Route(ctx, "acme", "nobody", pbxusers.Call{At: evening}, "")
 	require.ErrorIs(t, err, pbxusers.ErrNotFound)

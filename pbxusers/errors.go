@@ -156,6 +156,9 @@ type ConflictError struct {
 	// Reason is set for conflicts that are not duplicates, e.g. ownership:
 	// "user is owned by source ldap".
 	Reason string
+	// References, for ErrInUse, lists every object that refers to the one
+	// that could not be deleted, and where.
+	References []Reference
 	// Err is the sentinel wrapped: ErrConflict, ErrVersionMismatch or ErrInUse.
 	Err error
 }

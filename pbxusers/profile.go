@@ -236,13 +236,25 @@ func (d *Directory) UpdateProfile(ctx context.Context, tenant string, p Profile)
 	return p, err
 }
 
-// DeleteProfile deletes a profile. It fails with ErrInUse while users or
-// teams use it.
-func (d *Directory) DeleteProfile(ctx context.Context, tenant, id string) error {
+// DeleteProfile deletes a profile. While users or teams have it, it fails
+// with ErrInUse naming each, unless opts has Cascade, which unbinds it from
+// them in the same transaction.
+func (d *Directory) DeleteProfile(ctx context.Context, tenant, id string, opts ...DeleteOption) error {
 	defer d.cache.drop("profiles:" + tenant)
+	o := deleteOpts(opts)
 	return d.update(ctx, func(t *txn) error {
 		p, err := t.tx.GetProfile(t.ctx, tenant, id)
 		if err != nil {
+			return err
+		}
+		refs, err := t.referrers(tenant, EntityProfile, id)
+		if err != nil {
+			return err
+		}
+		if len(refs) > 0 && !o.cascade {
+			return inUse("profile", p.Name, refs)
+		}
+		if err := t.unreference(tenant, EntityProfile, id, refs); err != nil {
 			return err
 		}
 		if err := t.tx.DeleteProfile(t.ctx, tenant, id); err != nil {

@@ -468,3 +468,29 @@ func (r AnsweringRule) withoutUser(id string) (AnsweringRule, bool) {
 	}
 	return r, true
 }
+
+// WithoutTimeFrame returns the policy with the time frame id removed from
+// every rule's condition, for when that time frame is deleted. A rule whose
+// condition named only that time frame is removed rather than left to match
+// every call; the default rule just loses the condition. p is not modified.
+func (p RoutingPolicy) WithoutTimeFrame(id string) RoutingPolicy {
+	var rules []AnsweringRule
+	for _, r := range p.Rules {
+		if !slices.Contains(r.When.TimeFrames, id) {
+			rules = append(rules, r)
+			continue
+		}
+		r.When.TimeFrames = removeString(r.When.TimeFrames, id)
+		if len(r.When.TimeFrames) > 0 {
+			rules = append(rules, r)
+		}
+	}
+	p.Rules = rules
+	if slices.Contains(p.Default.When.TimeFrames, id) {
+		p.Default.When.TimeFrames = removeString(p.Default.When.TimeFrames, id)
+		if len(p.Default.When.TimeFrames) == 0 {
+			p.Default.When.TimeFrames, p.Default.When.NotInTimeFrames = nil, false
+		}
+	}
+	return p
+}

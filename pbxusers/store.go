@@ -69,6 +69,10 @@ type Tx interface {
 	// RoutingReferences returns the ids of users whose routing policy
 	// forwards to or rings the user id.
 	RoutingReferences(ctx context.Context, tenant, id string) ([]string, error)
+	// Referrers returns every reference to the object of kind entity
+	// (EntityUser, EntityProfile or EntityTimeFrame) with the id, ordered by
+	// entity, field and id; see Reference for what refers to what.
+	Referrers(ctx context.Context, tenant string, entity Entity, id string) ([]Reference, error)
 	// NextFreeExtension returns the lowest extension in r that no user of
 	// the tenant holds, or "" when the range is full.
 	NextFreeExtension(ctx context.Context, tenant string, r Range) (string, error)

@@ -555,12 +555,25 @@ func (d *Directory) UpdateTimeFrame(ctx context.Context, tenant string, tf TimeF
 	return s, err
 }
 
-// DeleteTimeFrame deletes a time frame. It fails with ErrInUse while an
-// answering rule refers to it: deleting it would silently disable the rule.
-func (d *Directory) DeleteTimeFrame(ctx context.Context, tenant, id string) error {
+// DeleteTimeFrame deletes a time frame. While an answering rule names it,
+// it fails with ErrInUse naming each user, unless opts has Cascade, which
+// drops it from those rules in the same transaction (a rule left with no
+// time frame is removed: see RoutingPolicy.WithoutTimeFrame).
+func (d *Directory) DeleteTimeFrame(ctx context.Context, tenant, id string, opts ...DeleteOption) error {
+	o := deleteOpts(opts)
 	return d.update(ctx, func(t *txn) error {
 		tf, err := t.tx.GetTimeFrame(t.ctx, tenant, id)
 		if err != nil {
+			return err
+		}
+		refs, err := t.referrers(tenant, EntityTimeFrame, id)
+		if err != nil {
+			return err
+		}
+		if len(refs) > 0 && !o.cascade {
+			return inUse("time frame", tf.Name, refs)
+		}
+		if err := t.unreference(tenant, EntityTimeFrame, id, refs); err != nil {
 			return err
 		}
 		if err := t.tx.DeleteTimeFrame(t.ctx, tenant, id); err != nil {

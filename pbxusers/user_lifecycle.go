@@ -500,22 +500,23 @@ func (d *Directory) ActivateUser(ctx context.Context, tenant, id string) (User, 
 	return d.ModifyUser(ctx, tenant, id, func(u *User) error { u.Status = StatusActive; return nil })
 }
 
-// DeleteUser deletes a user with its devices and memberships in one
-// transaction: its numbers are unassigned, it is cleared as manager, and
-// forwards to it in other users' routing are removed (each such user gets a
-// change log entry).
-func (d *Directory) DeleteUser(ctx context.Context, tenant, id string) error {
-	return d.DeleteUserIf(ctx, tenant, id, nil)
+// DeleteUser deletes a user or system user with its devices, team and queue
+// memberships in one transaction. While anything else refers to it (see
+// Reference) it fails with ErrInUse naming every referrer, unless opts has
+// Cascade, which rewrites the referrers in the same transaction.
+func (d *Directory) DeleteUser(ctx context.Context, tenant, id string, opts ...DeleteOption) error {
+	return d.DeleteUserIf(ctx, tenant, id, nil, opts...)
 }
 
 // DeleteUserIf deletes a user like DeleteUser when check, run on the current
 // user in the same transaction, returns nil; else it deletes nothing and
 // returns check's error (for example a stale If-Match version).
-func (d *Directory) DeleteUserIf(ctx context.Context, tenant, id string, check func(User) error) error {
-	return d.update(ctx, func(t *txn) error { return t.deleteUser(tenant, id, check) })
+func (d *Directory) DeleteUserIf(ctx context.Context, tenant, id string, check func(User) error, opts ...DeleteOption) error {
+	o := deleteOpts(opts)
+	return d.update(ctx, func(t *txn) error { return t.deleteUser(tenant, id, check, o) })
 }
 
-func (t *txn) deleteUser(tenant, id string, check func(User) error) error {
+func (t *txn) deleteUser(tenant, id string, check func(User) error, o deleteOptions) error {
 	u, err := t.tx.GetUser(t.ctx, tenant, id)
 	if err != nil {
 		return err
@@ -528,33 +529,15 @@ func (t *txn) deleteUser(tenant, id string, check func(User) error) error {
 	if err := t.canWrite("user", u.UserName, u.Owner); err != nil {
 		return err
 	}
-	refs, err := t.tx.RoutingReferences(t.ctx, tenant, id)
+	refs, err := t.referrers(tenant, EntityUser, id)
 	if err != nil {
-		return fmt.Errorf("find routing references: %w", err)
+		return err
 	}
-	for _, rid := range refs {
-		if rid == id {
-			continue
-		}
-		other, err := t.tx.GetUser(t.ctx, tenant, rid)
-		if err != nil {
-			return err
-		}
-		policy, changed := other.Routing.WithoutUser(id)
-		if !changed {
-			continue
-		}
-		next := other.Clone()
-		next.Routing = policy
-		next.Version, next.Updated = other.Version+1, t.now
-		if err := t.tx.UpdateUser(t.ctx, &next, other.Version); err != nil {
-			return err
-		}
-		fields := Diff(other, next)
-		if err := t.record(Change{TenantID: tenant, Entity: EntityUser, EntityID: rid, Action: ActionUpdate,
-			Summary: next.UserName, Fields: fields, Version: next.Version}); err != nil {
-			return err
-		}
+	if len(refs) > 0 && !o.cascade {
+		return inUse("user", u.UserName, refs)
+	}
+	if err := t.unreference(tenant, EntityUser, id, refs); err != nil {
+		return err
 	}
 	if err := t.tx.DeleteUser(t.ctx, tenant, id); err != nil {
 		return err

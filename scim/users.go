@@ -260,7 +260,9 @@ func (h *usersHandler) Delete(r *http.Request, id string) error {
 		return h.s.fail(r, h.notFound(err, id))
 	}
 	// If-Match is checked in the transaction that deletes.
-	err := h.s.dir.DeleteUserIf(ctx, st.tenant, id, func(u pbxusers.User) error { return checkIfMatch(r, u.Version) })
+	// The IdP's delete is authoritative: what refers to the user (forwards,
+	// managers, queue members, numbers) is rewritten, not a reason to refuse.
+	err := h.s.dir.DeleteUserIf(ctx, st.tenant, id, func(u pbxusers.User) error { return checkIfMatch(r, u.Version) }, pbxusers.Cascade())
 	if err != nil {
 		return h.s.fail(r, h.notFound(err, id))
 	}

@@ -168,7 +168,7 @@ func TestCLIProfilesAndRoute(t *testing.T) {
 	e.ok("users", "add", "ada", "--tenant", "acme", "--extension", "201", "--profile", "Agent", "--feature", "voicemail",
 		"--backup-number", "+12025550143")
 	assert.Contains(t, e.ok("profiles", "effective", "ada", "--tenant", "acme"), `profile "Agent"`)
-	assert.Contains(t, e.fail(1, "profiles", "delete", "Agent", "--tenant", "acme"), "is used by 1 users")
+	assert.Contains(t, e.fail(1, "profiles", "delete", "Agent", "--tenant", "acme"), `is referred to by user "ada" (profiles)`)
 	// Binding a profile to a team grants it to the team's members.
 	e.ok("profiles", "create", "Supervisor", "--tenant", "acme", "--grant", "monitoring.live_calls=true")
 	assert.Contains(t, e.fail(1, "profiles", "bind", "Supervisor", "--team", "Nobody", "--tenant", "acme"), `team "Nobody": `)

@@ -31,6 +31,7 @@ var flavor = &sqlstore.Flavor{
 	},
 	JSONAgg:   "json_agg",
 	JSONArray: "json_build_array",
+	DocText:   func(col, field string) string { return col + "->>'" + field + "'" },
 	Digits:    func(col string) string { return col + " ~ '^[0-9]+$'" },
 	Successor: func(col string, width int) string {
 		// The CASE keeps the cast away from anything but digits.

@@ -181,7 +181,7 @@ func TestIntegrationMigrate(t *testing.T) {
 	require.NoError(t, s.Ping(ctx))
 	v, err = s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 2, v)
+	assert.Equal(t, 4, v)
 
 	again := MustOpen(t, dsn)
 	require.NoError(t, again.Ping(ctx))

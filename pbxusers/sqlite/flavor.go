@@ -38,6 +38,7 @@ var flavor = &sqlstore.Flavor{
 	},
 	JSONAgg:   "json_group_array",
 	JSONArray: "json_array",
+	DocText:   func(col, field string) string { return "json_extract(" + col + ", '$." + field + "')" },
 	Digits:    func(col string) string { return col + " NOT GLOB '*[^0-9]*'" },
 	Successor: func(col string, width int) string {
 		return "printf('%0" + strconv.Itoa(width) + "d', CAST(" + col + " AS INTEGER) + 1)"

@@ -575,8 +575,13 @@ func testProfilesInUse(t *testing.T, s pbxusers.Store) {
 	u := person("ada", "201")
 	u.Profiles = []string{sup.ID}
 	a := mustUser(t, d, "acme", u)
+	tm, err := d.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Leads", Profiles: []string{sup.ID}}, nil)
+	require.NoError(t, err)
 	err = d.DeleteProfile(ctx, "acme", sup.ID)
-	require.ErrorIs(t, err, pbxusers.ErrInUse)
+	requireInUse(t, err,
+		pbxusers.Reference{Entity: pbxusers.EntityTeam, ID: tm.ID, Name: "Leads", Field: "profiles"},
+		pbxusers.Reference{Entity: pbxusers.EntityUser, ID: a.ID, Name: "ada", Field: "profiles"})
+	require.NoError(t, d.DeleteTeam(ctx, "acme", tm.ID))
 
 	_, err = d.ModifyUser(ctx, "acme", a.ID, func(u *pbxusers.User) error { u.Profiles = nil; return nil })
 	require.NoError(t, err)
@@ -611,13 +616,21 @@ func testDeleteLeavesNothingDangling(t *testing.T, s pbxusers.Store) {
 	b.Routing.Default.OnBusy = &pbxusers.Destination{Kind: pbxusers.DestUser, Target: a.ID}
 	bob := mustUser(t, d, "acme", b)
 
-	// The manager goes first: Ada's manager is cleared, not dangling.
-	require.NoError(t, d.DeleteUser(ctx, "acme", boss.ID))
+	// The manager goes first: refused while Ada names him as manager, then,
+	// with Cascade, Ada's manager is cleared, not dangling.
+	err = d.DeleteUser(ctx, "acme", boss.ID)
+	requireInUse(t, err, pbxusers.Reference{Entity: pbxusers.EntityUser, ID: a.ID, Name: "ada", Field: "manager"})
+	require.NoError(t, d.DeleteUser(ctx, "acme", boss.ID, pbxusers.Cascade()))
 	got, err := d.GetUser(ctx, "acme", a.ID)
 	require.NoError(t, err)
 	assert.Empty(t, got.ManagerID)
+	assert.Equal(t, a.Version+1, got.Version, "the rewrite is a versioned change")
 
-	require.NoError(t, d.DeleteUser(ctx, "acme", a.ID))
+	err = d.DeleteUser(ctx, "acme", a.ID)
+	requireInUse(t, err,
+		pbxusers.Reference{Entity: pbxusers.EntityNumber, ID: "+4930123456", Name: "+4930123456", Field: "userId"},
+		pbxusers.Reference{Entity: pbxusers.EntityUser, ID: bob.ID, Name: "bob", Field: "routing"})
+	require.NoError(t, d.DeleteUser(ctx, "acme", a.ID, pbxusers.Cascade()))
 	_, err = d.GetDevice(ctx, "acme", dev.ID)
 	require.ErrorIs(t, err, pbxusers.ErrNotFound, "devices go with the user")
 	ids, total, err := d.ListTeamMembers(ctx, "acme", tm.ID, 0, 10)
@@ -636,14 +649,34 @@ func testDeleteLeavesNothingDangling(t *testing.T, s pbxusers.Store) {
 	assert.Nil(t, bobNow.Routing.Default.OnBusy, "forwards to the deleted user are removed")
 	assert.Equal(t, bob.Version+1, bobNow.Version)
 
-	// Deleting a queue removes its memberships.
+	// A call queue is referred to by its members and by rules that send
+	// calls to it; deleting it rewrites both.
 	c := person("carol", "203")
 	c.Queues = []pbxusers.QueueMembership{{QueueID: queue.ID}}
 	carol := mustUser(t, d, "acme", c)
-	require.NoError(t, d.DeleteUser(ctx, "acme", queue.ID))
+	dv := person("dave", "204")
+	dv.Routing.Default.OnNoAnswer = &pbxusers.Destination{Kind: pbxusers.DestQueue, Target: queue.ID}
+	dave := mustUser(t, d, "acme", dv)
+	err = d.DeleteUser(ctx, "acme", queue.ID)
+	requireInUse(t, err,
+		pbxusers.Reference{Entity: pbxusers.EntityUser, ID: carol.ID, Name: "carol", Field: "queues"},
+		pbxusers.Reference{Entity: pbxusers.EntityUser, ID: dave.ID, Name: "dave", Field: "routing"})
+	require.NoError(t, d.DeleteUser(ctx, "acme", queue.ID, pbxusers.Cascade()))
 	carolNow, err := d.GetUser(ctx, "acme", carol.ID)
 	require.NoError(t, err)
 	assert.Empty(t, carolNow.Queues)
+	daveNow, err := d.GetUser(ctx, "acme", dave.ID)
+	require.NoError(t, err)
+	assert.Nil(t, daveNow.Routing.Default.OnNoAnswer, "rules never send calls to a deleted queue")
+}
+
+// requireInUse checks err is ErrInUse naming exactly refs.
+func requireInUse(t *testing.T, err error, refs ...pbxusers.Reference) {
+	t.Helper()
+	require.ErrorIs(t, err, pbxusers.ErrInUse)
+	var ce *pbxusers.ConflictError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, refs, ce.References, "%v", err)
 }
 
 func testDevicesAndNumbers(t *testing.T, s pbxusers.Store) {

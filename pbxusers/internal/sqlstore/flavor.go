@@ -73,6 +73,9 @@ type Flavor struct {
 	// JSONAgg and JSONArray name the functions that aggregate values into
 	// a JSON array (with ORDER BY inside the call) and build one.
 	JSONAgg, JSONArray string
+	// DocText returns the text of a top-level field of the JSON document
+	// in col (NULL when it is missing).
+	DocText func(col, field string) string
 	// Digits returns a condition that the text col holds only digits.
 	Digits func(col string) string
 	// Successor returns the text of the number in the digits-only col plus
