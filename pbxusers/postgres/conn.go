@@ -82,6 +82,12 @@ func (c *conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.R
 	return row{c: c, r: c.tx.QueryRow(ctx, sql, args...)}
 }
 
+func (c *conn) Insert(ctx context.Context, sql string, args ...any) (int64, error) {
+	var id int64
+	err := c.QueryRow(ctx, sql, args...).Scan(&id)
+	return id, err
+}
+
 // rows is pgx.Rows that records the error it ends with.
 type rows struct {
 	pgx.Rows

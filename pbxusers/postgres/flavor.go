@@ -29,7 +29,9 @@ var flavor = &sqlstore.Flavor{
 		// but which compares as unknown.
 		return append([]string{}, ids...)
 	},
-	JSONAgg:   "json_agg",
+	JSONList: func(expr, from, order string) string {
+		return "(SELECT json_agg(" + expr + " ORDER BY " + order + ") FROM " + from + ")"
+	},
 	JSONArray: "json_build_array",
 	DocText:   func(col, field string) string { return col + "->>'" + field + "'" },
 	Digits:    func(col string) string { return col + " ~ '^[0-9]+$'" },

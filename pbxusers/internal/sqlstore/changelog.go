@@ -21,9 +21,10 @@ func (t *Tx) AppendChange(ctx context.Context, c *pbxusers.Change) error {
 		}
 		fields = f
 	}
-	err := t.queryRow(ctx, `INSERT INTO changes (tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version)
+	var err error
+	c.Seq, err = t.insert(ctx, `INSERT INTO changes (tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version)
 		VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING seq`, c.TenantID, t.f.Time(c.At), string(c.Actor.Source), c.Actor.Name,
-		string(c.Entity), c.EntityID, string(c.Action), c.Summary, fields, c.Version).Scan(&c.Seq)
+		string(c.Entity), c.EntityID, string(c.Action), c.Summary, fields, c.Version)
 	return t.f.Err("append change", err, c.EntityID)
 }
 

@@ -35,6 +35,9 @@ type Conn interface {
 	Exec(ctx context.Context, sql string, args ...any) (int64, error)
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) Row
+	// Insert runs an INSERT … RETURNING of the one integer column the
+	// database generates and returns its value.
+	Insert(ctx context.Context, sql string, args ...any) (int64, error)
 	// Batch runs statements in order, in one round trip where the driver
 	// can, and returns the index of the first that failed and its error.
 	// The statements after a failed one may or may not have run.
@@ -57,6 +60,10 @@ func NewTx(f *Flavor, c Conn) *Tx { return &Tx{f: f, c: c} }
 
 func (t *Tx) exec(ctx context.Context, text string, args ...any) (int64, error) {
 	return t.c.Exec(ctx, t.f.SQL(text), args...)
+}
+
+func (t *Tx) insert(ctx context.Context, text string, args ...any) (int64, error) {
+	return t.c.Insert(ctx, t.f.SQL(text), args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, text string, args ...any) Row {

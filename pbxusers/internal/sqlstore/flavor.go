@@ -70,9 +70,13 @@ type Flavor struct {
 	IDs string
 	// IDList turns a list of ids into the argument IDs reads.
 	IDList func(ids []string) any
-	// JSONAgg and JSONArray name the functions that aggregate values into
-	// a JSON array (with ORDER BY inside the call) and build one.
-	JSONAgg, JSONArray string
+	// JSONList returns a scalar subquery: the JSON array of expr over the
+	// rows of from (a table and its WHERE), in the order of order; an
+	// empty array or NULL when there are none.
+	JSONList func(expr, from, order string) string
+	// JSONArray names the function that builds a JSON array of its
+	// arguments.
+	JSONArray string
 	// DocText returns the text of a top-level field of the JSON document
 	// in col (NULL when it is missing).
 	DocText func(col, field string) string

@@ -52,10 +52,11 @@ func (t *Tx) mails(ctx context.Context, op, text string, args ...any) ([]pbxuser
 
 // EnqueueMail implements pbxusers.Tx.
 func (t *Tx) EnqueueMail(ctx context.Context, m *pbxusers.OutboxMessage) error {
-	err := t.queryRow(ctx, `INSERT INTO outbox (tenant_id, user_id, kind, recipient, status, attempts, next_attempt,
+	var err error
+	m.ID, err = t.insert(ctx, `INSERT INTO outbox (tenant_id, user_id, kind, recipient, status, attempts, next_attempt,
 		last_error, created, updated, claimed_by, claimed_until) VALUES (?,?,?,?,?,?,?,?,?,?,'',?) RETURNING id`,
 		m.TenantID, nullable(m.UserID), string(m.Kind), m.To, string(m.Status), m.Attempts, t.f.Time(m.NextAttempt),
-		m.LastError, t.f.Time(m.Created), t.f.Time(m.Updated), t.f.Unclaimed).Scan(&m.ID)
+		m.LastError, t.f.Time(m.Created), t.f.Time(m.Updated), t.f.Unclaimed)
 	return t.f.Err("enqueue mail", err, m.To)
 }
 

@@ -14,8 +14,8 @@ func (t *Tx) CreateSyncRun(ctx context.Context, r *pbxusers.SyncRun) error {
 	if err != nil {
 		return err
 	}
-	err = t.queryRow(ctx, "INSERT INTO sync_runs (tenant_id, directory, started, doc) VALUES (?,?,?,?) RETURNING id",
-		r.TenantID, r.Directory, t.f.Time(r.Started), d).Scan(&r.ID)
+	r.ID, err = t.insert(ctx, "INSERT INTO sync_runs (tenant_id, directory, started, doc) VALUES (?,?,?,?) RETURNING id",
+		r.TenantID, r.Directory, t.f.Time(r.Started), d)
 	return t.f.Err("create sync run", err, r.Directory)
 }
 

@@ -18,10 +18,9 @@ import (
 // that one query reads whole users.
 func userColumnsOf(f *Flavor) string {
 	return `u.id, u.tenant_id, u.version, u.created, u.updated, u.manager_id, u.doc,
-	(SELECT ` + f.JSONAgg + `(p.profile_id ORDER BY p.pos) FROM user_profiles p WHERE p.user_id = u.id),
-	(SELECT ` + f.JSONAgg + `(m.team_id ORDER BY m.team_id) FROM team_members m WHERE m.user_id = u.id),
-	(SELECT ` + f.JSONAgg + `(` + f.JSONArray + `(q.queue_id, q.priority, q.default_outbound) ORDER BY q.pos)
-		FROM queue_members q WHERE q.user_id = u.id)`
+	` + f.JSONList("p.profile_id", "user_profiles p WHERE p.user_id = u.id", "p.pos") + `,
+	` + f.JSONList("m.team_id", "team_members m WHERE m.user_id = u.id", "m.team_id") + `,
+	` + f.JSONList(f.JSONArray+"(q.queue_id, q.priority, q.default_outbound)", "queue_members q WHERE q.user_id = u.id", "q.pos")
 }
 
 // scanUser reads a row of userColumns.
