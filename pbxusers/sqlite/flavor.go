@@ -47,7 +47,10 @@ var flavor = &sqlstore.Flavor{
 		if strings.HasPrefix(expr, "json_array(") {
 			x = "json(x)"
 		}
-		return "(SELECT json_group_array(" + x + ") FROM (SELECT " + expr + " AS x FROM " + from + " ORDER BY " + order + "))"
+		// Most users have no profiles or queues: the EXISTS probe spares
+		// them the subquery (NULL reads as none).
+		return "CASE WHEN EXISTS (SELECT 1 FROM " + from + ") THEN (SELECT json_group_array(" + x + ") FROM (SELECT " +
+			expr + " AS x FROM " + from + " ORDER BY " + order + ")) END"
 	},
 	JSONArray: "json_array",
 	DocText:   func(col, field string) string { return "json_extract(" + col + ", '$." + field + "')" },
