@@ -29,8 +29,10 @@ var flavor = &sqlstore.Flavor{
 		// but which compares as unknown.
 		return append([]string{}, ids...)
 	},
+	// An ARRAY subquery reads the rows in index order; an ORDER BY inside
+	// json_agg would set up a sort for every user read.
 	JSONList: func(expr, from, order string) string {
-		return "(SELECT json_agg(" + expr + " ORDER BY " + order + ") FROM " + from + ")"
+		return "array_to_json(ARRAY(SELECT " + expr + " FROM " + from + " ORDER BY " + order + "))"
 	},
 	JSONArray: "json_build_array",
 	DocText:   func(col, field string) string { return col + "->>'" + field + "'" },
