@@ -24,14 +24,16 @@ func (c *conn) stmt(ctx context.Context, query string) *sql.Stmt {
 	return c.cache.get(ctx, query)
 }
 
-func (c *conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	var res sql.Result
-	var err error
+// exec runs a statement, prepared through the cache where there is one.
+func (c *conn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
 	if s := c.stmt(ctx, query); s != nil {
-		res, err = s.ExecContext(ctx, args...)
-	} else {
-		res, err = c.q.ExecContext(ctx, query, args...)
+		return s.ExecContext(ctx, args...)
 	}
+	return c.q.ExecContext(ctx, query, args...)
+}
+
+func (c *conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := c.exec(ctx, query, args)
 	if err != nil {
 		return 0, err
 	}
@@ -47,13 +49,7 @@ func (c *conn) Insert(ctx context.Context, query string, args ...any) (int64, er
 	if i := strings.LastIndex(query, " RETURNING "); i >= 0 {
 		query = query[:i]
 	}
-	var res sql.Result
-	var err error
-	if s := c.stmt(ctx, query); s != nil {
-		res, err = s.ExecContext(ctx, args...)
-	} else {
-		res, err = c.q.ExecContext(ctx, query, args...)
-	}
+	res, err := c.exec(ctx, query, args)
 	if err != nil {
 		return 0, err
 	}
