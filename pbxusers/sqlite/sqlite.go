@@ -33,6 +33,10 @@ const (
 	DefaultSynchronous = "full"
 )
 
+// readStmtCacheN is how many prepared statements each read connection
+// keeps.
+const readStmtCacheN = 128
+
 // Options tune a Store. The zero value is the durable default.
 type Options struct {
 	// Logger receives structured logs; nil discards them.
@@ -115,6 +119,10 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	params.Set("_txlock", "immediate")
 	wdsn := "file:" + path + "?" + params.Encode()
 	params.Set("_query_only", "1")
+	// Each read connection keeps its recently used statements prepared: a
+	// user read (its memberships aggregated in the same statement) costs
+	// more to compile than to run.
+	params.Set("_stmt_cache_size", strconv.Itoa(readStmtCacheN))
 	params.Set("_txlock", "deferred")
 	rdsn := "file:" + path + "?" + params.Encode()
 
