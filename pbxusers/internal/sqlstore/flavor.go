@@ -70,6 +70,12 @@ type Flavor struct {
 	IDs string
 	// IDList turns a list of ids into the argument IDs reads.
 	IDList func(ids []string) any
+	// SidesApart reads a user's memberships with three more statements
+	// for all the users a read returns, instead of aggregating them in the
+	// user's statement with JSONList: the choice of an in-process database,
+	// where a statement is cheap and a complex one costs more to run than
+	// three simple ones.
+	SidesApart bool
 	// JSONList returns a scalar subquery: the JSON array of expr over the
 	// rows of from (a table and its WHERE), in the order of order; an
 	// empty array or NULL when there are none.

@@ -15,12 +15,64 @@ import (
 // userColumnsOf returns the columns read for a user, in scanUser's order:
 // the row, its document, and its memberships as JSON arrays (profiles in
 // order, teams by id, queues in order as [queue, priority, default]), so
-// that one query reads whole users.
+// that one query reads whole users. A Flavor with SidesApart reads the
+// memberships with loadSides instead (the columns are NULL).
 func userColumnsOf(f *Flavor) string {
-	return `u.id, u.tenant_id, u.version, u.created, u.updated, u.manager_id, u.doc,
+	const row = `u.id, u.tenant_id, u.version, u.created, u.updated, u.manager_id, u.doc`
+	if f.SidesApart {
+		return row + `, NULL, NULL, NULL`
+	}
+	return row + `,
 	` + f.JSONList("p.profile_id", "user_profiles p WHERE p.user_id = u.id", "p.pos") + `,
 	` + f.JSONList("m.team_id", "team_members m WHERE m.user_id = u.id", "m.team_id") + `,
 	` + f.JSONList(f.JSONArray+"(q.queue_id, q.priority, q.default_outbound)", "queue_members q WHERE q.user_id = u.id", "q.pos")
+}
+
+// withSides fills in the memberships of users read with userColumns where
+// the Flavor reads them apart.
+func (t *Tx) withSides(ctx context.Context, users []pbxusers.User) error {
+	if !t.f.SidesApart || len(users) == 0 {
+		return nil
+	}
+	idx := make(map[string]int, len(users))
+	args := make([]any, len(users))
+	for i := range users {
+		idx[users[i].ID] = i
+		args[i] = users[i].ID
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(users)), ",") + ")"
+	err := t.each(ctx, "SELECT user_id, profile_id FROM user_profiles WHERE user_id IN "+in+" ORDER BY user_id, pos", args, func(r Row) error {
+		var uid, pid string
+		if err := r.Scan(&uid, &pid); err != nil {
+			return err
+		}
+		users[idx[uid]].Profiles = append(users[idx[uid]].Profiles, pid)
+		return nil
+	})
+	if err != nil {
+		return t.f.Err("read user profiles", err, "")
+	}
+	err = t.each(ctx, "SELECT user_id, team_id FROM team_members WHERE user_id IN "+in+" ORDER BY user_id, team_id", args, func(r Row) error {
+		var uid, tid string
+		if err := r.Scan(&uid, &tid); err != nil {
+			return err
+		}
+		users[idx[uid]].Teams = append(users[idx[uid]].Teams, tid)
+		return nil
+	})
+	if err != nil {
+		return t.f.Err("read user teams", err, "")
+	}
+	err = t.each(ctx, "SELECT user_id, queue_id, priority, default_outbound FROM queue_members WHERE user_id IN "+in+" ORDER BY user_id, pos", args, func(r Row) error {
+		var uid string
+		var m pbxusers.QueueMembership
+		if err := r.Scan(&uid, &m.QueueID, &m.Priority, &m.DefaultOutbound); err != nil {
+			return err
+		}
+		users[idx[uid]].Queues = append(users[idx[uid]].Queues, m)
+		return nil
+	})
+	return t.f.Err("read user queues", err, "")
 }
 
 // scanUser reads a row of userColumns.
@@ -201,7 +253,14 @@ func (t *Tx) GetUser(ctx context.Context, tenant, id string) (pbxusers.User, err
 	if err != nil {
 		return u, t.f.notFound("get user", "user", id, err)
 	}
-	return u, nil
+	return t.oneWithSides(ctx, u)
+}
+
+// oneWithSides is withSides for one user.
+func (t *Tx) oneWithSides(ctx context.Context, u pbxusers.User) (pbxusers.User, error) {
+	users := []pbxusers.User{u}
+	err := t.withSides(ctx, users)
+	return users[0], err
 }
 
 // LookupUser implements pbxusers.Tx.
@@ -237,7 +296,7 @@ func (t *Tx) LookupUser(ctx context.Context, tenant string, key pbxusers.UserKey
 	if err != nil {
 		return u, t.f.Err("look user up", err, "")
 	}
-	return u, nil
+	return t.oneWithSides(ctx, u)
 }
 
 // UpdateUser implements pbxusers.Tx.
@@ -333,7 +392,10 @@ func (t *Tx) ListUsers(ctx context.Context, tenant string, q pbxusers.UserQuery)
 		page.Users = append(page.Users, u)
 		return nil
 	})
-	return page, t.f.Err("list users", err, "")
+	if err != nil {
+		return page, t.f.Err("list users", err, "")
+	}
+	return page, t.withSides(ctx, page.Users)
 }
 
 // ListOwned implements pbxusers.Tx.
