@@ -45,7 +45,7 @@ const (
 // fieldSpec is one managed field and how to get its directory value.
 type fieldSpec struct {
 	key   string
-	value func(w *want) string
+	value func(it *item) string
 }
 
 // fieldSpecs lists the fields cfg maps, in a fixed order. A field whose
@@ -53,33 +53,34 @@ type fieldSpec struct {
 func fieldSpecs(cfg *Config) []fieldSpec {
 	a := &cfg.Attributes
 	var out []fieldSpec
-	add := func(attr, key string, value func(w *want) string) {
+	add := func(attr, key string, value func(it *item) string) {
 		if attr != "" {
 			out = append(out, fieldSpec{key, value})
 		}
 	}
-	add(a.UserName, fUserName, func(w *want) string { return w.e.UserName })
-	add(a.GivenName, fGiven, func(w *want) string { return w.e.GivenName })
-	add(a.FamilyName, fFamily, func(w *want) string { return w.e.FamilyName })
-	add(a.DisplayName, fDisplay, func(w *want) string { return w.e.DisplayName })
-	add(a.Email, fEmails, func(w *want) string { return strings.Join(w.e.Emails, "\n") })
-	add(a.Extension, fExtension, func(w *want) string { return w.e.Extension })
-	add(a.TelephoneNumber, fWork, func(w *want) string { return strings.Join(w.e.Phones.Work, "\n") })
-	add(a.Mobile, fMobile, func(w *want) string { return strings.Join(w.e.Phones.Mobile, "\n") })
-	add(a.Title, fTitle, func(w *want) string { return w.e.Title })
-	add(a.Department, fDepartment, func(w *want) string { return w.e.Department })
-	add(a.Location, fLocation, func(w *want) string { return w.e.Location })
-	add(a.Language, fLanguage, func(w *want) string { return w.e.Language })
-	add(a.Manager, fManager, func(w *want) string { return w.e.ManagerDN })
-	if len(cfg.GroupMappings) > 0 {
-		add("groups", fProfiles, func(w *want) string { return strings.Join(w.profiles, "\n") })
-		add("groups", fTeams, func(w *want) string { return strings.Join(w.teams, "\n") })
-	}
+	add(a.UserName, fUserName, func(it *item) string { return it.e.UserName })
+	add(a.GivenName, fGiven, func(it *item) string { return it.e.GivenName })
+	add(a.FamilyName, fFamily, func(it *item) string { return it.e.FamilyName })
+	add(a.DisplayName, fDisplay, func(it *item) string { return it.e.DisplayName })
+	add(a.Email, fEmails, func(it *item) string { return strings.Join(it.e.Emails, "\n") })
+	add(a.Extension, fExtension, func(it *item) string { return it.e.Extension })
+	add(a.TelephoneNumber, fWork, func(it *item) string { return strings.Join(it.e.Phones.Work, "\n") })
+	add(a.Mobile, fMobile, func(it *item) string { return strings.Join(it.e.Phones.Mobile, "\n") })
+	add(a.Title, fTitle, func(it *item) string { return it.e.Title })
+	add(a.Department, fDepartment, func(it *item) string { return it.e.Department })
+	add(a.Location, fLocation, func(it *item) string { return it.e.Location })
+	add(a.Language, fLanguage, func(it *item) string { return it.e.Language })
+	add(a.Manager, fManager, func(it *item) string { return it.e.ManagerDN })
+	// Profiles and teams are managed also without groupMappings, so that
+	// removing the last mapping takes back what it gave (applyWant leaves
+	// them alone for users the sync never gave any).
+	add("groups", fProfiles, func(it *item) string { return strings.Join(it.profiles, "\n") })
+	add("groups", fTeams, func(it *item) string { return strings.Join(it.teams, "\n") })
 	for _, name := range a.Extra {
-		add(name, fCustom+name, func(w *want) string { return strings.Join(w.e.Extra[name], ", ") })
+		add(name, fCustom+name, func(it *item) string { return strings.Join(it.e.Extra[name], ", ") })
 	}
-	add("status", fStatus, func(w *want) string {
-		if w.e.Disabled {
+	add("status", fStatus, func(it *item) string {
+		if it.e.Disabled {
 			return statusDisabled
 		}
 		return statusEnabled
@@ -87,13 +88,8 @@ func fieldSpecs(cfg *Config) []fieldSpec {
 	return out
 }
 
-// want is what the directory says about one user.
-type want struct {
-	e               *Entry
-	profiles, teams []string // names, from Config.MapGroups
-}
-
-// outcome is what applying a want to a user did.
+// outcome is the writer's record of one item: what applying it to its
+// user did (applyWant), and how the write went (create, update).
 type outcome struct {
 	fields      []string // managed fields whose user value changed
 	pending     bool     // something is left for later: store hashPending
@@ -102,7 +98,18 @@ type outcome struct {
 	deferMgr    bool // the manager DN could not be resolved yet
 	deferDeact  bool // the entry is disabled: deactivate after the guards
 	problems    []string
+
+	act      Action // Op "" when nothing changed
+	conflict string
+	failure  string // the library refused the user
+	storeErr error
+	fix      *followUp // the manager to set after the read
+	deact    *followUp // the deactivation the guards must allow
 }
+
+// refused reports whether the user was not written: a conflict, a refusal
+// or a store error.
+func (o *outcome) refused() bool { return o.conflict != "" || o.failure != "" || o.storeErr != nil }
 
 func (o *outcome) problemf(format string, args ...any) {
 	o.problems = append(o.problems, fmt.Sprintf(format, args...))
@@ -113,23 +120,26 @@ func (o *outcome) problemf(format string, args ...any) {
 // field the directory kept while an admin changed the user is left alone.
 // Fields in skip are not touched (the library refused their value). It
 // leaves Owner.Hash to the caller.
-func (r *run) applyWant(b *pbxusers.Batch, u *pbxusers.User, w *want, skip map[string]bool) outcome {
+func (w *writer) applyWant(b *pbxusers.Batch, u *pbxusers.User, it *item, skip map[string]bool) outcome {
 	var res outcome
-	synced := make(map[string]string, len(r.fields))
+	synced := make(map[string]string, len(w.fields))
 	for k, v := range u.Owner.Synced {
 		synced[k] = v
 	}
-	for _, f := range r.fields {
-		val := f.value(w)
+	for _, f := range w.fields {
+		val := f.value(it)
 		old, had := synced[f.key]
 		if had && old == val {
 			continue
+		}
+		if !had && val == "" && (f.key == fProfiles || f.key == fTeams) {
+			continue // the directory never gave any and gives none
 		}
 		if skip[f.key] {
 			res.pending, res.other = true, true
 			continue
 		}
-		changed, record := r.applyField(b, u, w, f.key, old, val, skip, &res)
+		changed, record := w.applyField(b, u, it, f.key, old, val, skip, &res)
 		if changed {
 			res.fields = append(res.fields, f.key)
 		}
@@ -144,7 +154,7 @@ func (r *run) applyWant(b *pbxusers.Batch, u *pbxusers.User, w *want, skip map[s
 // applyField sets one field of u to the directory's value val (old is the
 // value last applied). It reports whether the user changed and whether val
 // counts as applied (else it stays pending).
-func (r *run) applyField(b *pbxusers.Batch, u *pbxusers.User, w *want, key, old, val string, skip map[string]bool, res *outcome) (changed, record bool) {
+func (w *writer) applyField(b *pbxusers.Batch, u *pbxusers.User, it *item, key, old, val string, skip map[string]bool, res *outcome) (changed, record bool) {
 	set := func(p *string) (bool, bool) {
 		c := *p != val
 		*p = val
@@ -170,14 +180,14 @@ func (r *run) applyField(b *pbxusers.Batch, u *pbxusers.User, w *want, key, old,
 	case fLanguage:
 		return set(&u.Language)
 	case fEmails:
-		next := mergeEmails(u.Emails, splitList(old), r.validEmails(w.e, res))
+		next := mergeEmails(u.Emails, splitList(old), w.validEmails(&it.e, res))
 		c := !slices.Equal(next, u.Emails)
 		u.Emails = next
 		return c, true
 	case fWork, fMobile:
-		typ, vals := pbxusers.PhoneWork, w.e.Phones.Work
+		typ, vals := pbxusers.PhoneWork, it.e.Phones.Work
 		if key == fMobile {
-			typ, vals = pbxusers.PhoneMobile, w.e.Phones.Mobile
+			typ, vals = pbxusers.PhoneMobile, it.e.Phones.Mobile
 		}
 		var next []pbxusers.PhoneNumber
 		if u.ID == "" {
@@ -192,8 +202,8 @@ func (r *run) applyField(b *pbxusers.Batch, u *pbxusers.User, w *want, key, old,
 			}
 			next = mergePhones(u.PhoneNumbers, typ, nil, raw)
 		} else {
-			oldNums := r.normalizePhones(splitList(old), nil)
-			next = mergePhones(u.PhoneNumbers, typ, oldNums, r.normalizePhones(vals, func(v string, err error) {
+			oldNums := w.normalizePhones(splitList(old), nil)
+			next = mergePhones(u.PhoneNumbers, typ, oldNums, w.normalizePhones(vals, func(v string, err error) {
 				res.problemf("%s %q left out: %v", key, v, err)
 			}))
 		}
@@ -204,12 +214,12 @@ func (r *run) applyField(b *pbxusers.Batch, u *pbxusers.User, w *want, key, old,
 		var names []string
 		cur := &u.Profiles
 		if key == fProfiles {
-			names = w.profiles
+			names = it.profiles
 		} else {
-			names, cur = w.teams, &u.Teams
+			names, cur = it.teams, &u.Teams
 		}
-		oldIDs, _ := r.names.resolve(b, key, splitList(old))
-		newIDs, complete := r.names.resolve(b, key, names)
+		oldIDs, _ := w.names.resolve(b, key, splitList(old))
+		newIDs, complete := w.names.resolve(b, key, names)
 		next := mergeIDs(*cur, oldIDs, newIDs)
 		c := !slices.Equal(next, *cur)
 		*cur = next
@@ -223,7 +233,7 @@ func (r *run) applyField(b *pbxusers.Batch, u *pbxusers.User, w *want, key, old,
 			u.ManagerID = ""
 			return c, true
 		}
-		if id, ok := r.managerNow(val); ok {
+		if id, ok := w.managerNow(val); ok {
 			if id == u.ID { // the directory names the user as its own manager
 				return false, true
 			}
@@ -266,7 +276,7 @@ func (r *run) applyField(b *pbxusers.Batch, u *pbxusers.User, w *want, key, old,
 
 // validEmails returns the entry's addresses pbxusers accepts, reporting
 // the others.
-func (r *run) validEmails(e *Entry, res *outcome) []string {
+func (w *writer) validEmails(e *Entry, res *outcome) []string {
 	var out []string
 	for _, v := range e.Emails {
 		if a, err := mail.ParseAddress(v); err != nil || a.Address != v || a.Name != "" {
@@ -280,10 +290,10 @@ func (r *run) validEmails(e *Entry, res *outcome) []string {
 
 // normalizePhones returns the numbers in E.164 (read with the tenant's
 // region), calling bad for each that does not parse.
-func (r *run) normalizePhones(vals []string, bad func(string, error)) []string {
+func (w *writer) normalizePhones(vals []string, bad func(string, error)) []string {
 	var out []string
 	for _, v := range vals {
-		n, _, err := pbxusers.NormalizeE164(v, r.region)
+		n, _, err := pbxusers.NormalizeE164(v, w.region)
 		if err != nil {
 			if bad != nil {
 				bad(v, err)

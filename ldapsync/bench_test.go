@@ -168,8 +168,9 @@ func report(b *testing.B, n int, peak *peakHeap) {
 // Sub-benchmarks, in order: full (into an empty store, every iteration a
 // new one: 100,000 creates, welcome mails queued, "everyone" mapped to a
 // profile and dept03 to a team), full-nochange (a full read of an unchanged
-// directory), incremental-nochange, and ldapsearch -E pr=1000/noprompt of
-// the same entries for comparison. Metrics: users/s, cpu-s (this process's
+// directory), incremental-nochange, full-remapped (a full read after
+// groupMappings changed: every user looked at again, a tenth updated), and
+// ldapsearch -E pr=1000/noprompt of the same entries for comparison. Metrics: users/s, cpu-s (this process's
 // user+system CPU time for the run), peak-RSS-MB (VmHWM of
 // this process, reset before each iteration through /proc/self/clear_refs)
 // and peak-heap-MB (live and garbage heap objects, sampled every 10 ms).
@@ -258,6 +259,28 @@ func BenchmarkIntegrationSync100k(b *testing.B) {
 			b.StartTimer()
 			run(b, ldapsync.RunOptions{}, func(c ldapsync.Counts) bool { return c.Read < 100 && c.Created+c.Updated == 0 })
 		}
+	})
+	// groupMappings changed (dept03 now also gives the agent profile, every
+	// iteration another team): every user is looked at again, dept03's
+	// members are updated (issue 11).
+	b.Run("full-remapped", func(b *testing.B) {
+		teams := []string{"Dept 3", "Dept 3b"}
+		if _, err := dir.CreateTeam(context.Background(), tenantID, pbxusers.Team{Name: "Dept 3b"}, nil); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			cfg.GroupMappings = []ldapsync.GroupMapping{
+				{Group: "everyone", Profiles: []string{"agent"}},
+				{Group: "dept03", Teams: []string{teams[(i+1)%2]}},
+			}
+			resetPeakRSS()
+			b.StartTimer()
+			run(b, ldapsync.RunOptions{Full: true}, func(c ldapsync.Counts) bool {
+				return c.Remapped == n && c.Updated == n/10 && c.Unchanged == n-n/10
+			})
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "users/s")
 	})
 	b.Run("ldapsearch/pr=1000", func(b *testing.B) {
 		bin, err := exec.LookPath("ldapsearch")

@@ -37,7 +37,9 @@
 // reading is bound by go-ldap's BER decoding (about 3.5 s, where ldapsearch
 // takes 1 s); a run over an unchanged directory reads, compares hashes and
 // writes nothing; creates and updates cost what pbxusers.Batch costs per
-// user. The read's garbage makes the heap peak well above what it keeps
+// user. A change of the attribute mapping or groupMappings makes the next
+// run read everything and rewrite every user's stored hash once, at about
+// the cost of the first sync (docs/performance.md). The read's garbage makes the heap peak well above what it keeps
 // live (about 40 MB): a gateway that must stay under a memory budget
 // should set GOMEMLIMIT.
 package ldapsync

@@ -77,6 +77,11 @@ type Counts struct {
 	// SkippedDisabled counts disabled entries that have no user: the sync
 	// does not create users for disabled accounts.
 	SkippedDisabled int `json:"skippedDisabled"`
+	// Remapped counts entries whose user was last synced with another
+	// attribute mapping or other groupMappings (or by an older version of
+	// this package): they are looked at again even when the entry did not
+	// change, so the new mapping reaches them.
+	Remapped int `json:"remapped"`
 }
 
 // Plan is what a run did, or in a dry run would do: the totals and the
@@ -99,6 +104,12 @@ type Plan struct {
 	Message string `json:"message,omitempty"`
 	// Blocked is the guard that withheld deactivations, "" if none did.
 	Blocked string `json:"blocked,omitempty"`
+	// MappingChanged is true when the run found users last synced with
+	// another attribute mapping or other groupMappings (Counts.Remapped).
+	// A full run applies the new mapping to every user; a run that would
+	// have been incremental reads everything when it finds the mapping
+	// changed.
+	MappingChanged bool `json:"mappingChanged,omitempty"`
 	// Counts are the totals.
 	Counts Counts `json:"counts"`
 	// Actions lists every user the run touched, in the order it got to
@@ -154,6 +165,10 @@ func (p *Plan) WriteTable(w io.Writer) error {
 		ew.printf(", disabled and not created %d", c.SkippedDisabled)
 	}
 	ew.printf(", conflicts %d, errors %d\n", c.Conflicts, c.Errors)
+	if p.MappingChanged {
+		ew.printf("mapping changed: %d users were last synced with another attribute mapping or groupMappings; "+
+			"the new mapping is applied to them\n", c.Remapped)
+	}
 	for _, e := range p.Errors {
 		ew.printf("error: %s\n", oneLine(e))
 	}

@@ -983,3 +983,106 @@ func TestIntegrationSyncLeaseRenewedDuringLongRun(t *testing.T) {
 		t.Errorf("long run: %v", err)
 	}
 }
+
+// A change of groupMappings or of the attribute mapping reaches every user
+// on the next full run, also users whose directory entry did not change,
+// and the run says that the mapping changed (issue 11).
+func TestIntegrationSyncMappingChangeReachesEveryUser(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.Options{UnlimitedSync: true})
+	seedOrg(t, s)
+	dir := newDirectory(t)
+	profile, teams := createProfileAndTeams(t, dir)
+	cfg := orgConfig(s)
+	first := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if first.Plan.MappingChanged || first.Plan.Counts.Remapped != 0 {
+		t.Errorf("first run says the mapping changed: %+v", first.Plan)
+	}
+
+	// sales now gives the Support team, staff no longer gives a profile.
+	cfg.GroupMappings = []ldapsync.GroupMapping{
+		{Group: "cn=sales," + s.GroupsDN, Teams: []string{"Support"}},
+		{Group: "support", Teams: []string{"Support"}},
+	}
+	res := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if c := counts(res); c.Updated != 3 || c.Unchanged != 0 || c.Remapped != 3 || !res.Plan.MappingChanged {
+		t.Errorf("after groupMappings changed: counts %+v, mapping changed %v", c, res.Plan.MappingChanged)
+	}
+	var table bytes.Buffer
+	if err := res.Plan.WriteTable(&table); err != nil || !strings.Contains(table.String(), "mapping changed") {
+		t.Errorf("table does not say the mapping changed (%v):\n%s", err, table.String())
+	}
+	got := users(t, dir)
+	for _, name := range []string{"anna", "bob", "carol"} {
+		if u := got[name]; len(u.Profiles) != 0 || !slices.Equal(u.Teams, []string{teams["Support"]}) {
+			t.Errorf("%s: profiles %q teams %q, want none and [Support]", name, u.Profiles, u.Teams)
+		}
+	}
+
+	again := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if c := counts(again); c.Unchanged != 3 || c.Updated != 0 || c.Remapped != 0 || again.Plan.MappingChanged {
+		t.Errorf("same mapping again: counts %+v, mapping changed %v", c, again.Plan.MappingChanged)
+	}
+
+	// No groupMappings at all: what the directory gave is taken back, an
+	// admin's own profile stays.
+	ctx := context.Background()
+	if _, err := dir.ModifyUser(ctx, tenantID, got["carol"].ID, func(u *pbxusers.User) error {
+		u.Profiles = []string{profile}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.GroupMappings = nil
+	none := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if c := counts(none); c.Updated != 3 || c.Remapped != 3 || !none.Plan.MappingChanged {
+		t.Errorf("after groupMappings were removed: counts %+v", c)
+	}
+	got = users(t, dir)
+	for _, name := range []string{"anna", "bob", "carol"} {
+		wantProfiles := []string(nil)
+		if name == "carol" {
+			wantProfiles = []string{profile}
+		}
+		if u := got[name]; !slices.Equal(u.Profiles, wantProfiles) || len(u.Teams) != 0 {
+			t.Errorf("%s: profiles %q teams %q, want %q and none", name, u.Profiles, u.Teams, wantProfiles)
+		}
+	}
+
+	// An attribute mapping change is a mapping change too.
+	cfg.Attributes.Title = ""
+	attr := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if c := counts(attr); c.Remapped != 3 || !attr.Plan.MappingChanged {
+		t.Errorf("after the title mapping was dropped: counts %+v", c)
+	}
+}
+
+// With incremental runs configured, the run after a mapping change reads
+// everything, so the change does not wait for the next scheduled full run.
+func TestIntegrationSyncMappingChangeMakesTheNextRunFull(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.Options{UnlimitedSync: true})
+	seedOrg(t, s)
+	time.Sleep(1100 * time.Millisecond) // the cursor lies after the seed, see TestIntegrationIncremental
+	dir := newDirectory(t)
+	createProfileAndTeams(t, dir)
+	cfg := orgConfig(s)
+	cfg.FullEvery = time.Hour
+	if r := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{}); r.Run.Mode != "full" {
+		t.Fatalf("first run %s", r.Run.Mode)
+	}
+	if r := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{}); r.Run.Mode != "incremental" || r.Plan.MappingChanged {
+		t.Fatalf("second run %s, mapping changed %v", r.Run.Mode, r.Plan.MappingChanged)
+	}
+	cfg.GroupMappings = cfg.GroupMappings[:1] // staff → agent only: no teams
+	res := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{})
+	if c := counts(res); res.Run.Mode != "full" || !res.Plan.MappingChanged || c.Read != 3 || c.Updated != 3 {
+		t.Errorf("run after the mapping changed: %s, mapping changed %v, counts %+v", res.Run.Mode, res.Plan.MappingChanged, c)
+	}
+	for name, u := range users(t, dir) {
+		if len(u.Teams) != 0 {
+			t.Errorf("%s still in teams %q", name, u.Teams)
+		}
+	}
+	if r := mustSync(t, newSyncer(t, dir, cfg), ldapsync.RunOptions{}); r.Run.Mode != "incremental" {
+		t.Errorf("run after that: %s", r.Run.Mode)
+	}
+}

@@ -157,7 +157,9 @@ func TestFieldSpecsFollowTheMapping(t *testing.T) {
 	for _, f := range fieldSpecs(&cfg) {
 		keys = append(keys, f.key)
 	}
-	if slices.Contains(keys, fExtension) || slices.Contains(keys, fProfiles) || !slices.Contains(keys, fStatus) {
+	// Profiles and teams stay managed without groupMappings, so removing
+	// the last mapping takes back what it gave (issue 11).
+	if slices.Contains(keys, fExtension) || !slices.Contains(keys, fProfiles) || !slices.Contains(keys, fStatus) {
 		t.Errorf("keys %q", keys)
 	}
 	cfg.GroupMappings = []GroupMapping{{Group: "x", Teams: []string{"t"}}}
@@ -208,6 +210,41 @@ func TestPlanWriteTable(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSkipHash(t *testing.T) {
+	cfg := PresetOpenLDAP()
+	mp := mappingFingerprint(&cfg)
+	e := Entry{ExternalID: "x", UserName: "anna"}
+	sum := e.sum()
+	h := skipHash(&sum, mp)
+	other := cfg
+	other.GroupMappings = []GroupMapping{{Group: "sales", Teams: []string{"Sales"}}}
+	otherMP := mappingFingerprint(&other)
+	if otherMP == mp {
+		t.Fatal("groupMappings do not change the fingerprint")
+	}
+	tests := []struct {
+		name             string
+		hash             string
+		unchanged, remap bool
+	}{
+		{"same entry, same mapping", h, true, false},
+		{"same entry, other mapping", skipHash(&sum, otherMP), false, true},
+		{"older version without mapping half", e.Hash(), false, true},
+		{"pending", hashPending, false, false},
+		{"missing", hashMissing, false, false},
+		{"garbage of the right length", strings.Repeat("z", skipHashLen), false, false},
+	}
+	for _, tt := range tests {
+		o := newOwnedUser("id", "anna", tt.hash, true, false)
+		if got := o.unchanged(&sum, mp); got != tt.unchanged {
+			t.Errorf("%s: unchanged = %v", tt.name, got)
+		}
+		if got := o.remapped(mp); got != tt.remap {
+			t.Errorf("%s: remapped = %v", tt.name, got)
 		}
 	}
 }

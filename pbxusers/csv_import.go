@@ -32,6 +32,9 @@ type ImportOptions struct {
 	Progress func(done, total int)
 	// MaxRows bounds the file; 0 means DefaultMaxImportRows.
 	MaxRows int
+	// OnRow, when set, is told each row's outcome (what would happen, in a
+	// dry run), in file order, once the import succeeded.
+	OnRow func(ImportRow)
 }
 
 // DefaultMaxImportRows is how many rows an import file may have when
@@ -48,6 +51,18 @@ type ImportResult struct {
 	// would be).
 	MailQueued int
 	DryRun     bool
+}
+
+// ImportRow is the outcome of one row of a CSV import.
+type ImportRow struct {
+	// Line is the row's line in the file; 1 is the header.
+	Line     int    `json:"line"`
+	UserName string `json:"userName"`
+	// UserID is the user created or matched; in a dry run, the id the new
+	// user would have had is not kept, so it is empty for created rows.
+	UserID string `json:"userId,omitempty"`
+	// Outcome is created, updated or unchanged.
+	Outcome string `json:"outcome"`
 }
 
 var errDryRun = errors.New("dry run")
@@ -110,6 +125,7 @@ func (d *Directory) ImportCSV(ctx context.Context, tenant string, r io.Reader, o
 		}
 	}
 	res := ImportResult{DryRun: opts.DryRun}
+	var outcomes []ImportRow
 	err = d.update(ctx, func(t *txn) error {
 		tn, err := t.tenant(tenant)
 		if err != nil {
@@ -126,16 +142,22 @@ func (d *Directory) ImportCSV(ctx context.Context, tenant string, r io.Reader, o
 		}
 		res.Created, res.Updated, res.Unchanged = imp.count(outcomeCreated), imp.count(outcomeUpdated), imp.count(outcomeUnchanged)
 		res.MailQueued = t.mailQueued
+		outcomes = imp.outcomes()
 		if opts.DryRun {
 			return errDryRun
 		}
 		return nil
 	})
 	if errors.Is(err, errDryRun) {
-		return res, nil
+		err = nil
 	}
 	if err != nil {
 		return ImportResult{DryRun: opts.DryRun}, err
+	}
+	if opts.OnRow != nil {
+		for _, o := range outcomes {
+			opts.OnRow(o)
+		}
 	}
 	return res, nil
 }
@@ -147,6 +169,21 @@ type csvImport struct {
 	opts    ImportOptions
 	rows    []csvRow
 	applied []*csvApplied
+}
+
+// outcomes lists each applied row's outcome in file order.
+func (imp *csvImport) outcomes() []ImportRow {
+	names := map[csvOutcome]string{outcomeCreated: "created", outcomeUpdated: "updated", outcomeUnchanged: "unchanged"}
+	out := make([]ImportRow, 0, len(imp.applied))
+	for _, a := range imp.applied {
+		r := ImportRow{Line: a.row.line, UserName: a.row.cells["userName"], UserID: a.userID, Outcome: names[a.outcome]}
+		if imp.opts.DryRun && a.outcome == outcomeCreated {
+			r.UserID = ""
+		}
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
 }
 
 func (imp *csvImport) count(o csvOutcome) int {

@@ -205,3 +205,27 @@ func TestImportCSVWelcomeMail(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, pbxusers.ImportResult{Created: 1, MailQueued: 1}, res)
 }
+
+// TestImportRowOutcomes: OnRow is told every row's outcome in file order,
+// for a dry run and a real import alike.
+func TestImportRowOutcomes(t *testing.T) {
+	ctx := context.Background()
+	d := mustDir(t)
+	csv := "userName,extension\nada@example.com,201\nbob@example.com,202\n"
+	var rows []pbxusers.ImportRow
+	opts := pbxusers.ImportOptions{DryRun: true, NoWelcomeMail: true, OnRow: func(r pbxusers.ImportRow) { rows = append(rows, r) }}
+	_, err := d.ImportCSV(ctx, "acme", strings.NewReader(csv), opts)
+	require.NoError(t, err)
+	assert.Equal(t, []pbxusers.ImportRow{{Line: 2, UserName: "ada@example.com", Outcome: "created"}, {Line: 3, UserName: "bob@example.com", Outcome: "created"}}, rows)
+
+	rows, opts.DryRun = nil, false
+	_, err = d.ImportCSV(ctx, "acme", strings.NewReader(csv), opts)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.NotEmpty(t, rows[0].UserID)
+
+	rows, opts.Update = nil, true
+	_, err = d.ImportCSV(ctx, "acme", strings.NewReader("userName,extension\nada@example.com,201\nbob@example.com,209\n"), opts)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"unchanged", "updated"}, []string{rows[0].Outcome, rows[1].Outcome})
+}

@@ -12,7 +12,8 @@ import (
 )
 
 // secretFields are paths whose values the change log never records.
-var secretFields = map[string]bool{"secret": true, "password.new": true}
+var secretFields = map[string]bool{"secret": true, "password.new": true,
+	"digest.ha1": true, "digest.ha1b": true, "digest.ha1sha256": true, "digest.ha1bsha256": true}
 
 // Diff compares two objects field by field, named as in their JSON form
 // ("name.given", "emails[0].value"), and returns the changed leaf fields in

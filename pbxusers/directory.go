@@ -50,6 +50,8 @@ type Directory struct {
 	// minute: token id → time.Time of the last write.
 	touches sync.Map
 	cache   readCache
+	// sip indexes SIP domains and SIP ids for LookupSIPCredentials.
+	sip sipIndex
 }
 
 // New returns a Directory over a store.
@@ -142,6 +144,7 @@ func (d *Directory) update(ctx context.Context, fn func(t *txn) error) error {
 	if err != nil {
 		return err
 	}
+	d.sip.observe(changes)
 	d.publish(ctx, changes)
 	return nil
 }

@@ -199,6 +199,19 @@ func (d *Directory) FinishMail(ctx context.Context, m OutboxMessage, a MailAttem
 	})
 }
 
+// ReleaseMail gives back the messages the worker named owner claimed and
+// did not finish, so another worker, or the next start, sends them at once
+// instead of after the lease. A worker calls it when it stops.
+func (d *Directory) ReleaseMail(ctx context.Context, owner string) (int, error) {
+	var n int
+	err := d.store.Update(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.ReleaseMail(ctx, owner)
+		return err
+	})
+	return n, err
+}
+
 // GetMail returns one outbox message of the tenant.
 func (d *Directory) GetMail(ctx context.Context, tenant string, id int64) (OutboxMessage, []MailAttempt, error) {
 	var m OutboxMessage

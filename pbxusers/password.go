@@ -1,6 +1,8 @@
 package pbxusers
 
 import (
+	"github.com/trustelem/zxcvbn"
+
 	"context"
 	"fmt"
 	"strconv"
@@ -100,7 +102,17 @@ const (
 	MinPasswordLength = 8
 	// MaxPasswordBytes is the longest password in bytes (bcrypt's limit).
 	MaxPasswordBytes = 72
+	// MinPasswordGuesses is the fewest guesses, as zxcvbn estimates them, a
+	// password must take: below it the password is a well-known one, a
+	// dictionary word or name, a keyboard pattern, a sequence or the login
+	// with a few changes (NIST SP 800-63B §5.1.1.2).
+	MinPasswordGuesses = 1e6
 )
+
+// ErrCommonPassword is the reason a password is refused as too common or
+// too easy to guess; CheckPasswordPolicy returns it as is.
+var ErrCommonPassword = errorString("is too common or too easy to guess (a well-known password, a word or name, " +
+	"a keyboard pattern or a sequence): a few unrelated words make a strong password")
 
 // CheckPasswordPolicy says why a password is not acceptable, or returns nil.
 // The policy follows NIST SP 800-63B: a minimum length and no composition
@@ -115,6 +127,8 @@ func CheckPasswordPolicy(password, userName string) error {
 		return errorString("must not be the same as the login")
 	case strings.TrimSpace(password) == "":
 		return errorString("must not be only spaces")
+	case zxcvbn.PasswordStrength(password, []string{userName}).Guesses < MinPasswordGuesses:
+		return ErrCommonPassword
 	}
 	return nil
 }

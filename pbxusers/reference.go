@@ -1,6 +1,7 @@
 package pbxusers
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -197,4 +198,11 @@ func removeQueue(list []QueueMembership, queue string) []QueueMembership {
 		}
 	}
 	return out
+}
+
+// References returns everything that refers to the object of kind entity
+// (EntityUser, EntityProfile or EntityTimeFrame) with the id: what a delete
+// without Cascade would name, and what a delete with Cascade rewrites.
+func (d *Directory) References(ctx context.Context, tenant string, entity Entity, id string) ([]Reference, error) {
+	return read(d, ctx, func(t *txn) ([]Reference, error) { return t.referrers(tenant, entity, id) })
 }

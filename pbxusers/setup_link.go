@@ -19,7 +19,13 @@ type SetupPurpose string
 const (
 	SetupWelcome SetupPurpose = "welcome"
 	SetupReset   SetupPurpose = "reset"
+	// SetupSignIn is a one-time console sign-in link (IssueSignInLink); it
+	// sets no password.
+	SetupSignIn SetupPurpose = "sign_in"
 )
+
+// DefaultSignInTTL is how long a one-time sign-in link works.
+const DefaultSignInTTL = 10 * time.Minute
 
 // SetupToken is a set-password link's record: only a SHA-256 hash of its
 // secret is stored; it is single use and expires.
@@ -56,6 +62,65 @@ var ErrSetupLink = fmt.Errorf("set-password link is invalid or has expired: %w",
 // earlier one, and returns the token (to put in a link; never stored) and
 // its record. ttl 0 means DefaultSetupTTL.
 func (d *Directory) IssueSetupLink(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration) (string, SetupToken, error) {
+	return d.issueSetupLink(ctx, tenant, userID, purpose, ttl, strings.ToLower(randomSecret(16)), "")
+}
+
+// IssueSignInLink makes a one-time sign-in token for a user (an operator's
+// way into the admin console without a password). It leaves the user's
+// set-password links alone. ttl 0 means DefaultSignInTTL.
+func (d *Directory) IssueSignInLink(ctx context.Context, tenant, userID string, ttl time.Duration) (string, SetupToken, error) {
+	if ttl <= 0 {
+		ttl = DefaultSignInTTL
+	}
+	return d.issueSetupLinkOpt(ctx, tenant, userID, SetupSignIn, ttl, strings.ToLower(randomSecret(16)), "", false)
+}
+
+// UseSignInLink checks a sign-in token and uses it up, in one transaction,
+// so it works once. It fails with ErrSetupLink for any other token, and for
+// a user who is inactive.
+func (d *Directory) UseSignInLink(ctx context.Context, token string) (User, error) {
+	var u User
+	err := d.update(ctx, func(t *txn) error {
+		st, err := t.setupToken(token)
+		if err != nil {
+			return err
+		}
+		if st.Purpose != SetupSignIn {
+			return ErrSetupLink
+		}
+		if u, err = t.tx.GetUser(t.ctx, st.TenantID, st.UserID); isNotFound(err) || (err == nil && !u.Active()) {
+			return ErrSetupLink
+		} else if err != nil {
+			return err
+		}
+		st.Used = &t.now
+		return t.tx.UpdateSetupToken(t.ctx, &st)
+	})
+	return u, err
+}
+
+// IssueMailLink makes the set-password token that the queued mail m
+// carries. The first link made for m revokes the user's earlier links, as
+// IssueSetupLink does. A link made again for the same message, because its
+// send is repeated (the worker died after the relay took the mail, or a
+// retry), leaves the earlier links of that message working: every copy that
+// reaches the user carries a link that works, until one of them is used
+// (CompleteSetup then revokes the rest).
+func (d *Directory) IssueMailLink(ctx context.Context, m OutboxMessage, purpose SetupPurpose, ttl time.Duration) (string, SetupToken, error) {
+	first := fmt.Sprintf("m%d", m.ID)
+	return d.issueSetupLink(ctx, m.TenantID, m.UserID, purpose, ttl, first+"r"+strings.ToLower(randomSecret(8)), first)
+}
+
+// issueSetupLink stores a new token with the id, or with firstID when that
+// is set and unused so far, in which case the user's earlier tokens are
+// revoked; with firstID "" they always are.
+func (d *Directory) issueSetupLink(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration, id, firstID string) (string, SetupToken, error) {
+	return d.issueSetupLinkOpt(ctx, tenant, userID, purpose, ttl, id, firstID, true)
+}
+
+// issueSetupLinkOpt is issueSetupLink; with revokeOthers false it never
+// revokes the user's other tokens.
+func (d *Directory) issueSetupLinkOpt(ctx context.Context, tenant, userID string, purpose SetupPurpose, ttl time.Duration, id, firstID string, revokeOthers bool) (string, SetupToken, error) {
 	if ttl <= 0 {
 		ttl = DefaultSetupTTL
 	}
@@ -65,14 +130,27 @@ func (d *Directory) IssueSetupLink(ctx context.Context, tenant, userID string, p
 	}
 	enc := base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(enc))
-	st := SetupToken{ID: strings.ToLower(randomSecret(16)), TenantID: tenant, UserID: userID, Purpose: purpose, Hash: sum[:]}
+	st := SetupToken{TenantID: tenant, UserID: userID, Purpose: purpose, Hash: sum[:]}
 	err := d.store.Update(ctx, func(tx Tx) error {
 		now := d.now().UTC().Truncate(time.Microsecond)
 		if _, err := tx.GetUser(ctx, tenant, userID); err != nil {
 			return err
 		}
-		if _, err := tx.RevokeSetupTokens(ctx, tenant, userID, now); err != nil {
-			return err
+		st.ID = id
+		revoke := firstID == ""
+		if firstID != "" {
+			_, err := tx.GetSetupToken(ctx, firstID)
+			switch {
+			case isNotFound(err):
+				st.ID, revoke = firstID, true
+			case err != nil:
+				return err
+			}
+		}
+		if revoke && revokeOthers {
+			if _, err := tx.RevokeSetupTokens(ctx, tenant, userID, now); err != nil {
+				return err
+			}
 		}
 		st.Created, st.Expires = now, now.Add(ttl)
 		return tx.CreateSetupToken(ctx, &st)
@@ -93,6 +171,9 @@ func (d *Directory) CheckSetupLink(ctx context.Context, token string) (SetupToke
 		var err error
 		if st, err = t.setupToken(token); err != nil {
 			return err
+		}
+		if st.Purpose == SetupSignIn { // signs in; never sets a password
+			return ErrSetupLink
 		}
 		u, err = t.tx.GetUser(t.ctx, st.TenantID, st.UserID)
 		if isNotFound(err) {
@@ -165,6 +246,11 @@ func (d *Directory) CompleteSetup(ctx context.Context, token, password string) (
 		}
 		cur.Used = &t.now
 		if err := t.tx.UpdateSetupToken(t.ctx, &cur); err != nil {
+			return err
+		}
+		// Other links (a repeated mail's copies, an older mail) die with
+		// the use of this one.
+		if _, err := t.tx.RevokeSetupTokens(t.ctx, cur.TenantID, cur.UserID, t.now); err != nil {
 			return err
 		}
 		if err := t.setPasswordHash(cur.TenantID, cur.UserID, hash); err != nil {

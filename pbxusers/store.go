@@ -142,6 +142,10 @@ type Tx interface {
 	// and a *ConflictError is returned (a worker whose lease ended must not
 	// overwrite the outcome of the worker that claimed it next).
 	FinishMail(ctx context.Context, m *OutboxMessage, a MailAttempt) error
+	// ReleaseMail clears the leases owner holds on pending messages, so
+	// any worker may claim them at once, and returns how many it released.
+	// No attempt is recorded.
+	ReleaseMail(ctx context.Context, owner string) (int, error)
 	GetMail(ctx context.Context, tenant string, id int64) (OutboxMessage, error)
 	ListMail(ctx context.Context, tenant string, q MailQuery) ([]OutboxMessage, error)
 	ListMailAttempts(ctx context.Context, id int64) ([]MailAttempt, error)

@@ -374,3 +374,113 @@ type TeamPage struct {
 	Teams []Team
 	Total int
 }
+
+// ModifyTeamAndMembers reads a team, lets fn change its attributes and say
+// how its members change, and writes both in one transaction under one new
+// version. When fn, the new attributes or the member change fail (an
+// unknown user, a taken name, a stale version checked by fn), nothing is
+// written: a SCIM PATCH or PUT of a group is atomic (RFC 7644 §3.5.2).
+// fn may call members to read the current member ids inside the
+// transaction. Attributes follow ModifyTeam's rules and members
+// ChangeTeamMembersIf's; a request that changes nothing keeps the version.
+func (d *Directory) ModifyTeamAndMembers(ctx context.Context, tenant, id string, fn func(tm *Team, members func() ([]string, error)) (MemberChange, error)) (Team, error) {
+	var out Team
+	err := d.update(ctx, func(t *txn) error {
+		old, err := t.tx.GetTeam(t.ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if err := t.canWrite("team", old.Name, old.Owner); err != nil {
+			return err
+		}
+		listAll := func() ([]string, error) {
+			var all []string
+			const chunk = 5000
+			for off := 0; ; off += chunk {
+				ids, _, err := t.tx.ListTeamMembers(t.ctx, tenant, id, off, chunk)
+				if err != nil {
+					return nil, err
+				}
+				all = append(all, ids...)
+				if len(ids) < chunk {
+					return all, nil
+				}
+			}
+		}
+		tm := old
+		tm.Profiles = append([]string(nil), old.Profiles...)
+		c, err := fn(&tm, listAll)
+		if err != nil {
+			return err
+		}
+		tm.ID, tm.TenantID, tm.Created, tm.Members = old.ID, old.TenantID, old.Created, old.Members
+		tm.Owner.Source, tm.Owner.Directory = old.Owner.Source, old.Owner.Directory
+		if err := tm.normalize(); err != nil {
+			return err
+		}
+		tm.Version, tm.Updated = old.Version, old.Updated
+		fields := Diff(old, tm)
+		if len(fields) > 0 {
+			if err := t.checkTeam(tenant, &tm, tm.ID); err != nil {
+				return err
+			}
+		}
+
+		add, remove := dedupeIDs(c.Add), dedupeIDs(c.Remove)
+		if c.Replace {
+			want := make(map[string]bool, len(add))
+			for _, u := range add {
+				want[u] = true
+			}
+			cur, err := listAll()
+			if err != nil {
+				return err
+			}
+			remove = nil
+			for _, m := range cur {
+				if !want[m] {
+					remove = append(remove, m)
+				}
+			}
+		}
+		var added, removed []string
+		if len(remove) > 0 {
+			if removed, err = t.tx.RemoveTeamMembers(t.ctx, tenant, id, remove); err != nil {
+				return err
+			}
+		}
+		if len(add) > 0 {
+			if added, err = t.tx.AddTeamMembers(t.ctx, tenant, id, add); err != nil {
+				return err
+			}
+		}
+		if len(fields) == 0 && len(added) == 0 && len(removed) == 0 {
+			out = old
+			return nil
+		}
+		tm.Version, tm.Updated = old.Version+1, t.now
+		tm.Members += len(added) - len(removed)
+		if err := t.tx.UpdateTeam(t.ctx, &tm, old.Version); err != nil {
+			return err
+		}
+		out = tm
+		if len(fields) > 0 {
+			if err := t.record(Change{TenantID: tenant, Entity: EntityTeam, EntityID: id, Action: ActionUpdate,
+				Summary: tm.Name, Fields: fields, Version: tm.Version}); err != nil {
+				return err
+			}
+		}
+		if len(removed) > 0 {
+			if err := t.record(Change{TenantID: tenant, Entity: EntityTeam, EntityID: id, Action: ActionRemoveMembers,
+				Summary: tm.Name, Fields: []FieldChange{{Field: "members", Old: removed}}, Version: tm.Version}); err != nil {
+				return err
+			}
+		}
+		if len(added) > 0 {
+			return t.record(Change{TenantID: tenant, Entity: EntityTeam, EntityID: id, Action: ActionAddMembers,
+				Summary: tm.Name, Fields: []FieldChange{{Field: "members", New: added}}, Version: tm.Version})
+		}
+		return nil
+	})
+	return out, err
+}

@@ -3,6 +3,7 @@ package pbxusers
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -23,6 +24,18 @@ type Tenant struct {
 	// numbers (e.g. "DE" reads "030 123456" as +4930123456). Empty accepts
 	// only international (E.164) input.
 	Region string `json:"region,omitempty"`
+	// SIPDomain is the tenant's SIP domain, a host name such as
+	// "acme.sip.example.com" (stored lowercase). It is also the digest realm
+	// of every device's credentials, and the domain the PBX feed finds the
+	// tenant by, so no two tenants may answer to the same one. Empty means
+	// the tenant id (see SIPRealm). Changing it recomputes every device's
+	// digest in the same transaction: phones must then register to the new
+	// domain.
+	SIPDomain string `json:"sipDomain,omitempty"`
+	// SignInURL is where the tenant's users sign in to the phone system
+	// (its app or web portal), an absolute http(s) URL. The welcome mail
+	// and the set-password page link to it; empty links nowhere.
+	SignInURL string `json:"signInUrl,omitempty"`
 	// Extensions configures the tenant's internal number plan.
 	Extensions ExtensionPlan `json:"extensions"`
 	// DisableWelcomeMail turns welcome mail off for users created in the
@@ -57,6 +70,12 @@ func (t *Tenant) Validate() error {
 	if t.Region != "" && !validRegion(t.Region) {
 		p.Add("region", "unknown ISO 3166 country code %q", t.Region)
 	}
+	checkSIPDomain(&p, t.SIPDomain)
+	if t.SignInURL != "" {
+		if u, err := url.Parse(t.SignInURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p.Add("signInUrl", "%q is not an absolute http(s) URL", t.SignInURL)
+		}
+	}
 	p.Merge("extensions", t.Extensions.Validate())
 	return p.Err()
 }
@@ -65,6 +84,7 @@ func (t *Tenant) Validate() error {
 func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
 	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
 	tn.Region = strings.ToUpper(tn.Region)
+	tn.SIPDomain = strings.ToLower(strings.TrimSpace(tn.SIPDomain))
 	if tn.Name == "" {
 		tn.Name = tn.ID
 	}
@@ -76,6 +96,9 @@ func (d *Directory) CreateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 		if _, err := t.tx.GetTenant(t.ctx, tn.ID); err == nil {
 			return &ConflictError{Kind: "tenant", Field: "id", Value: tn.ID, ExistingID: tn.ID}
 		} else if !isNotFound(err) {
+			return err
+		}
+		if err := t.checkSIPDomainUnique(tn); err != nil {
 			return err
 		}
 		tn.Version, tn.Created, tn.Updated = 1, t.now, t.now
@@ -103,6 +126,7 @@ func (d *Directory) ListTenants(ctx context.Context) ([]Tenant, error) {
 func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error) {
 	tn.TimeZone = CanonicalTimeZone(tn.TimeZone)
 	tn.Region = strings.ToUpper(tn.Region)
+	tn.SIPDomain = strings.ToLower(strings.TrimSpace(tn.SIPDomain))
 	if err := tn.Validate(); err != nil {
 		return Tenant{}, err
 	}
@@ -126,8 +150,17 @@ func (d *Directory) UpdateTenant(ctx context.Context, tn Tenant) (Tenant, error)
 			return err
 		}
 		t.tenants[tn.ID] = tn
-		return t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
-			Summary: tn.Name, Fields: fields, Version: tn.Version})
+		if err := t.record(Change{TenantID: tn.ID, Entity: EntityTenant, EntityID: tn.ID, Action: ActionUpdate,
+			Summary: tn.Name, Fields: fields, Version: tn.Version}); err != nil {
+			return err
+		}
+		if tn.SIPRealm() == old.SIPRealm() {
+			return nil
+		}
+		if err := t.checkSIPDomainUnique(tn); err != nil {
+			return err
+		}
+		return t.redigestDevices(tn)
 	})
 	return tn, err
 }

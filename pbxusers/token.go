@@ -13,8 +13,40 @@ import (
 // TokenPrefix starts every API token, so secret scanners recognise them.
 const TokenPrefix = "pbxg_"
 
-// APIToken is a bearer token for the SCIM endpoint, scoped to one tenant.
-// Only a SHA-256 hash of its secret is stored.
+// TokenScope says what an API token may be used for. A token of one scope
+// is refused (403) by the endpoints of the others.
+type TokenScope string
+
+// The token scopes.
+const (
+	// ScopeSCIM tokens use the SCIM endpoint of their tenant. Tokens made
+	// before scopes existed have this scope.
+	ScopeSCIM TokenScope = "scim"
+	// ScopeAdmin tokens use the admin API (/api/v1) for their tenant.
+	ScopeAdmin TokenScope = "admin"
+	// ScopeOperator tokens use the admin API for every tenant, including
+	// the tenant list itself, and read the PBX feed of every tenant.
+	ScopeOperator TokenScope = "operator"
+	// ScopePBX tokens read the PBX feed (/pbx/v1) of their tenant: what a
+	// phone system needs to authenticate devices and route calls.
+	ScopePBX TokenScope = "pbx"
+)
+
+// Valid reports whether s is one of the scopes.
+func (s TokenScope) Valid() bool {
+	return s == ScopeSCIM || s == ScopeAdmin || s == ScopeOperator || s == ScopePBX
+}
+
+// OrDefault returns s, or ScopeSCIM when s is empty.
+func (s TokenScope) OrDefault() TokenScope {
+	if s == "" {
+		return ScopeSCIM
+	}
+	return s
+}
+
+// APIToken is a bearer token for the SCIM endpoint or the admin API, bound
+// to one tenant. Only a SHA-256 hash of its secret is stored.
 type APIToken struct {
 	// ID is the public part of the token, also shown in listings.
 	ID       string `json:"id"`
@@ -27,12 +59,26 @@ type APIToken struct {
 	LastUsed  *time.Time `json:"lastUsed,omitempty"`
 	Revoked   *time.Time `json:"revoked,omitempty"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Scope is what the token may be used for; empty reads as ScopeSCIM.
+	Scope TokenScope `json:"scope"`
 }
 
 // CreateToken creates a bearer token for the tenant's SCIM endpoint and
 // returns the token itself (shown once, never stored) and its record.
 func (d *Directory) CreateToken(ctx context.Context, tenant, name string) (string, APIToken, error) {
-	if err := checkLabel(name); err != nil {
+	return d.CreateScopedToken(ctx, tenant, name, ScopeSCIM)
+}
+
+// CreateScopedToken creates a bearer token of the given scope for the
+// tenant, like CreateToken. An empty scope is ScopeSCIM.
+func (d *Directory) CreateScopedToken(ctx context.Context, tenant, name string, scope TokenScope) (string, APIToken, error) {
+	var p Problems
+	checkText(&p, "name", name, 100)
+	scope = scope.OrDefault()
+	if !scope.Valid() {
+		p.Add("scope", "must be scim, admin, operator or pbx, not %q", scope)
+	}
+	if err := p.Err(); err != nil {
 		return "", APIToken{}, err
 	}
 	secret := make([]byte, 32)
@@ -41,7 +87,7 @@ func (d *Directory) CreateToken(ctx context.Context, tenant, name string) (strin
 	}
 	enc := base64.RawURLEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(enc))
-	tok := APIToken{ID: strings.ToLower(randomSecret(12)), TenantID: tenant, Name: name, Hash: sum[:]}
+	tok := APIToken{ID: strings.ToLower(randomSecret(12)), TenantID: tenant, Name: name, Hash: sum[:], Scope: scope}
 	err := d.update(ctx, func(t *txn) error {
 		if _, err := t.tenant(tenant); err != nil {
 			return err
@@ -50,18 +96,13 @@ func (d *Directory) CreateToken(ctx context.Context, tenant, name string) (strin
 		if err := t.tx.CreateToken(t.ctx, &tok); err != nil {
 			return err
 		}
-		return t.record(Change{TenantID: tenant, Entity: EntityToken, EntityID: tok.ID, Action: ActionCreate, Summary: name})
+		return t.record(Change{TenantID: tenant, Entity: EntityToken, EntityID: tok.ID, Action: ActionCreate, Summary: name,
+			Fields: []FieldChange{{Field: "scope", New: string(scope)}}})
 	})
 	if err != nil {
 		return "", APIToken{}, err
 	}
 	return TokenPrefix + tok.ID + "." + enc, tok, nil
-}
-
-func checkLabel(name string) error {
-	var p Problems
-	checkText(&p, "name", name, 100)
-	return p.Err()
 }
 
 // ListTokens lists a tenant's tokens, without secrets.

@@ -149,12 +149,17 @@ const (
 // PhoneNumber is an E.164 number of a user (not an internal extension).
 type PhoneNumber struct {
 	// Number is in E.164 form, e.g. "+4930123456". Input in other forms
-	// (national with the tenant's region, tel: URIs) is normalised.
+	// (national with the tenant's region, tel: URIs) is normalised; a
+	// number that does not parse (a national number on a tenant without
+	// a region) is kept as sent and marked NotDialable.
 	Number string `json:"number"`
 	// Ext is an extension suffix from a tel: URI (";ext=12"), if any.
 	Ext     string    `json:"ext,omitempty"`
 	Type    PhoneType `json:"type,omitempty"`
 	Primary bool      `json:"primary,omitempty"`
+	// NotDialable says Number is kept as sent because it is not a number
+	// pbxgate can dial: shown, never rung. Set by the library.
+	NotDialable bool `json:"notDialable,omitempty"`
 }
 
 // CallerID is what a user's outgoing calls show.

@@ -17,6 +17,10 @@ import (
 // phone region.
 func (u *User) normalize(region string, plan ExtensionPlan) error {
 	var p Problems
+	// Limits first: an oversized user is refused before any per-value work.
+	if u.checkLimits(&p); len(p.list) > 0 {
+		return p.Err()
+	}
 	if u.Kind == "" {
 		u.Kind = KindPerson
 	}
@@ -49,8 +53,13 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 		p.Add("userName", "is required")
 	case strings.IndexFunc(u.UserName, unicode.IsSpace) >= 0:
 		p.Add("userName", "must not contain spaces")
+	case strings.IndexFunc(u.UserName, isBidiControl) >= 0:
+		p.Add("userName", "must not contain bidirectional control characters (they make one name look like another)")
 	default:
 		checkText(&p, "userName", u.UserName, 256)
+	}
+	if strings.IndexFunc(u.Owner.ExternalID, isBidiControl) >= 0 {
+		p.Add("owner.externalId", "must not contain bidirectional control characters")
 	}
 	for field, v := range map[string]string{
 		"name.formatted": u.Name.Formatted, "name.given": u.Name.Given, "name.family": u.Name.Family,
@@ -72,6 +81,8 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 		e.Value = u.Emails[i].Value
 		if a, err := mail.ParseAddress(e.Value); err != nil || a.Address != e.Value || a.Name != "" {
 			p.Add(f+".value", "%q is not an email address", e.Value)
+		} else if why := emailLengthProblem(e.Value); why != "" {
+			p.Add(f+".value", "%s", why)
 		}
 		if e.Type != "" && e.Type != "work" && e.Type != "home" && e.Type != "other" {
 			p.Add(f+".type", "must be work, home or other")
@@ -103,13 +114,18 @@ func (u *User) normalize(region string, plan ExtensionPlan) error {
 		f := "phoneNumbers[" + strconv.Itoa(i) + "]"
 		n := &u.PhoneNumbers[i]
 		e164, ext, err := NormalizeE164(n.Number, region)
-		if err != nil {
-			p.Add(f+".number", "%q %s", n.Number, err.Error())
-		} else {
-			n.Number = e164
+		switch {
+		case err == nil:
+			n.Number, n.NotDialable = e164, false
 			if ext != "" {
 				n.Ext = ext
 			}
+		case LooksLikePhoneNumber(n.Number):
+			// A contact number pbxgate cannot dial (no region to read it
+			// with): kept as sent and flagged, never a reason to refuse.
+			n.Number, n.NotDialable = strings.TrimSpace(n.Number), true
+		default:
+			p.Add(f+".number", "%q %s", n.Number, err.Error())
 		}
 		if n.Ext != "" && !isDigits(n.Ext) {
 			p.Add(f+".ext", "must be digits")
@@ -299,6 +315,22 @@ func checkPrimaries(p *Problems, field string, n int, primary func(int) bool) {
 	}
 }
 
+// LooksLikePhoneNumber reports whether s is written like a phone number:
+// 3 to 20 digits among spaces, +, -, dots, slashes and parentheses.
+func LooksLikePhoneNumber(s string) bool {
+	digits := 0
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case strings.ContainsRune(" +-./()", r):
+		default:
+			return false
+		}
+	}
+	return digits >= 3 && digits <= 20
+}
+
 func normalizeNumber(p *Problems, field string, v *string, region string) {
 	if *v == "" {
 		return
@@ -309,6 +341,75 @@ func normalizeNumber(p *Problems, field string, v *string, region string) {
 		return
 	}
 	*v = e164
+}
+
+// Limits on what one user holds. They are checked before any other
+// validation, so an oversized write costs no more than counting.
+const (
+	// MaxValuesPerAttribute is the most values a multi-valued attribute of
+	// a user may hold: emails, phoneNumbers, addresses, photos, roles,
+	// entitlements, callerId.allowed, ipRestriction.allowed, profiles.
+	MaxValuesPerAttribute = 20
+	// MaxCustomFields is the most custom fields a user may hold.
+	MaxCustomFields = 50
+	// MaxQueueMemberships is the most call queues a user may be a member
+	// of, and MaxTeamMemberships the most teams.
+	MaxQueueMemberships = 100
+	MaxTeamMemberships  = 100
+)
+
+// checkLimits adds a problem for every attribute holding more values than
+// its limit.
+func (u *User) checkLimits(p *Problems) {
+	for _, c := range []struct {
+		field  string
+		n, max int
+	}{
+		{"emails", len(u.Emails), MaxValuesPerAttribute},
+		{"phoneNumbers", len(u.PhoneNumbers), MaxValuesPerAttribute},
+		{"addresses", len(u.Addresses), MaxValuesPerAttribute},
+		{"photos", len(u.Photos), MaxValuesPerAttribute},
+		{"roles", len(u.Roles), MaxValuesPerAttribute},
+		{"entitlements", len(u.Entitlements), MaxValuesPerAttribute},
+		{"callerId.allowed", len(u.CallerID.Allowed), MaxValuesPerAttribute},
+		{"ipRestriction.allowed", len(u.IPRestriction.Allowed), MaxValuesPerAttribute},
+		{"profiles", len(u.Profiles), MaxValuesPerAttribute},
+		{"customFields", len(u.CustomFields), MaxCustomFields},
+		{"queues", len(u.Queues), MaxQueueMemberships},
+		{"teams", len(u.Teams), MaxTeamMemberships},
+	} {
+		if c.n > c.max {
+			p.Add(c.field, "has %d values; at most %d are allowed", c.n, c.max)
+		}
+	}
+}
+
+// isBidiControl reports the Unicode bidirectional formatting characters
+// (Bidi_Control), which can make one identifier display as another.
+func isBidiControl(r rune) bool {
+	switch {
+	case r == 0x061C, r == 0x200E, r == 0x200F:
+		return true
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// emailLengthProblem checks an address against the lengths of RFC 5321
+// §4.5.3.1: 64 octets of local part, 255 of domain, 254 in all (a path of
+// 256 less its angle brackets).
+func emailLengthProblem(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	switch {
+	case len(addr) > 254:
+		return "is longer than 254 characters (RFC 5321)"
+	case at > 64:
+		return "has a part before the @ longer than 64 characters (RFC 5321)"
+	case len(addr)-at-1 > 255:
+		return "has a domain longer than 255 characters (RFC 5321)"
+	}
+	return ""
 }
 
 func checkText(p *Problems, field, v string, max int) {

@@ -8,11 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -57,30 +55,6 @@ func TestToAPIError(t *testing.T) {
 	assert.JSONEq(t, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"detail":"busy","status":"503"}`, rec.Body.String())
 }
 
-func TestLimiter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newLimiter(RateLimit{PerSecond: 10, Burst: 2}, func() time.Time { return now })
-	ok, _ := l.allow("a")
-	require.True(t, ok)
-	ok, _ = l.allow("a")
-	require.True(t, ok)
-	ok, retry := l.allow("a")
-	require.False(t, ok)
-	assert.Equal(t, 1, retry, "Retry-After is at least one whole second")
-	now = now.Add(100 * time.Millisecond)
-	ok, _ = l.allow("a")
-	assert.True(t, ok)
-	// Idle full buckets are forgotten.
-	now = now.Add(2 * time.Minute)
-	l.allow("b")
-	assert.NotContains(t, l.buckets, "a")
-	unlimited := newLimiter(RateLimit{PerSecond: -1}, time.Now)
-	for i := 0; i < 1000; i++ {
-		ok, _ := unlimited.allow("x")
-		require.True(t, ok)
-	}
-}
-
 func TestNormalizePatch(t *testing.T) {
 	in := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
 		{"op":"Replace","path":"active","value":"False"},
@@ -100,7 +74,7 @@ func TestNormalizePatch(t *testing.T) {
 		{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"m2"}},
 		{"op":"remove","path":"title"},
 		{"op":"add","value":{}},
-		{"op":"add","value":{}},
+		{"op":"add","path":"addresses","value":[{"type":"work"}]},
 		{"op":"add","value":{}},
 		{"op":"replace","value":{"active":true,
 			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":{"value":"m3"},

@@ -89,7 +89,7 @@ func TestParseFilterErrors(t *testing.T) {
 		`emails[value eq "a"][type eq "b"]`:    "unexpected",
 		`emails[x[y eq "z"]]`:                  "cannot be nested",
 		`nickName eq "x"`:                      "filtering on \"nickName\" is not supported",
-		`addresses eq "x"`:                     "unknown attribute",
+		`ims eq "x"`:                           "unknown attribute",
 		`urn:unknown:2.0:User:userName eq "x"`: "unknown schema",
 		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"`: "not supported",
 		`userName eq true`:             "string",

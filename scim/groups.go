@@ -54,7 +54,7 @@ func (h *groupsHandler) profiles(ctx context.Context, tenant string) (profileInd
 // groupAttrs returns a team's SCIM attributes; members is nil when they
 // are not returned. With full set (the base of a PATCH) externalId and the
 // extension container are always present.
-func (h *groupsHandler) groupAttrs(tm pbxusers.Team, members []string, profiles profileIndex, full bool) map[string]any {
+func (h *groupsHandler) groupAttrs(tm pbxusers.Team, members []string, names map[string]string, profiles profileIndex, full bool) map[string]any {
 	a := map[string]any{"displayName": tm.Name}
 	if full {
 		if tm.Owner.ExternalID != "" {
@@ -66,6 +66,9 @@ func (h *groupsHandler) groupAttrs(tm pbxusers.Team, members []string, profiles 
 		list := make([]any, len(members))
 		for i, id := range members {
 			m := map[string]any{"value": id, "type": "User"}
+			if n := names[id]; n != "" {
+				m["display"] = n
+			}
 			if h.s.opts.BaseURL != "" {
 				m["$ref"] = h.s.opts.BaseURL + "/Users/" + id
 			}
@@ -117,25 +120,29 @@ func (h *groupsHandler) resource(ctx context.Context, r *http.Request, tm pbxuse
 	if proj.returns(GroupSchema, "members") {
 		ids, _, err := h.s.dir.ListTeamMembers(ctx, tenant, tm.ID, 0, 0)
 		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+			return scim.Resource{}, err
 		}
 		members = ids
 		if members == nil {
 			members = []string{}
 		}
 	}
+	names, err := h.s.userLabels(ctx, tenant, members)
+	if err != nil {
+		return scim.Resource{}, err
+	}
 	if profiles == nil {
 		ix, err := h.profiles(ctx, tenant)
 		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+			return scim.Resource{}, err
 		}
 		profiles = &ix
 	}
-	return h.render(tm, members, *profiles, proj), nil
+	return h.render(tm, members, names, *profiles, proj), nil
 }
 
-func (h *groupsHandler) render(tm pbxusers.Team, members []string, profiles profileIndex, proj projection) scim.Resource {
-	attrs := h.groupAttrs(tm, members, profiles, false)
+func (h *groupsHandler) render(tm pbxusers.Team, members []string, names map[string]string, profiles profileIndex, proj projection) scim.Resource {
+	attrs := h.groupAttrs(tm, members, names, profiles, false)
 	proj.apply(attrs)
 	created, updated := tm.Created, tm.Updated
 	return scim.Resource{
@@ -151,22 +158,22 @@ func (h *groupsHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (
 	ctx, st := r.Context(), state(r)
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	var tm pbxusers.Team
 	if err := fromGroupAttrs(&tm, attrs, ix, modeCreate); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	ids, err := memberIDs(attrs["members"])
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	created, err := h.s.dir.CreateTeam(ctx, st.tenant, tm, ids)
 	if err != nil {
 		if isNotFound(err) { // the team is new: an unknown member
 			err = badRequest(typeInvalidValue, "members: %s", unknownMember(err))
 		}
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return h.resource(ctx, r, created, projectionFromQuery(groupsSchema, r), &ix)
 }
@@ -180,13 +187,13 @@ func (h *groupsHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
 	tm, err := h.s.dir.GetTeam(ctx, st.tenant, id)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
 	if err := checkIfMatch(r, tm.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if err := checkIfNoneMatch(r, tm.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return h.resource(ctx, r, tm, projectionFromQuery(groupsSchema, r), nil)
 }
@@ -212,150 +219,130 @@ func (h *groupsHandler) list(r *http.Request, lp listParams) (scim.Page, error) 
 	ctx, st := r.Context(), state(r)
 	lq, err := lp.query(st, groupFilters)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	q := pbxusers.TeamQuery{Filter: lq.filter, SortBy: lq.sortBy, Descending: lq.desc, Offset: lq.offset, Limit: lq.limit}
 	page, err := h.s.dir.ListTeams(ctx, st.tenant, q)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	withMembers := lp.proj.returns(GroupSchema, "members")
 	out := scim.Page{TotalResults: page.Total, Resources: make([]scim.Resource, 0, len(page.Teams))}
 	for _, tm := range page.Teams {
 		var members []string
+		var names map[string]string
 		if withMembers {
 			if members, _, err = h.s.dir.ListTeamMembers(ctx, st.tenant, tm.ID, 0, 0); err != nil {
-				return scim.Page{}, h.s.fail(r, err)
+				return scim.Page{}, err
 			}
 			if members == nil {
 				members = []string{}
 			}
+			if names, err = h.s.userLabels(ctx, st.tenant, members); err != nil {
+				return scim.Page{}, err
+			}
 		}
-		out.Resources = append(out.Resources, h.render(tm, members, ix, lp.proj))
+		out.Resources = append(out.Resources, h.render(tm, members, names, ix, lp.proj))
 	}
-	st.itemsPerPage = len(out.Resources)
 	return out, nil
 }
 
 // Replace replaces a group (PUT /Groups/{id}): name, external id, the
-// extension's profiles (when sent) and the member list.
+// extension's profiles (when sent) and the member list, in one
+// transaction: a member that is not a user of the tenant saves nothing.
 func (h *groupsHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
 	ix, err := h.profiles(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	ids, err := memberIDs(attrs["members"])
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
-	if _, err := h.s.dir.ModifyTeam(ctx, st.tenant, id, func(tm *pbxusers.Team) error {
+	tm, err := h.s.dir.ModifyTeamAndMembers(ctx, st.tenant, id, func(tm *pbxusers.Team, _ func() ([]string, error)) (pbxusers.MemberChange, error) {
 		if err := checkIfMatch(r, tm.Version); err != nil {
-			return err
+			return pbxusers.MemberChange{}, err
 		}
-		return fromGroupAttrs(tm, attrs, ix, modeReplace)
-	}); err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
-	}
-	tm, err := h.s.dir.SetTeamMembers(ctx, st.tenant, id, ids)
+		if err := fromGroupAttrs(tm, attrs, ix, modeReplace); err != nil {
+			return pbxusers.MemberChange{}, err
+		}
+		return pbxusers.MemberChange{Add: ids, Replace: true}, nil
+	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.memberError(ctx, st.tenant, err, id))
+		return scim.Resource{}, h.memberError(ctx, st.tenant, err, id)
 	}
 	return h.resource(ctx, r, tm, projectionFromQuery(groupsSchema, r), &ix)
 }
 
 // Patch applies PATCH operations (PATCH /Groups/{id}) and answers 204 (a
-// group's full member list is not worth sending back). Member operations
-// become one call of the library's member methods; the others are applied
-// to the group's attribute map in ModifyTeam. If-Match is checked in the
-// attribute transaction, or just before the member change when there are
-// only member operations.
+// group's full member list is not worth sending back). Everything happens
+// in one transaction with one new version (RFC 7644 §3.5.2): If-Match is
+// checked on the version read, member operations become one member change
+// of the library (adding one member to a 10,000-member group touches one
+// row), the others are applied to the group's attribute map; when any
+// operation fails nothing is written.
 func (h *groupsHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
-	var attrOps []scim.PatchOperation
-	mc := memberChange{load: func() ([]string, error) {
-		ids, _, err := h.s.dir.ListTeamMembers(ctx, st.tenant, id, 0, 0)
-		return ids, h.notFound(err, id)
-	}}
-	for _, op := range ops {
-		rest, err := mc.take(op)
-		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
-		}
-		if rest != nil {
-			attrOps = append(attrOps, *rest)
-		}
+	ix, err := h.profiles(ctx, st.tenant)
+	if err != nil {
+		return scim.Resource{}, err
 	}
-	var tm pbxusers.Team
-	var err error
-	if len(attrOps) > 0 {
-		ix, err := h.profiles(ctx, st.tenant)
-		if err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
+	tm, err := h.s.dir.ModifyTeamAndMembers(ctx, st.tenant, id, func(cur *pbxusers.Team, members func() ([]string, error)) (pbxusers.MemberChange, error) {
+		if err := checkIfMatch(r, cur.Version); err != nil {
+			return pbxusers.MemberChange{}, err
 		}
-		tm, err = h.s.dir.ModifyTeam(ctx, st.tenant, id, func(cur *pbxusers.Team) error {
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return err
+		mc := memberChange{load: members}
+		var attrOps []scim.PatchOperation
+		for _, op := range ops {
+			rest, err := mc.take(op)
+			if err != nil {
+				return pbxusers.MemberChange{}, err
 			}
-			attrs := h.groupAttrs(*cur, nil, ix, true)
+			if rest != nil {
+				attrOps = append(attrOps, *rest)
+			}
+		}
+		if len(attrOps) > 0 {
+			attrs := h.groupAttrs(*cur, nil, nil, ix, true)
 			p := newPatcher(groupsSchema, attrs)
 			for _, op := range attrOps {
 				if err := p.apply(op); err != nil {
-					return err
+					return pbxusers.MemberChange{}, err
 				}
 			}
-			return fromGroupAttrs(cur, attrs, ix, modePatch)
-		})
-		if err != nil {
-			return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+			if err := fromGroupAttrs(cur, attrs, ix, modePatch); err != nil {
+				return pbxusers.MemberChange{}, err
+			}
 		}
-	} else if !mc.changes() {
-		if tm, err = h.s.dir.GetTeam(ctx, st.tenant, id); err != nil {
-			return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
-		}
-		if err := checkIfMatch(r, tm.Version); err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
-		}
+		return mc.result(), nil
+	})
+	if err != nil {
+		return scim.Resource{}, h.memberError(ctx, st.tenant, err, id)
 	}
-	if mc.changes() {
-		// A member-only PATCH checks If-Match in the transaction that
-		// changes the members; after an attribute change the version has
-		// moved on and was checked there.
-		check := func(t pbxusers.Team) error { return checkIfMatch(r, t.Version) }
-		if len(attrOps) > 0 {
-			check = nil
-		}
-		if tm, err = h.applyMembers(ctx, st.tenant, id, &mc, check); err != nil {
-			return scim.Resource{}, h.s.fail(r, err)
-		}
-	}
-	st.header = http.Header{"Etag": {etag(tm.Version)}}
-	return scim.Resource{}, nil // 204 No Content
+	// No attributes: 204 No Content, with the new version as ETag.
+	return scim.Resource{Meta: scim.Meta{Version: etag(tm.Version)}}, nil
 }
 
-func (h *groupsHandler) applyMembers(ctx context.Context, tenant, id string, mc *memberChange, check func(pbxusers.Team) error) (pbxusers.Team, error) {
-	c := pbxusers.MemberChange{Add: sortedIDs(mc.add), Remove: sortedIDs(mc.remove)}
-	if mc.replace {
-		c = pbxusers.MemberChange{Add: sortedIDs(mc.set), Replace: true}
+// result is the library's member change for the operations taken.
+func (mc *memberChange) result() pbxusers.MemberChange {
+	switch {
+	case !mc.touched:
+		return pbxusers.MemberChange{}
+	case mc.replace:
+		return pbxusers.MemberChange{Add: sortedIDs(mc.set), Replace: true}
 	}
-	tm, err := h.s.dir.ChangeTeamMembersIf(ctx, tenant, id, c, check)
-	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return pbxusers.Team{}, err
-		}
-		return pbxusers.Team{}, h.memberError(ctx, tenant, err, id)
-	}
-	return tm, nil
+	return pbxusers.MemberChange{Add: sortedIDs(mc.add), Remove: sortedIDs(mc.remove)}
 }
 
 // memberError tells an unknown member (400) from a missing group (404).
 func (h *groupsHandler) memberError(ctx context.Context, tenant string, err error, id string) error {
-	if !isNotFound(err) {
+	var ae *apiError
+	if !isNotFound(err) || errors.As(err, &ae) {
 		return err
 	}
 	if _, gerr := h.s.dir.GetTeam(ctx, tenant, id); gerr == nil {
@@ -369,7 +356,7 @@ func (h *groupsHandler) Delete(r *http.Request, id string) error {
 	ctx, st := r.Context(), state(r)
 	err := h.s.dir.DeleteTeamIf(ctx, st.tenant, id, func(t pbxusers.Team) error { return checkIfMatch(r, t.Version) })
 	if err != nil {
-		return h.s.fail(r, h.notFound(err, id))
+		return h.notFound(err, id)
 	}
 	return nil
 }
@@ -387,8 +374,6 @@ type memberChange struct {
 	// value eq ... calls it.
 	load func() ([]string, error)
 }
-
-func (mc *memberChange) changes() bool { return mc.touched }
 
 func (mc *memberChange) init() {
 	if mc.add == nil {

@@ -3,81 +3,52 @@ package scim
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
+	"errors"
+	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/strictjson"
 	"github.com/scim2/filter-parser/v2"
 )
 
-// This file rewrites requests before elimity parses them, per request and
-// never through elimity's process-global schema.SetAllowStringValues:
+// This file rewrites a decoded request body before it is validated against
+// elimity's schemas (resources.go decodes it once and hands the rewritten
+// value on; nothing is encoded again), per request and never through
+// elimity's process-global schema.SetAllowStringValues:
 //
 //   - Entra ID without aadOptscim062020 sends booleans as strings ("False").
 //   - Entra ID sends the enterprise manager as a plain id string (and in
 //     one documented sample as a one-element list under the path
-//     "manager"); elimity wants {"value": id}.
+//     "manager"); the schema wants {"value": id}. It also sends extension
+//     attributes (department, manager) without their URN.
 //   - Entra ID's gallery validator replaces attributes with null; RFC 7644
-//     has remove for that, elimity rejects the null.
-//   - Attributes of extensions we do not serve (Okta's urn:okta:...) and
-//     RFC 7643 User attributes we do not store (addresses, roles, ...) are
-//     ignored, as elimity already does for POST and PUT bodies.
-//   - The filter is taken out of the query (GET) or the search body (POST
-//     .search) and parsed by this package (see filter.go): elimity rejects
-//     emails[type eq "work"].value eq "x" (its issue #150) and validates
-//     .search filters without the common attributes (id, externalId, meta).
+//     has remove for that, the validator rejects the null.
+//   - Attributes of extensions we do not serve (Okta's urn:okta:...) are
+//     ignored; attributes of the served schemas that pbxgate does not store
+//     are refused, naming them.
+//
+// The filter of a GET (query) or a .search (body) is read into the request
+// state and parsed by filter.go: elimity rejects emails[type eq
+// "work"].value eq "x" (its issue #150) and validates .search filters
+// without the common attributes (id, externalId, meta).
 
-// extractFilter moves the filter query parameter into the request state.
-func extractFilter(r *http.Request, st *request) {
-	q := r.URL.Query()
-	if !q.Has("filter") {
-		return
+func decodeObject(body []byte) (map[string]any, error) {
+	// Strict first: invalid UTF-8, a duplicate key or data after the
+	// object would otherwise be stored as something other than was sent.
+	if err := strictjson.Check(body); err != nil {
+		return nil, err
 	}
-	if f := strings.TrimSpace(q.Get("filter")); f != "" {
-		st.filter, st.hasFilter = f, true
-	}
-	q.Del("filter")
-	r.URL.RawQuery = q.Encode()
-}
-
-// extractSearchFilter moves the filter member of a SearchRequest body into
-// the request state.
-func extractSearchFilter(body []byte, st *request) ([]byte, *apiError) {
-	m, ok := decodeObject(body)
-	if !ok {
-		return body, nil // elimity answers invalid JSON
-	}
-	found := false
-	for k, v := range m {
-		if !strings.EqualFold(k, "filter") {
-			continue
-		}
-		delete(m, k)
-		found = true
-		switch f := v.(type) {
-		case nil:
-		case string:
-			if f = strings.TrimSpace(f); f != "" {
-				st.filter, st.hasFilter = f, true
-			}
-		default:
-			return nil, badRequest(typeInvalidFilter, "filter must be a string")
-		}
-	}
-	if !found {
-		return body, nil
-	}
-	return encodeObject(m, body), nil
-}
-
-func decodeObject(body []byte) (map[string]any, bool) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	var m map[string]any
-	if err := d.Decode(&m); err != nil || m == nil || d.More() {
-		return nil, false
+	if err := d.Decode(&m); err != nil {
+		return nil, err
 	}
-	return m, true
+	if m == nil {
+		return nil, errors.New("the body is not a JSON object")
+	}
+	return m, nil
 }
 
 func encodeObject(m map[string]any, fallback []byte) []byte {
@@ -88,35 +59,129 @@ func encodeObject(m map[string]any, fallback []byte) []byte {
 	return out
 }
 
-// normalizeResource fixes string booleans and Entra's manager string in a
-// POST or PUT body.
+// normalizeResource is prepareResourceMap on JSON text, for tests that
+// state the rewrites as JSON; a body it would refuse, or that is not a
+// JSON object, comes back unchanged. Requests never take this path: the
+// resource routes decode the body once and rewrite the decoded value.
 func normalizeResource(body []byte, rs *resourceSchema) []byte {
-	m, ok := decodeObject(body)
-	if !ok {
+	m, err := decodeObject(body)
+	if err != nil || prepareResourceMap(m, rs) != nil {
 		return body
 	}
-	for k, v := range m {
+	return encodeObject(m, body)
+}
+
+// prepareResourceMap fixes string booleans and Entra's manager string in
+// a decoded POST or PUT body, moves extension attributes sent without
+// their URN (Entra's "department", "manager") into their extension, and
+// refuses an attribute of a served schema that pbxgate does not store,
+// naming it. It changes m in place.
+func prepareResourceMap(m map[string]any, rs *resourceSchema) *apiError {
+	for _, k := range sortedKeys(m) {
+		v := m[k]
 		if urn := rs.schemaURN(k); urn != "" && urn != rs.core {
 			ext, ok := v.(map[string]any)
 			if !ok {
 				continue
 			}
-			for ek, ev := range ext {
-				if d := rs.lookup(urn, ek); d != nil {
-					ext[ek] = coerce(d, ev)
+			for _, ek := range sortedKeys(ext) {
+				d := rs.lookup(urn, ek)
+				if d == nil {
+					if ext[ek] == nil {
+						continue
+					}
+					return badRequest(typeInvalidValue, "%s:%s: %s", urn, ek, notStored)
 				}
+				ext[ek] = coerce(d, ext[ek])
 			}
 			continue
 		}
 		if d := rs.lookup("", k); d != nil {
 			m[k] = coerce(d, v)
+			continue
+		}
+		if isCommonAttr(k) || strings.HasPrefix(strings.ToLower(k), "urn:") || v == nil {
+			continue // common attributes; other vendors' extensions; nothing to store
+		}
+		if urn, d := rs.inExtension(k); d != nil {
+			ext, _ := m[urn].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+				m[urn] = ext
+			}
+			if _, set := ext[d.name]; !set {
+				ext[d.name] = coerce(d, v)
+			}
+			delete(m, k)
+			continue
+		}
+		return badRequest(typeInvalidValue, "%s: %s", k, notStored)
+	}
+	return nil
+}
+
+// notStored is the reason given for an attribute pbxgate refuses.
+const notStored = "pbxgate does not store this attribute (see /Schemas), so it refuses it rather than drop it"
+
+// unservedExtensions returns the schema URNs of a decoded POST, PUT or
+// PATCH body that this endpoint does not serve (Okta's urn:okta:...):
+// their attributes are ignored, and reported (see server.report).
+func unservedExtensions(m map[string]any, rs *resourceSchema) []string {
+	seen := map[string]bool{}
+	var out []string
+	note := func(key string) {
+		if !strings.HasPrefix(strings.ToLower(key), "urn:") || rs.schemaURN(key) != "" {
+			return
+		}
+		if urn, _ := rs.splitURNKey(key); urn != "" {
+			return
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, key)
 		}
 	}
-	return encodeObject(m, body)
+	for k, v := range m {
+		if !strings.EqualFold(k, "Operations") {
+			note(k)
+			continue
+		}
+		ops, _ := v.([]any)
+		for _, o := range ops {
+			om, _ := o.(map[string]any)
+			for ok, ov := range om {
+				switch strings.ToLower(ok) {
+				case "path":
+					if p, _ := ov.(string); p != "" {
+						note(strings.TrimSpace(p))
+					}
+				case "value":
+					if vm, ok := ov.(map[string]any); ok {
+						for vk := range vm {
+							note(vk)
+						}
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// isCommonAttr reports the attributes of every resource (RFC 7643 §3.1)
+// and the schemas list.
+func isCommonAttr(k string) bool {
+	switch strings.ToLower(k) {
+	case "schemas", "id", "externalid", "meta":
+		return true
+	}
+	return false
 }
 
 // coerce converts an IdP's loosely typed value into the type def declares.
-// Values it cannot convert are left for elimity to reject.
+// Values it cannot convert are left for the schema validation to reject
+// (resources.go).
 func coerce(def *attrDef, v any) any {
 	if v == nil || !def.multi {
 		return coerceOne(def, v)
@@ -169,25 +234,34 @@ func coerceOne(def *attrDef, v any) any {
 // a request without operations.
 func noOp() map[string]any { return map[string]any{"op": "add", "value": map[string]any{}} }
 
-// normalizePatch rewrites a PatchOp body (see the file comment).
+// normalizePatch is preparePatchMap on JSON text, for tests (see
+// normalizeResource).
 func normalizePatch(body []byte, rs *resourceSchema) []byte {
-	m, ok := decodeObject(body)
-	if !ok {
+	m, err := decodeObject(body)
+	if err != nil || preparePatchMap(m, rs) != nil {
 		return body
 	}
+	return encodeObject(m, body)
+}
+
+// preparePatchMap rewrites a decoded PatchOp body in place (see the file
+// comment); a path or key naming an attribute of a served schema that
+// pbxgate does not store is an invalidPath error naming it. A body that is
+// not a PatchOp is left for the validator.
+func preparePatchMap(m map[string]any, rs *resourceSchema) *apiError {
 	var opsKey string
 	var ops []any
 	for k, v := range m {
 		if strings.EqualFold(k, "Operations") {
 			list, ok := v.([]any)
 			if !ok {
-				return body
+				return nil
 			}
 			opsKey, ops = k, list
 		}
 	}
 	if opsKey == "" {
-		return body
+		return nil
 	}
 	out := make([]any, 0, len(ops))
 	for _, o := range ops {
@@ -196,14 +270,18 @@ func normalizePatch(body []byte, rs *resourceSchema) []byte {
 			out = append(out, o)
 			continue
 		}
-		out = append(out, normalizeOp(om, rs)...)
+		n, err := normalizeOp(om, rs)
+		if err != nil {
+			return err
+		}
+		out = append(out, n...)
 	}
 	delete(m, opsKey)
 	m["Operations"] = out
-	return encodeObject(m, body)
+	return nil
 }
 
-func normalizeOp(om map[string]any, rs *resourceSchema) []any {
+func normalizeOp(om map[string]any, rs *resourceSchema) ([]any, *apiError) {
 	var op, path string
 	var value any
 	hasValue, hasPath := false, false
@@ -212,13 +290,13 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 		case "op":
 			s, ok := v.(string)
 			if !ok {
-				return []any{om}
+				return []any{om}, nil
 			}
 			op = strings.ToLower(s)
 		case "path":
 			s, ok := v.(string)
 			if !ok {
-				return []any{om}
+				return []any{om}, nil
 			}
 			path, hasPath = strings.TrimSpace(s), true
 		case "value":
@@ -236,7 +314,7 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 		return o
 	}
 	if op != "add" && op != "replace" && op != "remove" {
-		return []any{om}
+		return []any{om}, nil
 	}
 
 	if hasPath && path != "" {
@@ -251,33 +329,36 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 					}
 				}
 				if len(removes) == 0 {
-					return []any{noOp()}
+					return []any{noOp()}, nil
 				}
-				return removes
+				return removes, nil
 			}
 			return normalizeOp(map[string]any{"op": op, "value": map[string]any{urn: value}}, rs)
 		}
-		newPath, def, drop := resolvePatchPath(rs, path)
+		newPath, def, drop, err := resolvePatchPath(rs, path)
+		if err != nil {
+			return nil, err
+		}
 		if drop {
-			return []any{noOp()}
+			return []any{noOp()}, nil
 		}
 		if op == "replace" && hasValue && value == nil {
-			return []any{build("remove", newPath, nil, false)}
+			return []any{build("remove", newPath, nil, false)}, nil
 		}
 		if l, ok := value.([]any); ok && op == "remove" && len(l) == 0 {
-			// Removing no values: elimity would turn the empty list into
-			// "no value", which removes the whole attribute.
-			return []any{noOp()}
+			// Removing no values: the validator turns the empty list
+			// into "no value", which removes the whole attribute.
+			return []any{noOp()}, nil
 		}
 		if hasValue && def != nil {
 			value = coerce(def, value)
 		}
-		return []any{build(op, newPath, value, hasValue)}
+		return []any{build(op, newPath, value, hasValue)}, nil
 	}
 
 	vm, ok := value.(map[string]any)
 	if !ok {
-		return []any{build(op, "", value, hasValue)}
+		return []any{build(op, "", value, hasValue)}, nil
 	}
 	// A path-less value: flatten extension containers into URN-prefixed
 	// keys, then fix each key like a path.
@@ -286,7 +367,7 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 		if urn := rs.schemaURN(k); urn != "" && urn != rs.core {
 			inner, ok := v.(map[string]any)
 			if !ok {
-				flat[k] = v // elimity rejects it
+				flat[k] = v // the validator rejects it
 				continue
 			}
 			for ik, iv := range inner {
@@ -299,7 +380,13 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 	var extra []any
 	clean := map[string]any{}
 	for k, v := range flat {
-		newKey, def, drop := resolvePatchPath(rs, k)
+		newKey, def, drop, err := resolvePatchPath(rs, k)
+		if err != nil {
+			if v == nil {
+				continue // nothing to store
+			}
+			return nil, err
+		}
 		if drop {
 			continue
 		}
@@ -318,60 +405,58 @@ func normalizeOp(om map[string]any, rs *resourceSchema) []any {
 	if len(clean) > 0 || len(extra) == 0 {
 		outOps = append(outOps, build(op, "", clean, true))
 	}
-	return append(outOps, extra...)
+	return append(outOps, extra...), nil
 }
 
 // resolvePatchPath resolves a PATCH path (or a key of a path-less value)
-// for normalisation. drop reports a path to ignore: an unknown extension
-// or an unsupported core attribute. def is the attribute the value is for,
-// shaped as the value must be (an element for a value-filtered path, the
-// sub-attribute for a sub-attribute path). Paths that do not parse are
-// returned unchanged for elimity to reject.
-func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *attrDef, drop bool) {
+// for normalisation. drop reports a path to ignore: an extension the
+// endpoint does not serve. An attribute of a served schema that pbxgate
+// does not store is an invalidPath error naming it. def is the attribute
+// the value is for, shaped as the value must be (an element for a
+// value-filtered path, the sub-attribute for a sub-attribute path). Paths
+// that do not parse are returned unchanged for the validator to reject.
+func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *attrDef, drop bool, err *apiError) {
 	urn, rest := rs.splitURNKey(path)
 	if urn == "" && strings.HasPrefix(strings.ToLower(path), "urn:") {
-		return path, nil, true // an extension we do not serve
+		return path, nil, true, nil // an extension we do not serve
 	}
-	p, err := filter.ParsePath([]byte(rest))
-	if err != nil {
-		return path, nil, false
+	p, perr := filter.ParsePath([]byte(rest))
+	if perr != nil {
+		return path, nil, false, nil
 	}
 	name := p.AttributePath.AttributeName
 	if p.AttributePath.URIPrefix != nil {
-		return path, nil, false // a URN we did not recognise; elimity decides
+		return path, nil, false, nil // a URN we did not recognise; the validator decides
 	}
 	if urn == "" || urn == rs.core {
-		if rs.ignored("", name) {
-			return path, nil, true
-		}
-		if rs.lookup(rs.core, name) == nil {
+		if rs.lookup(rs.core, name) == nil && !isCommonAttr(name) {
 			// Entra sends "manager" without the enterprise URN.
-			for _, ext := range rs.exts {
-				if rs.lookup(ext, name) != nil {
-					urn = ext
-					path = ext + ":" + rest
-					break
-				}
+			if ext, d := rs.inExtension(name); d != nil {
+				urn = ext
+				path = ext + ":" + rest
 			}
 		}
 	}
 	d := rs.lookup(urn, name)
 	if d == nil {
-		return path, nil, false
+		if isCommonAttr(name) && (urn == "" || urn == rs.core) {
+			return path, nil, false, nil
+		}
+		return "", nil, false, badRequest(typeInvalidPath, "%q: %s", path, notStored)
 	}
 	if sub := p.AttributePath.SubAttributeName(); sub != "" {
 		if sd := d.sub(sub); sd != nil {
-			return path, sd, false
+			return path, sd, false, nil
 		}
-		return path, nil, false
+		return "", nil, false, badRequest(typeInvalidPath, "%q: %s", path, notStored)
 	}
 	if p.ValueExpression != nil {
 		if sub := p.SubAttributeName(); sub != "" {
-			return path, d.sub(sub), false
+			return path, d.sub(sub), false, nil
 		}
 		one := *d
 		one.multi = false
-		return path, &one, false
+		return path, &one, false, nil
 	}
-	return path, d, false
+	return path, d, false, nil
 }

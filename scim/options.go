@@ -1,12 +1,16 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for Options.
@@ -14,6 +18,11 @@ const (
 	// DefaultMaxBodyBytes is the largest request body accepted (1 MiB);
 	// larger bodies are answered with 413.
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultBulkMaxOperations is the largest number of operations of a
+	// Bulk request.
+	DefaultBulkMaxOperations = 1000
+	// DefaultBulkMaxPayloadBytes is the largest Bulk request body (4 MiB).
+	DefaultBulkMaxPayloadBytes = 4 << 20
 	// DefaultRatePerSecond is the sustained number of requests per second
 	// each token may make. Entra ID asks for at least 25 per tenant.
 	DefaultRatePerSecond = 50
@@ -49,6 +58,39 @@ type Options struct {
 	// Now is the clock of the rate limiter; nil means time.Now. Tests set
 	// it.
 	Now func() time.Time
+
+	// BulkMaxOperations is the largest number of operations in a Bulk
+	// request (advertised as bulk.maxOperations); more get 413. 0 means
+	// DefaultBulkMaxOperations.
+	BulkMaxOperations int
+
+	// BulkMaxPayloadBytes is the largest Bulk request body in bytes
+	// (advertised as bulk.maxPayloadSize); larger ones get 413. It
+	// replaces MaxBodyBytes for /Bulk; each operation's data is still
+	// held to MaxBodyBytes. 0 means DefaultBulkMaxPayloadBytes.
+	BulkMaxPayloadBytes int64
+
+	// Registerer, when set, receives the handler's metrics:
+	// pbxgate_scim_skipped_values_total{attribute} counts attribute values
+	// a request carried that were skipped rather than refused (see the
+	// package documentation). nil registers nothing.
+	Registerer prometheus.Registerer
+	// AuthThrottle throttles failed authentications per client address
+	// and token id, answering 429 before the next token is checked; nil
+	// uses one with the defaults of internal/authguard (30 failures a
+	// minute after a burst of 20), logging to Logger. A program serving
+	// several endpoints shares one between them.
+	AuthThrottle AuthThrottle
+}
+
+// AuthThrottle throttles failed bearer-token authentications; see
+// Options.AuthThrottle.
+type AuthThrottle interface {
+	// Blocked reports whether the request's client or token id has failed
+	// too often, and for how long.
+	Blocked(r *http.Request, bearer, endpoint string) (bool, time.Duration)
+	// Failed records a failed authentication.
+	Failed(ctx context.Context, r *http.Request, bearer, endpoint string)
 }
 
 // RateLimit is a token bucket per API token: Burst requests at once, then
@@ -82,6 +124,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.MaxBodyBytes < 0 {
 		problems = append(problems, fmt.Sprintf("maxBodyBytes: must not be negative, got %d", o.MaxBodyBytes))
 	}
+	if o.BulkMaxOperations < 0 {
+		problems = append(problems, fmt.Sprintf("bulkMaxOperations: must not be negative, got %d", o.BulkMaxOperations))
+	}
+	if o.BulkMaxPayloadBytes < 0 {
+		problems = append(problems, fmt.Sprintf("bulkMaxPayloadBytes: must not be negative, got %d", o.BulkMaxPayloadBytes))
+	}
 	if o.RateLimit.Burst < 0 {
 		problems = append(problems, fmt.Sprintf("rateLimit.burst: must not be negative, got %d", o.RateLimit.Burst))
 	}
@@ -93,6 +141,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.BulkMaxOperations == 0 {
+		o.BulkMaxOperations = DefaultBulkMaxOperations
+	}
+	if o.BulkMaxPayloadBytes == 0 {
+		o.BulkMaxPayloadBytes = DefaultBulkMaxPayloadBytes
 	}
 	if o.RateLimit.PerSecond == 0 {
 		o.RateLimit.PerSecond = DefaultRatePerSecond

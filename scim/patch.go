@@ -17,7 +17,8 @@ import (
 // complex). The handlers convert a stored object to this form, apply the
 // operations and convert it back, the same path a PUT takes.
 //
-// elimity has already parsed the operations: ops are lower-case, paths are
+// The operations have been validated (resources.go, patchValidator, with
+// elimity's schema and path validators): ops are lower-case, paths are
 // parsed and valid for the schema, values are type-checked (complex values
 // carry canonical sub-attribute names), remove has a path. Keys of a
 // path-less value are raw attribute paths ("name.givenName",
@@ -25,9 +26,11 @@ import (
 //
 // Deliberate choices where RFC 7644 leaves room or IdPs need it:
 //   - add or replace with a value filter that matches nothing creates the
-//     element when the filter is a conjunction of eq comparisons
-//     (emails[type eq "work"].value: Entra ID sends that to set a work
-//     address that does not exist yet); other filters fail with noTarget.
+//     element when the filter is type eq "...", optionally and primary eq
+//     true/false (emails[type eq "work"].value: Entra ID and Okta send
+//     that to set a work address that does not exist yet; see upsertForm);
+//     every other filter, value eq "..." included, fails with noTarget as
+//     RFC 7644 §3.5.2.3 says.
 //   - remove with a value filter that matches nothing succeeds (IdPs retry
 //     removals).
 //   - add of a value already present (same value sub-attribute) merges
@@ -167,8 +170,8 @@ func (p *patcher) applyPath(op string, path filter.Path, value any) error {
 		return err
 	}
 	if value == nil && op != "remove" {
-		// elimity hands an empty list over as nil (nulls were made
-		// removes by the normaliser): replace with [] clears the
+		// The validator hands an empty list over as nil (nulls were
+		// made removes by the normaliser): replace with [] clears the
 		// attribute, add of [] adds nothing.
 		if op == "add" {
 			return nil
@@ -313,6 +316,18 @@ func (p *patcher) subAttr(op string, c map[string]any, t target, value any) erro
 		obj = map[string]any{}
 		c[t.def.name] = obj
 	}
+	if t.sub.multi && op == "add" {
+		// Add to a multi-valued sub-attribute (ipRestriction.allowed)
+		// appends the values it does not hold yet (RFC 7644 §3.5.2.1).
+		list := asList(obj[t.sub.name])
+		for _, v := range asList(value) {
+			if !containsValue(t.sub, list, v) {
+				list = append(list, v)
+			}
+		}
+		obj[t.sub.name] = list
+		return nil
+	}
 	obj[t.sub.name] = value
 	return nil
 }
@@ -388,7 +403,7 @@ func (p *patcher) filtered(op string, c map[string]any, t target, value any) err
 	}
 	if len(matches) == 0 {
 		base, ok := eqConstraints(t.expr, d)
-		if !ok {
+		if !ok || !upsertForm(base) {
 			return badRequest(typeNoTarget, "no value of %q matches %q", d.name, t.name)
 		}
 		if t.sub != nil {
@@ -666,6 +681,24 @@ func compareElement(v any, sd *attrDef, op string, want any) (bool, error) {
 		return false, fmt.Errorf("unknown operator %q", op)
 	}
 	return false, fmt.Errorf("%s cannot be compared with %s", sd.name, describeValue(want))
+}
+
+// upsertForm reports whether a filter's constraints are the form Entra and
+// Okta send to create a value that does not exist yet: type eq "..."
+// (emails[type eq "work"].value, phoneNumbers[type eq "mobile"].value,
+// addresses[type eq "work"].streetAddress), optionally with primary eq
+// true or false. Any other filter that matches nothing is noTarget (RFC
+// 7644 §3.5.2.3).
+func upsertForm(c map[string]any) bool {
+	if _, ok := c["type"]; !ok {
+		return false
+	}
+	for k := range c {
+		if k != "type" && k != "primary" {
+			return false
+		}
+	}
+	return true
 }
 
 // eqConstraints returns the element a conjunction of eq comparisons

@@ -234,8 +234,3 @@ func TestUserMapRoundTrip(t *testing.T) {
 	assert.NotContains(t, attrs, "externalId")
 	assert.NotContains(t, attrs, EnterpriseUserSchema)
 }
-
-func TestSetItemsPerPage(t *testing.T) {
-	in := []byte(`{"Resources":[{"x":"\"itemsPerPage\":5"}],"itemsPerPage":100,"schemas":["s"],"startIndex":1,"totalResults":1}`)
-	assert.Equal(t, `{"Resources":[{"x":"\"itemsPerPage\":5"}],"itemsPerPage":1,"schemas":["s"],"startIndex":1,"totalResults":1}`, string(setItemsPerPage(in, 1)))
-}

@@ -487,11 +487,11 @@ func TestRFC7644(t *testing.T) {
 			},
 		},
 		{
-			name: "§3.7 bulk is not supported (501)",
+			name: "§3.7 a BulkRequest without operations is 400 (Bulk itself: bulk_test.go)",
 			setup: func(t *testing.T, s *scimtest.Server) scimtest.Request {
 				return scimtest.Request{Method: "POST", Path: "/Bulk", Body: "{}"}
 			},
-			check: func(t *testing.T, s *scimtest.Server, r *scimtest.Response) { requireError(t, r, 501, "") },
+			check: func(t *testing.T, s *scimtest.Server, r *scimtest.Response) { requireError(t, r, 400, "invalidSyntax") },
 		},
 		{
 			name: "§3.9 attributes applies to the response of a POST",
@@ -597,7 +597,8 @@ func TestRFC7644(t *testing.T) {
 				for _, f := range []string{"patch", "filter", "sort", "etag", "changePassword"} {
 					assert.Equal(t, true, get(m, f, "supported"), f)
 				}
-				assert.Equal(t, false, get(m, "bulk", "supported"))
+				assert.Equal(t, true, get(m, "bulk", "supported"))
+				assert.Equal(t, float64(scim.DefaultBulkMaxOperations), get(m, "bulk", "maxOperations"))
 				assert.Equal(t, float64(1000), get(m, "filter", "maxResults"))
 				assert.Equal(t, "oauthbearertoken", get(m, "authenticationSchemes", 0, "type"))
 			},
@@ -666,7 +667,7 @@ func TestSchemasListEveryMappedAttribute(t *testing.T) {
 			assert.True(t, attrs[urn][n], "%s:%s missing from /Schemas", urn, n)
 		}
 	}
-	assert.False(t, attrs[userSchemaURN]["addresses"], "unsupported attributes are not advertised")
+	assert.False(t, attrs[userSchemaURN]["ims"], "unsupported attributes are not advertised")
 	// Each schema can be read on its own too.
 	r = s.Do(scimtest.Request{Method: "GET", Path: "/Schemas/" + pbxSchemaURN})
 	requireStatus(t, 200, r)

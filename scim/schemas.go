@@ -5,6 +5,8 @@ import (
 
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
 // Schema URNs served by the endpoint. The core and enterprise URNs are the
@@ -49,10 +51,37 @@ func canonical(name, description string, values ...string) schema.SimpleParams {
 
 func simple(p schema.SimpleParams) schema.CoreAttribute { return schema.SimpleCoreAttribute(p) }
 
+// plainMulti is a multi-valued attribute with RFC 7643's value, display,
+// type and primary sub-attributes (photos, roles, entitlements), stored as
+// a []pbxusers.Attribute.
+func plainMulti(name, description string, types ...string) schema.CoreAttribute {
+	value := str("value", "The value.")
+	if name == "photos" {
+		value = schema.SimpleReferenceParams(schema.ReferenceParams{Name: "value", ReferenceTypes: []schema.AttributeReferenceType{schema.AttributeReferenceTypeExternal}, Description: desc("The URL of the picture.")})
+	}
+	return schema.ComplexCoreAttribute(schema.ComplexParams{
+		Name: name, MultiValued: true, Description: desc(description),
+		SubAttributes: []schema.SimpleParams{
+			value,
+			str("display", "A label for display."),
+			canonical("type", "The kind of value.", types...),
+			boolean("primary", "Whether this is the primary value."),
+		},
+	})
+}
+
+func notificationNames() []string {
+	out := make([]string, len(pbxusers.Notifications))
+	for i, n := range pbxusers.Notifications {
+		out[i] = string(n)
+	}
+	return out
+}
+
 // userSchema is the subset of the RFC 7643 User schema that pbxusers stores.
-// Attributes of the RFC that are not listed (addresses, ims, photos,
-// entitlements, roles, x509Certificates, profileUrl, userType) are ignored
-// on input.
+// Attributes of the RFC that are not listed (ims, x509Certificates,
+// profileUrl, userType) are refused on input with 400 invalidValue (or
+// invalidPath in a PATCH), naming them, rather than dropped.
 func userSchema() schema.Schema {
 	return schema.Schema{
 		ID:          UserSchema,
@@ -61,7 +90,7 @@ func userSchema() schema.Schema {
 		Attributes: []schema.CoreAttribute{
 			simple(schema.SimpleStringParams(schema.StringParams{
 				Name: "userName", Required: true, Uniqueness: schema.AttributeUniquenessServer(),
-				Description: desc("Unique login of the user, case-insensitive. REQUIRED."),
+				Description: desc("Unique login of the user, case-insensitive. REQUIRED. It identifies the user: a missing or taken userName refuses the request (400, 409 uniqueness)."),
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name:        "name",
@@ -78,11 +107,11 @@ func userSchema() schema.Schema {
 			simple(str("displayName", "The name of the user, suitable for display.")),
 			simple(str("nickName", "The casual way to address the user.")),
 			simple(str("title", "The user's title, e.g. 'Vice President'.")),
-			simple(str("preferredLanguage", "The user's language as a BCP 47 tag, e.g. 'en-US'. Same value as locale.")),
-			simple(str("locale", "The user's locale as a BCP 47 tag, e.g. 'en-US'. Same value as preferredLanguage.")),
-			simple(str("timezone", "The user's IANA time zone, e.g. 'Europe/Berlin'.")),
+			simple(str("preferredLanguage", "The user's language as a BCP 47 tag, e.g. 'en-US'. Same value as locale. A value that is not a tag is skipped (logged) and the stored language stays.")),
+			simple(str("locale", "The user's locale as a BCP 47 tag, e.g. 'en-US'. Same value as preferredLanguage. A value that is not a tag is skipped (logged) and the stored language stays.")),
+			simple(str("timezone", "The user's IANA time zone, e.g. 'Europe/Berlin'. An unknown zone is skipped (logged) and the stored zone stays.")),
 			simple(schema.SimpleBooleanParams(schema.BooleanParams{
-				Name: "active", Description: desc("Whether the user may log in and receive calls. Inactive users keep everything."),
+				Name: "active", Description: desc("Whether the user may log in and receive calls. Inactive users keep everything. The strings \"True\" and \"False\" are accepted."),
 			})),
 			simple(schema.SimpleStringParams(schema.StringParams{
 				Name: "password", Mutability: schema.AttributeMutabilityWriteOnly(), Returned: schema.AttributeReturnedNever(),
@@ -90,7 +119,7 @@ func userSchema() schema.Schema {
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "emails", MultiValued: true,
-				Description: desc("Email addresses, unique within the tenant (case-insensitive). At most one is primary."),
+				Description: desc("Email addresses, unique within the tenant (case-insensitive). A value that is not an address, a repeated address or a second primary is skipped (logged); an address with non-ASCII characters is refused with 400 because mail to it cannot be sent."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", Description: desc("The address."), Uniqueness: schema.AttributeUniquenessServer()}),
 					canonical("type", "The kind of address.", "work", "home", "other"),
@@ -99,13 +128,30 @@ func userSchema() schema.Schema {
 			}),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "phoneNumbers", MultiValued: true,
-				Description: desc("Phone numbers, stored in E.164 form; national numbers are read with the tenant's region and tel: URIs are accepted."),
+				Description: desc("Phone numbers, stored in E.164 form; national numbers are read with the tenant's region and tel: URIs are accepted. A number that does not parse (a national number on a tenant without a region) is skipped as not dialable (logged), never a reason to refuse the request."),
 				SubAttributes: []schema.SimpleParams{
 					str("value", "The number."),
 					canonical("type", "The kind of number.", "work", "mobile", "home", "fax", "other"),
 					boolean("primary", "Whether this is the primary number."),
 				},
 			}),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name: "addresses", MultiValued: true,
+				Description: desc("Postal addresses, stored as sent. At most one is primary."),
+				SubAttributes: []schema.SimpleParams{
+					str("formatted", "The full address, for display."),
+					str("streetAddress", "The street, house number and so on."),
+					str("locality", "The city or locality."),
+					str("region", "The state or region."),
+					str("postalCode", "The postal code."),
+					str("country", "The country, an ISO 3166-1 alpha-2 code such as 'DE' (stored as sent)."),
+					canonical("type", "The kind of address.", "work", "home", "other"),
+					boolean("primary", "Whether this is the primary address."),
+				},
+			}),
+			plainMulti("photos", "URLs of pictures of the user, stored as sent; the phone system does not fetch them.", "photo", "thumbnail"),
+			plainMulti("entitlements", "The identity provider's entitlements of the user, stored as sent; they grant nothing in the phone system."),
+			plainMulti("roles", "The identity provider's roles of the user, stored as sent; they grant nothing in the phone system (its access level is the PBX extension's role, rights come from profiles)."),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "groups", MultiValued: true, Mutability: schema.AttributeMutabilityReadOnly(),
 				Description: desc("The groups (teams) the user belongs to. Change membership through /Groups."),
@@ -135,7 +181,7 @@ func enterpriseSchema() schema.Schema {
 			simple(str("department", "The name of a department.")),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name:        "manager",
-				Description: desc("The user's manager, a user of the same tenant."),
+				Description: desc("The user's manager, a user of the same tenant, by id or externalId (Entra sends a plain string). A manager that names nobody (yet) is skipped (logged) and the stored manager stays."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Description: desc("The id of the manager's User resource.")}),
 					schema.SimpleReferenceParams(schema.ReferenceParams{Name: "$ref", ReferenceTypes: []schema.AttributeReferenceType{enterpriseMgrRef}, Description: desc("The URI of the manager's User resource.")}),
@@ -173,7 +219,7 @@ func userExtensionSchema() schema.Schema {
 			simple(canonical("role", "The access level in the phone system's portals.", "user", "agent", "supervisor", "admin", "owner")),
 			simple(schema.SimpleStringParams(schema.StringParams{
 				Name: "profiles", MultiValued: true,
-				Description: desc("Permission profiles by name (case-insensitive), highest precedence first."),
+				Description: desc("Permission profiles by name (case-insensitive), highest precedence first. A name that is no profile of the tenant refuses the request (400): it is a reference pbxgate cannot keep."),
 			})),
 			simple(canonical("recording", "When the user's calls are recorded.", "never", "always", "on_demand")),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
@@ -201,6 +247,36 @@ func userExtensionSchema() schema.Schema {
 				},
 			}),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name: "customFields", MultiValued: true,
+				Description: desc("Free named fields of the user (at most 50; names of 1–64 characters, values up to 1000), one element per name."),
+				SubAttributes: []schema.SimpleParams{
+					schema.SimpleStringParams(schema.StringParams{Name: "name", CaseExact: true, Description: desc("The field's name, unique within the user.")}),
+					str("value", "The field's value."),
+				},
+			}),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name:        "ipRestriction",
+				Description: desc("The addresses the user may log in from."),
+				SubAttributes: []schema.SimpleParams{
+					boolean("enabled", "Whether logins are limited to the allowed addresses; needs at least one."),
+					schema.SimpleStringParams(schema.StringParams{Name: "allowed", MultiValued: true, Description: desc("IP addresses or CIDR prefixes, e.g. '10.0.0.0/8', stored normalised.")}),
+				},
+			}),
+			simple(schema.SimpleStringParams(schema.StringParams{
+				Name: "notifications", MultiValued: true, CanonicalValues: notificationNames(),
+				Description: desc("The notification topics the user gets by email."),
+			})),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
+				Name: "queues", MultiValued: true,
+				Description: desc("The call queues the user answers for. An id that is no call queue of the tenant refuses the request (400)."),
+				SubAttributes: []schema.SimpleParams{
+					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Description: desc("The id of the call queue (a system user of the tenant).")}),
+					schema.SimpleNumberParams(schema.NumberParams{Name: "priority", Type: schema.AttributeTypeInteger(), Description: desc("The tier in the queue's dispatch, 0 or more; lower rings first.")}),
+					boolean("defaultOutbound", "The queue used for outbound calls made with no queue selected; at most one."),
+				},
+			}),
+			simple(boolean("mustChangePassword", "Whether the user must change the password at the next login. Left unchanged when not sent.")),
+			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name:        "routing",
 				Description: desc("How calls to the user are answered."),
 				SubAttributes: []schema.SimpleParams{
@@ -213,8 +289,7 @@ func userExtensionSchema() schema.Schema {
 	}
 }
 
-// groupSchema is the RFC 7643 Group schema without members' display (not
-// returned) and with User members only.
+// groupSchema is the RFC 7643 Group schema with User members only.
 func groupSchema() schema.Schema {
 	immutable := schema.AttributeMutabilityImmutable()
 	return schema.Schema{
@@ -228,10 +303,11 @@ func groupSchema() schema.Schema {
 			})),
 			schema.ComplexCoreAttribute(schema.ComplexParams{
 				Name: "members", MultiValued: true,
-				Description: desc("The users in the group. Nested groups are not supported."),
+				Description: desc("The users in the group. Nested groups are not supported. A member that is no user of the tenant refuses the request (400) and nothing of it is saved."),
 				SubAttributes: []schema.SimpleParams{
 					schema.SimpleStringParams(schema.StringParams{Name: "value", CaseExact: true, Mutability: immutable, Description: desc("The member's user id.")}),
 					schema.SimpleReferenceParams(schema.ReferenceParams{Name: "$ref", Mutability: immutable, ReferenceTypes: []schema.AttributeReferenceType{"User"}, Description: desc("The member's URI.")}),
+					schema.SimpleStringParams(schema.StringParams{Name: "display", Mutability: schema.AttributeMutabilityReadOnly(), Description: desc("The member's display name (its displayName, else given and family name, else nickName, else userName). Ignored on input.")}),
 					schema.SimpleStringParams(schema.StringParams{Name: "type", Mutability: immutable, CanonicalValues: []string{"User"}, Description: desc("Always 'User'.")}),
 				},
 			}),
@@ -255,10 +331,9 @@ func groupExtensionSchema() schema.Schema {
 }
 
 // unsupportedUserAttrs are RFC 7643 User attributes pbxgate does not store.
-// Input for them is ignored, as for attributes of unknown extensions.
+// Input for them is refused, naming them (see refuseUnstored).
 var unsupportedUserAttrs = map[string]bool{
-	"addresses": true, "ims": true, "photos": true, "entitlements": true, "roles": true,
-	"x509certificates": true, "profileurl": true, "usertype": true,
+	"ims": true, "x509certificates": true, "profileurl": true, "usertype": true,
 }
 
 // attrDef is an attribute of a schema as the PATCH engine, the filter
@@ -349,9 +424,15 @@ func (rs *resourceSchema) lookup(urn, name string) *attrDef {
 	return m[strings.ToLower(name)]
 }
 
-// ignored reports whether input for a core attribute is dropped silently.
-func (rs *resourceSchema) ignored(urn, name string) bool {
-	return (urn == "" || strings.EqualFold(urn, rs.core)) && rs.unknown[strings.ToLower(name)]
+// inExtension finds an attribute of an extension by its bare name (Entra
+// sends "manager" and "department" without the enterprise URN).
+func (rs *resourceSchema) inExtension(name string) (string, *attrDef) {
+	for _, ext := range rs.exts {
+		if d := rs.lookup(ext, name); d != nil {
+			return ext, d
+		}
+	}
+	return "", nil
 }
 
 // splitURNKey splits a key such as

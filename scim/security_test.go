@@ -1,9 +1,12 @@
 package scim_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pbxgate/pbxgate/internal/authguard"
+	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/scim/scimtest"
 )
@@ -54,8 +59,32 @@ func allRoutes(uid, gid string) []route {
 // TestAuthentication sends every route with no token, malformed and wrong
 // tokens, a revoked token and another scheme: all are 401 in the SCIM
 // error format, and nothing changes.
+// TestAuthFailuresThrottled: after a burst of failed authentications from
+// one address, the next request gets 429 with Retry-After before its token
+// is checked, whatever it presents; each failure is logged with the token
+// id, never the secret.
+func TestAuthFailuresThrottled(t *testing.T) {
+	var logs bytes.Buffer
+	s := scimtest.MustStart(t, scim.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	codes := map[int]int{}
+	for i := 0; i < authguard.DefaultBurst+5; i++ {
+		resp := s.Do(scimtest.Request{Method: "GET", Path: "/Users", Token: "pbxg_guessedid.guess" + strconv.Itoa(i)})
+		codes[resp.Status]++
+		if resp.Status == http.StatusTooManyRequests {
+			assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, map[int]int{401: authguard.DefaultBurst, 429: 5}, codes)
+	resp := s.Do(scimtest.Request{Method: "GET", Path: "/Users"})
+	assert.Equal(t, http.StatusTooManyRequests, resp.Status, "the address is throttled")
+	assert.Contains(t, logs.String(), "token_id=guessedid")
+	assert.NotContains(t, logs.String(), "guess1")
+}
+
 func TestAuthentication(t *testing.T) {
-	s := scimtest.MustStart(t, scim.Options{})
+	// Every route with every kind of bad token: far more failures than
+	// the throttle allows, which TestAuthFailuresThrottled covers.
+	s := scimtest.MustStart(t, scim.Options{AuthThrottle: authguard.New(authguard.Options{PerMinute: -1})})
 	uid := s.MustCreateUser("owner@example.com")
 	gid := s.MustCreateGroup("Owners", uid)
 	revoked := s.MustToken(s.Tenant, "revoked")
@@ -93,6 +122,26 @@ func TestAuthentication(t *testing.T) {
 	requireStatus(t, 200, r)
 	assert.Equal(t, `W/"1"`, r.Header.Get("ETag"))
 	requireStatus(t, 200, s.Do(scimtest.Request{Method: "GET", Path: "/Groups/" + gid}))
+}
+
+// TestAdminTokenRefused sends every route with a valid token of the
+// tenant whose scope is admin or operator: each is 403, nothing changes.
+func TestAdminTokenRefused(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{})
+	uid := s.MustCreateUser("owner@example.com")
+	gid := s.MustCreateGroup("Owners", uid)
+	for _, scope := range []pbxusers.TokenScope{pbxusers.ScopeAdmin, pbxusers.ScopeOperator} {
+		tok, _, err := s.Dir.CreateScopedToken(context.Background(), s.Tenant, string(scope), scope)
+		require.NoError(t, err)
+		for _, rt := range allRoutes(uid, gid) {
+			r := s.Do(scimtest.Request{Method: rt.method, Path: rt.path, Body: rt.body, Token: tok})
+			e := requireError(t, r, 403, "")
+			assert.Contains(t, e["detail"], `scope "`+string(scope)+`"`, "%s %s", rt.method, rt.path)
+		}
+	}
+	r := s.Do(scimtest.Request{Method: "GET", Path: "/Users/" + uid})
+	requireStatus(t, 200, r)
+	assert.Equal(t, `W/"1"`, r.Header.Get("ETag"))
 }
 
 // TestTenantIsolation uses a valid token of another tenant: resources of
@@ -254,4 +303,22 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	m := requireError(t, r, r.Status, "")
 	assert.Contains(t, []string{"internal server error", "the service is busy; retry later"}, m["detail"])
 	assert.NotContains(t, strings.ToLower(string(r.Body)), "sql")
+}
+
+// TestStrictJSON: a body with invalid UTF-8, a duplicate key or data after
+// the object is 400 invalidSyntax, never stored as something else.
+func TestStrictJSON(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{})
+	base := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com"`
+	for name, body := range map[string]string{
+		"invalid UTF-8": `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada` + "\xff" + `@example.com"}`,
+		"duplicate key": base + `,"userName":"eve@example.com"}`,
+		"trailing data": base + `} {"x":1}`,
+	} {
+		resp := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: body})
+		assert.Equal(t, http.StatusBadRequest, resp.Status, name)
+		assert.Contains(t, string(resp.Body), `"scimType":"invalidSyntax"`, name)
+	}
+	resp := s.Do(scimtest.Request{Method: "GET", Path: "/Users"})
+	assert.Contains(t, string(resp.Body), `"totalResults":0`, "nothing was stored")
 }

@@ -1,20 +1,22 @@
 package scim
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/elimity-com/scim"
-	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pbxgate/pbxgate/internal/authguard"
+	"github.com/pbxgate/pbxgate/internal/ratelimit"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -41,9 +43,13 @@ type server struct {
 	dir     *pbxusers.Directory
 	opts    Options
 	log     *slog.Logger
-	limit   *limiter
+	limit   *ratelimit.Limiter
+	authThr AuthThrottle
 	elimity scim.Server
 	rt      *router
+	// skipped counts skipped attribute values by attribute; nil without
+	// Options.Registerer.
+	skipped *prometheus.CounterVec
 }
 
 // New returns the SCIM 2.0 endpoint over dir: an http.Handler serving
@@ -60,7 +66,20 @@ func New(dir *pbxusers.Directory, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{dir: dir, opts: opts, log: opts.Logger.With("component", "scim")}
-	s.limit = newLimiter(opts.RateLimit, opts.Now)
+	s.limit = ratelimit.New(ratelimit.Config{PerSecond: opts.RateLimit.PerSecond, Burst: opts.RateLimit.Burst, Now: opts.Now})
+	s.authThr = opts.AuthThrottle
+	if s.authThr == nil {
+		s.authThr = authguard.New(authguard.Options{Logger: s.log, Now: opts.Now})
+	}
+	if opts.Registerer != nil {
+		s.skipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pbxgate_scim_skipped_values_total",
+			Help: "Attribute values of SCIM requests that were skipped (and logged) instead of refusing the request.",
+		}, []string{"attribute"})
+		if err := opts.Registerer.Register(s.skipped); err != nil {
+			return nil, fmt.Errorf("scim: register metrics: %w", err)
+		}
+	}
 	s.rt = &router{routes: map[string]http.HandlerFunc{}}
 	for _, m := range []mounter{&usersHandler{s: s}, &groupsHandler{s: s}, &serviceProviderConfig{s: s}} {
 		m.Mount(s.rt)
@@ -86,19 +105,10 @@ type request struct {
 	tenant string
 	token  pbxusers.APIToken
 
-	// filter is the raw filter taken out of the query or search body
-	// before elimity sees it (see extractFilter).
+	// filter is the raw filter of the query (GET) or the search body
+	// (POST .search), which filter.go parses.
 	filter    string
 	hasFilter bool
-
-	// failure, when set by a handler, replaces whatever elimity writes.
-	failure *apiError
-	// header holds extra response headers (ETag on a 204).
-	header http.Header
-	// itemsPerPage, when ≥ 0, replaces the value elimity writes into a
-	// ListResponse (it writes the requested count instead of the number of
-	// resources returned).
-	itemsPerPage int
 }
 
 type stateKey struct{}
@@ -107,16 +117,7 @@ func state(r *http.Request) *request {
 	if st, ok := r.Context().Value(stateKey{}).(*request); ok {
 		return st
 	}
-	return &request{itemsPerPage: -1}
-}
-
-// fail records err as the response and returns the error the resource
-// handler gives elimity. elimity then writes a 500 that the response writer
-// replaces with the recorded error.
-func (s *server) fail(r *http.Request, err error) error {
-	st := state(r)
-	st.failure = s.toAPIError(r.Context(), err)
-	return scimerrors.ScimErrorInternal
+	return &request{}
 }
 
 // routeKind classifies a path below Prefix.
@@ -129,12 +130,18 @@ const (
 	routeItem
 	routeDiscovery
 	routeSPC
+	routeBulk
 	routeNotImplemented
 )
 
 type route struct {
-	kind  routeKind
-	rs    *resourceSchema
+	kind routeKind
+	rs   *resourceSchema
+	// typ is the resource type of a resource route.
+	typ *scim.ResourceType
+	// path is the canonical path below Prefix, when it differs from the
+	// request's (a collection with a trailing slash).
+	path  string
 	allow []string
 }
 
@@ -144,29 +151,37 @@ func (s *server) classify(p string) route {
 		return route{kind: routeSPC, allow: []string{http.MethodGet}}
 	case p == "/Schemas", strings.HasPrefix(p, "/Schemas/"), p == "/ResourceTypes", strings.HasPrefix(p, "/ResourceTypes/"):
 		return route{kind: routeDiscovery, allow: []string{http.MethodGet}}
-	case p == "" || p == "/" || p == "/.search" || p == "/Bulk" || p == "/Me" || strings.HasPrefix(p, "/Me/"):
+	case p == "/Bulk":
+		return route{kind: routeBulk, allow: []string{http.MethodPost}}
+	case p == "" || p == "/" || p == "/.search" || p == "/Me" || strings.HasPrefix(p, "/Me/"):
 		return route{kind: routeNotImplemented}
 	}
-	for _, rt := range s.rt.resourceTypes {
+	for i := range s.rt.resourceTypes {
+		rt := &s.rt.resourceTypes[i]
+		if p == rt.Endpoint+"/" {
+			// A collection with a trailing slash (issue 16) is the
+			// collection, not the resource with the empty id.
+			p = rt.Endpoint
+		}
 		rs := usersSchema
 		if rt.Endpoint == "/Groups" {
 			rs = groupsSchema
 		}
 		switch {
 		case p == rt.Endpoint:
-			return route{kind: routeList, rs: rs, allow: []string{http.MethodGet, http.MethodPost}}
+			return route{kind: routeList, rs: rs, typ: rt, path: p, allow: []string{http.MethodGet, http.MethodPost}}
 		case p == rt.Endpoint+"/.search":
-			return route{kind: routeSearch, rs: rs, allow: []string{http.MethodPost}}
+			return route{kind: routeSearch, rs: rs, typ: rt, allow: []string{http.MethodPost}}
 		case strings.HasPrefix(p, rt.Endpoint+"/") && len(p) > len(rt.Endpoint)+1:
-			return route{kind: routeItem, rs: rs, allow: []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete}}
+			return route{kind: routeItem, rs: rs, typ: rt, allow: []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete}}
 		}
 	}
 	return route{}
 }
 
 func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	st := &request{itemsPerPage: -1}
-	w := &responseWriter{ResponseWriter: rw, st: st}
+	st := &request{}
+	w := &headerTracker{ResponseWriter: rw}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -175,35 +190,67 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if !w.wrote {
-				st.failure = nil
 				writeError(rw, errorf(http.StatusInternalServerError, "", "internal server error"))
 			}
 		}
 	}()
 	if err := s.serve(w, r, st); err != nil {
-		writeError(w.ResponseWriter, err)
-		w.wrote = true
+		writeError(w, err)
 	}
 }
 
+// headerTracker records whether the response has started, so that a
+// panic is answered with a 500 only when nothing was written yet. It
+// changes nothing that passes through it.
+type headerTracker struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *headerTracker) WriteHeader(code int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *headerTracker) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
 // serve runs the middleware; a returned error is written as the response.
-func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiError {
+func (s *server) serve(w http.ResponseWriter, r *http.Request, st *request) *apiError {
 	sub, ok := strings.CutPrefix(r.URL.Path, Prefix)
 	if !ok || (sub != "" && sub[0] != '/') {
 		return errorf(http.StatusNotFound, "", "no such endpoint; the SCIM endpoint is %s", Prefix)
 	}
-	ctx := r.Context()
 
-	// Authentication: the tenant comes from the token only.
+	// Authentication, before anything of the body is read: the tenant
+	// comes from the token only. A client or token id that failed too
+	// often is refused before its token is checked.
+	bearer := bearerToken(r)
+	if blocked, wait := s.authThr.Blocked(r, bearer, "scim"); blocked {
+		return &apiError{status: http.StatusTooManyRequests, detail: "too many failed authentications; retry later",
+			retryAfter: retrySeconds(wait)}
+	}
 	tok, err := s.authenticate(r)
 	if err != nil {
+		if err.status == http.StatusUnauthorized {
+			s.authThr.Failed(r.Context(), r, bearer, "scim")
+		}
 		return err
 	}
-	if ok, retry := s.limit.allow(tok.ID); !ok {
-		return &apiError{status: http.StatusTooManyRequests, detail: "too many requests for this token; retry later", retryAfter: retry}
+	if ok, wait := s.limit.Allow(tok.ID); !ok {
+		return &apiError{status: http.StatusTooManyRequests, detail: "too many requests for this token; retry later", retryAfter: retrySeconds(wait)}
 	}
 	st.tenant, st.token = tok.TenantID, tok
+	return s.route(w, r, st, sub)
+}
 
+// route serves an authenticated request for path sub (below Prefix); a
+// returned error is written as the response. Bulk operations come here
+// too, each as a request of its own.
+func (s *server) route(w http.ResponseWriter, r *http.Request, st *request, sub string) *apiError {
+	ctx, tok := r.Context(), st.token
 	rt := s.classify(sub)
 	switch rt.kind {
 	case routeNone:
@@ -211,13 +258,27 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 	case routeNotImplemented:
 		return errorf(http.StatusNotImplemented, "", "%s is not supported; use /Users and /Groups", r.URL.Path)
 	}
-	if !allowed(rt.allow, r.Method) {
+	if rt.path != "" {
+		sub = rt.path
+	}
+	method := r.Method
+	if method == http.MethodHead {
+		// HEAD is GET without a body (RFC 9110 §9.3.2); net/http drops
+		// what is written as the body of a HEAD response.
+		method = http.MethodGet
+	}
+	if !allowed(rt.allow, method) {
 		w.Header().Set("Allow", strings.Join(rt.allow, ", "))
 		return errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path)
 	}
 
-	// Body: limit it, then hand elimity a normalised copy.
+	if rt.kind == routeBulk {
+		return s.bulk(w, r, st)
+	}
+
+	// Body: limited; the resource routes decode it once (resources.go).
 	var body []byte
+	var err *apiError
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		if r.ContentLength > s.opts.MaxBodyBytes {
 			return s.tooLarge()
@@ -228,8 +289,7 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 		}
 	}
 
-	switch rt.kind {
-	case routeSPC, routeDiscovery:
+	if rt.kind == routeSPC || rt.kind == routeDiscovery {
 		// RFC 7644 §4: filtering and paging are ignored on the discovery
 		// endpoints, and a filter SHOULD be refused with 403 so a client
 		// cannot think it matched.
@@ -237,44 +297,32 @@ func (s *server) serve(w *responseWriter, r *http.Request, st *request) *apiErro
 		if q.Has("filter") {
 			return errorf(http.StatusForbidden, "", "the discovery endpoints cannot be filtered (RFC 7644 §4)")
 		}
-		q.Del("startIndex")
-		q.Del("count")
-		r.URL.RawQuery = q.Encode()
+		ctx = context.WithValue(ctx, stateKey{}, st)
 		if h := s.rt.routes[sub]; h != nil {
-			h(w, r.WithContext(context.WithValue(ctx, stateKey{}, st)))
+			h(w, r.WithContext(ctx))
 			return nil
 		}
-	case routeList:
-		if r.Method == http.MethodGet {
-			extractFilter(r, st)
-		} else {
-			body = normalizeResource(body, rt.rs)
-		}
-	case routeSearch:
-		if body, err = extractSearchFilter(body, st); err != nil {
-			return err
-		}
-	case routeItem:
-		switch r.Method {
-		case http.MethodPut:
-			body = normalizeResource(body, rt.rs)
-		case http.MethodPatch:
-			body = normalizePatch(body, rt.rs)
-		}
+		// /Schemas and /ResourceTypes: elimity serves them from the
+		// resource types, without paging.
+		q.Del("startIndex")
+		q.Del("count")
+		r2 := r.WithContext(ctx)
+		r2.Method = method
+		u := *r.URL
+		u.Path, u.RawPath, u.RawQuery = "/v2"+sub, "", q.Encode()
+		r2.URL = &u
+		s.elimity.ServeHTTP(w, r2)
+		return nil
 	}
 
+	if rt.kind == routeList && method == http.MethodGet {
+		if f := strings.TrimSpace(r.URL.Query().Get("filter")); f != "" {
+			st.filter, st.hasFilter = f, true
+		}
+	}
 	ctx = pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: tok.Name})
 	ctx = context.WithValue(ctx, stateKey{}, st)
-	r2 := r.WithContext(ctx)
-	u := *r.URL
-	u.Path, u.RawPath = "/v2"+sub, ""
-	r2.URL = &u
-	if body != nil {
-		r2.Body = io.NopCloser(bytes.NewReader(body))
-		r2.ContentLength = int64(len(body))
-	}
-	s.elimity.ServeHTTP(w, r2)
-	return nil
+	return s.serveResource(w, r.WithContext(ctx), st, rt, sub, method, body)
 }
 
 func allowed(list []string, m string) bool {
@@ -305,6 +353,20 @@ func readBody(body io.Reader, limit int64) ([]byte, *apiError) {
 	return data, nil
 }
 
+// bearerToken returns the request's bearer token, or "".
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// retrySeconds is a Retry-After in whole seconds, at least 1.
+func retrySeconds(wait time.Duration) int {
+	return max(1, int(math.Ceil(wait.Seconds())))
+}
+
 // authenticate checks the bearer token. Which of missing, malformed,
 // unknown, revoked or expired it was is never told.
 func (s *server) authenticate(r *http.Request) (pbxusers.APIToken, *apiError) {
@@ -321,65 +383,8 @@ func (s *server) authenticate(r *http.Request) (pbxusers.APIToken, *apiError) {
 	case err != nil:
 		return pbxusers.APIToken{}, s.toAPIError(r.Context(), err)
 	}
+	if sc := tok.Scope.OrDefault(); sc != pbxusers.ScopeSCIM {
+		return pbxusers.APIToken{}, errorf(http.StatusForbidden, "", "this token has scope %q; the SCIM endpoint needs a token of scope \"scim\"", sc)
+	}
 	return tok, nil
-}
-
-// responseWriter lets a resource handler's recorded failure, extra headers
-// and item count replace what elimity writes.
-type responseWriter struct {
-	http.ResponseWriter
-	st         *request
-	wrote      bool
-	suppressed bool
-}
-
-func (w *responseWriter) WriteHeader(code int) {
-	if w.wrote {
-		return
-	}
-	w.wrote = true
-	if f := w.st.failure; f != nil {
-		w.suppressed = true
-		writeError(w.ResponseWriter, f)
-		return
-	}
-	for k, v := range w.st.header {
-		w.Header()[k] = v
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *responseWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.suppressed {
-		return len(b), nil
-	}
-	if n := w.st.itemsPerPage; n >= 0 {
-		w.st.itemsPerPage = -1
-		b = setItemsPerPage(b, n)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// setItemsPerPage rewrites the itemsPerPage member of a ListResponse that
-// elimity marshalled (from a map, so keys are sorted and the member follows
-// "Resources"; resource values are escaped JSON strings and never contain
-// the unescaped key).
-func setItemsPerPage(b []byte, n int) []byte {
-	key := []byte(`"itemsPerPage":`)
-	i := bytes.LastIndex(b, key)
-	if i < 0 {
-		return b
-	}
-	j := i + len(key)
-	k := j
-	for k < len(b) && b[k] >= '0' && b[k] <= '9' {
-		k++
-	}
-	out := make([]byte, 0, len(b)+4)
-	out = append(out, b[:j]...)
-	out = strconv.AppendInt(out, int64(n), 10)
-	return append(out, b[k:]...)
 }

@@ -9,8 +9,7 @@ import (
 )
 
 // serviceProviderConfig serves /ServiceProviderConfig itself: elimity's
-// version hard-codes sort and etag as unsupported and advertises bulk
-// limits although it has no /Bulk.
+// version hard-codes sort, etag and bulk as unsupported.
 type serviceProviderConfig struct {
 	s *server
 }
@@ -32,7 +31,7 @@ func (h *serviceProviderConfig) document() map[string]any {
 		"schemas":          []string{spcSchema},
 		"documentationUri": "https://github.com/pbxgate/pbxgate",
 		"patch":            supported(true),
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": h.s.opts.BulkMaxOperations, "maxPayloadSize": h.s.opts.BulkMaxPayloadBytes},
 		"filter":           map[string]any{"supported": true, "maxResults": pbxusers.MaxPageSize},
 		"changePassword":   supported(true),
 		"sort":             supported(true),

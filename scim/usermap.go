@@ -1,9 +1,15 @@
 package scim
 
 import (
-	"reflect"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
@@ -77,6 +83,25 @@ type userMapper struct {
 	teams map[string]string
 	// region is the tenant's phone region for national numbers.
 	region string
+	// managers maps the manager values a write may set (an id or an
+	// externalId) to the id of the user they name, "" for a user that is
+	// not known (yet); see usersHandler.resolveManagers. A value missing
+	// from the map is taken as an id for the library to check.
+	managers map[string]string
+	// warnings collects what a write skipped (see warn).
+	warnings []warning
+}
+
+// warning is an attribute value a write skipped, and why. The values
+// themselves are not kept: they may be personal data and end up in logs.
+type warning struct {
+	attr, reason string
+}
+
+// warn records that a non-identifying attribute value was skipped, per
+// the package's principle (see doc.go): the request goes on without it.
+func (m *userMapper) warn(attr, format string, args ...any) {
+	m.warnings = append(m.warnings, warning{attr: attr, reason: fmt.Sprintf(format, args...)})
 }
 
 func (m *userMapper) ref(kind, id string) string {
@@ -139,6 +164,29 @@ func (m *userMapper) toAttrs(u pbxusers.User, full bool) map[string]any {
 		}
 		a["phoneNumbers"] = list
 	}
+	if len(u.Addresses) > 0 {
+		list := make([]any, len(u.Addresses))
+		for i, ad := range u.Addresses {
+			am := map[string]any{}
+			put(am, "formatted", ad.Formatted)
+			put(am, "streetAddress", ad.StreetAddress)
+			put(am, "locality", ad.Locality)
+			put(am, "region", ad.Region)
+			put(am, "postalCode", ad.PostalCode)
+			put(am, "country", ad.Country)
+			put(am, "type", ad.Type)
+			if ad.Primary {
+				am["primary"] = true
+			}
+			list[i] = am
+		}
+		a["addresses"] = list
+	}
+	for name, list := range map[string][]pbxusers.Attribute{"photos": u.Photos, "roles": u.Roles, "entitlements": u.Entitlements} {
+		if len(list) > 0 {
+			a[name] = fromAttributes(list)
+		}
+	}
 	if m.teams != nil && len(u.Teams) > 0 {
 		list := make([]any, 0, len(u.Teams))
 		for _, id := range u.Teams {
@@ -190,10 +238,44 @@ func (m *userMapper) toAttrs(u pbxusers.User, full bool) map[string]any {
 	if on, set := u.TextMessages(); set {
 		pbx["features"].(map[string]any)[pbxusers.FeatureTextMessages] = on
 	}
+	if len(u.CustomFields) > 0 {
+		names := make([]string, 0, len(u.CustomFields))
+		for k := range u.CustomFields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		list := make([]any, len(names))
+		for i, k := range names {
+			list[i] = map[string]any{"name": k, "value": u.CustomFields[k]}
+		}
+		pbx["customFields"] = list
+	}
+	if u.IPRestriction.Enabled || len(u.IPRestriction.Allowed) > 0 {
+		ipr := map[string]any{"enabled": u.IPRestriction.Enabled}
+		if len(u.IPRestriction.Allowed) > 0 {
+			ipr["allowed"] = asList(append([]string(nil), u.IPRestriction.Allowed...))
+		}
+		pbx["ipRestriction"] = ipr
+	}
+	if len(u.Notifications) > 0 {
+		list := make([]any, len(u.Notifications))
+		for i, n := range u.Notifications {
+			list[i] = string(n)
+		}
+		pbx["notifications"] = list
+	}
+	if len(u.Queues) > 0 {
+		list := make([]any, len(u.Queues))
+		for i, q := range u.Queues {
+			list[i] = map[string]any{"value": q.QueueID, "priority": int64(q.Priority), "defaultOutbound": q.DefaultOutbound}
+		}
+		pbx["queues"] = list
+	}
+	pbx["mustChangePassword"] = u.Password.MustChange
 	routing := map[string]any{}
 	put(routing, "answerMode", string(u.Routing.AnswerMode))
 	put(routing, "forwardNumber", u.Routing.ForwardNumber)
-	put(routing, "backupNumber", backupNumber(u.Routing))
+	put(routing, "backupNumber", u.Routing.BackupNumber())
 	if full || len(routing) > 0 {
 		pbx["routing"] = routing
 	}
@@ -224,7 +306,15 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 	u.Nickname = strAttr(a, "nickName")
 	u.Title = strAttr(a, "title")
 	u.Language = pickLanguage(orig.Language, strAttr(a, "preferredLanguage"), strAttr(a, "locale"))
+	if _, err := language.Parse(u.Language); u.Language != "" && err != nil {
+		m.warn("preferredLanguage", "not a BCP 47 language tag; the stored language stays")
+		u.Language = orig.Language
+	}
 	u.TimeZone = strAttr(a, "timezone")
+	if u.TimeZone != "" && !knownZone(u.TimeZone) {
+		m.warn("timezone", "not an IANA time zone; the stored zone stays")
+		u.TimeZone = orig.TimeZone
+	}
 	if b, ok := a["active"].(bool); ok {
 		u.Status = pbxusers.StatusInactive
 		if b {
@@ -237,33 +327,65 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 	if pw, _ := a["password"].(string); pw != "" {
 		u.Password.New = pw
 	}
-	u.Emails = nil
-	for _, e := range asList(a["emails"]) {
-		em := elementMap(e)
-		primary, _ := em["primary"].(bool)
-		u.Emails = append(u.Emails, pbxusers.Email{Value: strAttr(em, "value"), Type: strings.ToLower(strAttr(em, "type")), Primary: primary})
-	}
+	u.Emails = m.emails(&p, asList(a["emails"]))
 	u.PhoneNumbers = nil
+	phonePrimary := false
 	for _, e := range asList(a["phoneNumbers"]) {
 		pm := elementMap(e)
 		primary, _ := pm["primary"].(bool)
 		t := strings.ToLower(strAttr(pm, "type"))
-		if t == "pager" {
+		switch pbxusers.PhoneType(t) {
+		case "", pbxusers.PhoneWork, pbxusers.PhoneMobile, pbxusers.PhoneHome, pbxusers.PhoneFax, pbxusers.PhoneOther:
+		case "pager":
+			t = string(pbxusers.PhoneOther)
+		default:
+			m.warn("phoneNumbers", "a number's type is not work, mobile, home, fax or other; it was stored as other")
 			t = string(pbxusers.PhoneOther)
 		}
-		n := pbxusers.PhoneNumber{Number: strAttr(pm, "value"), Type: pbxusers.PhoneType(t), Primary: primary}
-		if e164, ext, err := pbxusers.NormalizeE164(n.Number, m.region); err == nil {
-			n.Number, n.Ext = e164, ext // else the library reports the number
+		if primary && phonePrimary {
+			m.warn("phoneNumbers", "only the first primary number stays primary")
+			primary = false
 		}
+		n := pbxusers.PhoneNumber{Number: strAttr(pm, "value"), Type: pbxusers.PhoneType(t), Primary: primary}
+		if n.Number == "" {
+			continue
+		}
+		// A number that does not parse (a national number on a tenant
+		// without a region) is kept as sent and flagged not dialable by
+		// the library; only one that is no phone number at all is
+		// skipped. Neither is a reason to refuse the request.
+		if e164, ext, err := pbxusers.NormalizeE164(n.Number, m.region); err == nil {
+			n.Number, n.Ext = e164, ext
+		} else if pbxusers.LooksLikePhoneNumber(n.Number) {
+			m.warn("phoneNumbers", "a number is not dialable on this tenant (%v); it was kept as sent and marked not dialable", err)
+		} else {
+			m.warn("phoneNumbers", "a value is not a phone number and was skipped: %v", err)
+			continue
+		}
+		phonePrimary = phonePrimary || n.Primary
 		u.PhoneNumbers = append(u.PhoneNumbers, n)
 	}
+
+	u.Addresses = nil
+	for _, e := range asList(a["addresses"]) {
+		am := elementMap(e)
+		primary, _ := am["primary"].(bool)
+		u.Addresses = append(u.Addresses, pbxusers.Address{
+			Formatted: rawStr(am, "formatted"), StreetAddress: rawStr(am, "streetAddress"), Locality: rawStr(am, "locality"),
+			Region: rawStr(am, "region"), PostalCode: rawStr(am, "postalCode"), Country: rawStr(am, "country"),
+			Type: strings.ToLower(strAttr(am, "type")), Primary: primary,
+		})
+	}
+	u.Photos = toAttributes(a["photos"])
+	u.Roles = toAttributes(a["roles"])
+	u.Entitlements = toAttributes(a["entitlements"])
 
 	if ent, ok := a[EnterpriseUserSchema].(map[string]any); ok {
 		u.Enterprise = pbxusers.Enterprise{
 			EmployeeNumber: strAttr(ent, "employeeNumber"), CostCenter: strAttr(ent, "costCenter"),
 			Organization: strAttr(ent, "organization"), Division: strAttr(ent, "division"), Department: strAttr(ent, "department"),
 		}
-		u.ManagerID = strAttr(mapAttr(ent, "manager"), "value")
+		u.ManagerID = m.manager(strAttr(mapAttr(ent, "manager"), "value"), orig.ManagerID)
 	}
 
 	if pbx, ok := a[UserExtensionSchema].(map[string]any); ok {
@@ -302,17 +424,148 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 		if on, ok := f[pbxusers.FeatureTextMessages].(bool); ok {
 			u.SetTextMessages(on)
 		}
+		u.CustomFields = nil
+		for _, e := range asList(pbx["customFields"]) {
+			cm := elementMap(e)
+			name := strAttr(cm, "name")
+			if name == "" {
+				p.Add(field("customFields.name"), "is required")
+				continue
+			}
+			if u.CustomFields == nil {
+				u.CustomFields = map[string]string{}
+			}
+			if _, dup := u.CustomFields[name]; dup {
+				p.Add(field("customFields"), "field %q listed twice", name)
+			}
+			u.CustomFields[name] = rawStr(cm, "value")
+		}
+		ipr := mapAttr(pbx, "ipRestriction")
+		u.IPRestriction.Enabled, _ = ipr["enabled"].(bool)
+		u.IPRestriction.Allowed = nil
+		for _, v := range asList(ipr["allowed"]) {
+			if s, _ := v.(string); strings.TrimSpace(s) != "" {
+				u.IPRestriction.Allowed = append(u.IPRestriction.Allowed, strings.TrimSpace(s))
+			}
+		}
+		u.Notifications = nil
+		for _, v := range asList(pbx["notifications"]) {
+			if s, _ := v.(string); strings.TrimSpace(s) != "" {
+				u.Notifications = append(u.Notifications, pbxusers.Notification(strings.ToLower(strings.TrimSpace(s))))
+			}
+		}
+		u.Queues = nil
+		for _, e := range asList(pbx["queues"]) {
+			qm := elementMap(e)
+			q := pbxusers.QueueMembership{QueueID: strAttr(qm, "value")}
+			q.DefaultOutbound, _ = qm["defaultOutbound"].(bool)
+			if v, ok := qm["priority"]; ok && v != nil {
+				n, ok := intValue(v)
+				if !ok {
+					p.Add(field("queues.priority"), "must be a whole number, not %v", v)
+				}
+				q.Priority = n
+			}
+			u.Queues = append(u.Queues, q)
+		}
+		if b, ok := pbx["mustChangePassword"].(bool); ok {
+			u.Password.MustChange = b
+		}
 		rt := mapAttr(pbx, "routing")
 		u.Routing.AnswerMode = pbxusers.AnswerMode(strings.ToLower(strAttr(rt, "answerMode")))
 		u.Routing.ForwardNumber = m.e164(&p, field("routing.forwardNumber"), strAttr(rt, "forwardNumber"))
+		// Only the backup number changes: the rest of the policy (rules,
+		// caller lists, timeouts) stays as stored.
 		backup := m.e164(&p, field("routing.backupNumber"), strAttr(rt, "backupNumber"))
-		if backup != backupNumber(orig.Routing) {
-			u.Routing = withBackupNumber(u.Routing, backup)
-		}
+		u.Routing = u.Routing.WithBackupNumber(backup)
 	} else if create {
 		u.Kind = pbxusers.KindPerson
 	}
 	return p.Err()
+}
+
+// emails reads the emails attribute. An address that cannot be mailed
+// because it is not ASCII is refused (the welcome mail would fail later);
+// a value that is not an address or a repeated address is skipped, a
+// second primary is not primary and an unknown type is stored as other,
+// each with a warning.
+func (m *userMapper) emails(p *pbxusers.Problems, list []any) []pbxusers.Email {
+	var out []pbxusers.Email
+	seen := map[string]bool{}
+	primaries := 0
+	for i, e := range list {
+		em := elementMap(e)
+		v := strAttr(em, "value")
+		if v == "" {
+			continue
+		}
+		primary, _ := em["primary"].(bool)
+		if !isASCII(v) {
+			p.Add("emails["+strconv.Itoa(i)+"].value", "%q cannot be mailed: pbxgate sends mail to ASCII addresses only "+
+				"(no SMTPUTF8 local parts; write an internationalised domain in its xn-- form)", v)
+			continue
+		}
+		if a, err := mail.ParseAddress(v); err != nil || a.Address != v || a.Name != "" {
+			m.warn("emails", "a value is not an email address and was skipped")
+			continue
+		}
+		if seen[strings.ToLower(v)] {
+			m.warn("emails", "an address listed twice was skipped")
+			continue
+		}
+		seen[strings.ToLower(v)] = true
+		if primary {
+			if primaries++; primaries > 1 {
+				m.warn("emails", "only the first primary address stays primary")
+				primary = false
+			}
+		}
+		t := strings.ToLower(strAttr(em, "type"))
+		if t != "" && t != "work" && t != "home" && t != "other" {
+			m.warn("emails", "an address's type is not work, home or other; it was stored as other")
+			t = "other"
+		}
+		out = append(out, pbxusers.Email{Value: v, Type: t, Primary: primary})
+	}
+	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// manager returns the manager id for value v (an id or an externalId,
+// resolved beforehand into m.managers). A manager that is not known is
+// skipped with a warning and the stored manager stays: Entra provisions
+// users in any order.
+func (m *userMapper) manager(v, stored string) string {
+	if v == "" {
+		return ""
+	}
+	id, ok := m.managers[v]
+	switch {
+	case !ok:
+		return v
+	case id == "":
+		m.warn(EnterpriseUserSchema+":manager", "no user has this id or externalId (yet); the manager was left unchanged")
+		return stored
+	}
+	return id
+}
+
+// knownZone reports whether the library will accept a time zone name.
+func knownZone(name string) bool {
+	canon := pbxusers.CanonicalTimeZone(name)
+	if strings.EqualFold(canon, "local") {
+		return false
+	}
+	_, err := time.LoadLocation(canon)
+	return err == nil
 }
 
 // pickLanguage reads the one language field from preferredLanguage and
@@ -349,38 +602,61 @@ func (m *userMapper) e164(p *pbxusers.Problems, field, v string) string {
 	return n
 }
 
-// backupNumber returns the backup number of a policy whose default rule is
-// the pbxusers.BackupRouting preset, else "".
-func backupNumber(p pbxusers.RoutingPolicy) string {
-	steps := p.Default.Ring.Steps
-	if len(steps) != 2 || len(steps[1].Targets) != 1 || steps[1].Targets[0].Kind != pbxusers.TargetExternal {
-		return ""
+// fromAttributes renders photos, roles or entitlements.
+func fromAttributes(list []pbxusers.Attribute) []any {
+	out := make([]any, len(list))
+	for i, at := range list {
+		am := map[string]any{"value": at.Value}
+		if at.Display != "" {
+			am["display"] = at.Display
+		}
+		if at.Type != "" {
+			am["type"] = at.Type
+		}
+		if at.Primary {
+			am["primary"] = true
+		}
+		out[i] = am
 	}
-	n := steps[1].Targets[0].Value
-	preset := pbxusers.BackupRouting(n, steps[0].Timeout.Duration(), steps[1].Timeout.Duration())
-	if !reflect.DeepEqual(preset.Default, p.Default) || preset.RingTimeout != p.RingTimeout {
-		return ""
-	}
-	return n
+	return out
 }
 
-// withBackupNumber installs the backup routing preset with number n as the
-// policy's default rule, keeping the preset's timeouts when it was already
-// installed; n == "" removes the preset. Answer mode, rules, overrides and
-// caller lists stay.
-func withBackupNumber(p pbxusers.RoutingPolicy, n string) pbxusers.RoutingPolicy {
-	var apps, backup time.Duration
-	if backupNumber(p) != "" {
-		steps := p.Default.Ring.Steps
-		apps, backup = steps[0].Timeout.Duration(), steps[1].Timeout.Duration()
-		p.Default, p.RingTimeout = pbxusers.AnsweringRule{}, 0
+// toAttributes reads photos, roles or entitlements, kept as sent.
+func toAttributes(v any) []pbxusers.Attribute {
+	var out []pbxusers.Attribute
+	for _, e := range asList(v) {
+		am := elementMap(e)
+		primary, _ := am["primary"].(bool)
+		out = append(out, pbxusers.Attribute{Value: strAttr(am, "value"), Display: rawStr(am, "display"), Type: strAttr(am, "type"), Primary: primary})
 	}
-	if n == "" {
-		return p
+	return out
+}
+
+// intValue reads an integer attribute value as elimity or the PATCH
+// engine hands it over.
+func intValue(v any) (int, bool) {
+	switch x := v.(type) {
+	case int:
+		return x, true
+	case int64:
+		return int(x), true
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), true
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return int(n), true
+		}
 	}
-	preset := pbxusers.BackupRouting(n, apps, backup)
-	p.Default, p.RingTimeout = preset.Default, preset.RingTimeout
-	return p
+	return 0, false
+}
+
+// rawStr returns a string attribute as sent (free text such as an address
+// line keeps its spacing).
+func rawStr(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
 }
 
 func strAttr(m map[string]any, k string) string {

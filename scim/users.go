@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/elimity-com/scim"
@@ -92,7 +93,7 @@ func (h *usersHandler) readMapper(ctx context.Context, tenant string, m *userMap
 func (h *usersHandler) resource(ctx context.Context, r *http.Request, m *userMapper, u pbxusers.User, proj projection) (scim.Resource, error) {
 	m, err := h.readMapper(ctx, state(r).tenant, m, []pbxusers.User{u}, proj)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return userResource(m, u, proj), nil
 }
@@ -115,16 +116,20 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	ctx, st := r.Context(), state(r)
 	m, err := h.mapper(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
+	}
+	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+		return scim.Resource{}, err
 	}
 	var u pbxusers.User
 	if err := m.fromAttrs(&u, attrs, pbxusers.User{}, modeCreate); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	created, err := h.s.dir.CreateUser(ctx, st.tenant, u)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
+	h.s.report(ctx, st.tenant, created.ID, m.warnings)
 	return h.resource(ctx, r, m, created, projectionFromQuery(usersSchema, r))
 }
 
@@ -146,13 +151,13 @@ func (h *usersHandler) Get(r *http.Request, id string) (scim.Resource, error) {
 	ctx, st := r.Context(), state(r)
 	u, err := h.getPerson(ctx, st.tenant, id)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
 	if err := checkIfMatch(r, u.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	if err := checkIfNoneMatch(r, u.Version); err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
 	}
 	return h.resource(ctx, r, nil, u, projectionFromQuery(usersSchema, r))
 }
@@ -179,22 +184,21 @@ func (h *usersHandler) list(r *http.Request, lp listParams) (scim.Page, error) {
 	ctx, st := r.Context(), state(r)
 	lq, err := lp.query(st, userFilters)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	q := pbxusers.UserQuery{Filter: lq.filter, SortBy: lq.sortBy, Descending: lq.desc, Offset: lq.offset, Limit: lq.limit}
 	page, err := h.s.dir.ListUsers(ctx, st.tenant, q)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	m, err := h.readMapper(ctx, st.tenant, nil, page.Users, lp.proj)
 	if err != nil {
-		return scim.Page{}, h.s.fail(r, err)
+		return scim.Page{}, err
 	}
 	out := scim.Page{TotalResults: page.Total, Resources: make([]scim.Resource, 0, len(page.Users))}
 	for _, u := range page.Users {
 		out.Resources = append(out.Resources, userResource(m, u, lp.proj))
 	}
-	st.itemsPerPage = len(out.Resources)
 	return out, nil
 }
 
@@ -205,7 +209,10 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	ctx, st := r.Context(), state(r)
 	m, err := h.mapper(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
+	}
+	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+		return scim.Resource{}, err
 	}
 	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
@@ -214,11 +221,13 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 		if err := checkIfMatch(r, u.Version); err != nil {
 			return err
 		}
+		m.warnings = nil // the function may run more than once
 		return m.fromAttrs(u, attrs, u.Clone(), modeReplace)
 	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
+	h.s.report(ctx, st.tenant, u.ID, m.warnings)
 	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
 }
 
@@ -229,7 +238,22 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	ctx, st := r.Context(), state(r)
 	m, err := h.mapper(ctx, st.tenant)
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, err)
+		return scim.Resource{}, err
+	}
+	// The manager the operations set is resolved before the transaction
+	// (the library cannot be called inside it): apply them to the user as
+	// it is now and look at the result.
+	if cur, err := h.getPerson(ctx, st.tenant, id); err == nil {
+		attrs := m.toAttrs(cur, true)
+		p := newPatcher(usersSchema, attrs)
+		for _, op := range ops {
+			if p.apply(op) != nil {
+				break // the transaction reports it
+			}
+		}
+		if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+			return scim.Resource{}, err
+		}
 	}
 	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
@@ -238,6 +262,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		if err := checkIfMatch(r, u.Version); err != nil {
 			return err
 		}
+		m.warnings = nil // the function may run more than once
 		attrs := m.toAttrs(*u, true)
 		p := newPatcher(usersSchema, attrs)
 		for _, op := range ops {
@@ -248,26 +273,97 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 		return m.fromAttrs(u, attrs, u.Clone(), modePatch)
 	})
 	if err != nil {
-		return scim.Resource{}, h.s.fail(r, h.notFound(err, id))
+		return scim.Resource{}, h.notFound(err, id)
 	}
+	h.s.report(ctx, st.tenant, u.ID, m.warnings)
 	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
+}
+
+// resolveManagers resolves the manager value in attrs, which Entra may
+// send as the manager's id or externalId, into m.managers: the id of the
+// person it names, or "" when there is none (yet).
+func (h *usersHandler) resolveManagers(ctx context.Context, tenant string, m *userMapper, attrs map[string]any) error {
+	ent, _ := attrs[EnterpriseUserSchema].(map[string]any)
+	v := strAttr(mapAttr(ent, "manager"), "value")
+	if v == "" {
+		return nil
+	}
+	if m.managers == nil {
+		m.managers = map[string]string{}
+	}
+	if u, err := h.getPerson(ctx, tenant, v); err == nil {
+		m.managers[v] = u.ID
+		return nil
+	} else if !isNotFound(err) {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			return err
+		}
+	}
+	u, err := h.s.dir.LookupUser(ctx, tenant, pbxusers.KeyExternalID, v)
+	switch {
+	case err == nil && !u.Kind.System():
+		m.managers[v] = u.ID
+	case err == nil || isNotFound(err):
+		m.managers[v] = ""
+	default:
+		return err
+	}
+	return nil
+}
+
+// report logs and counts what a write skipped (see the package's
+// principle in doc.go).
+func (s *server) report(ctx context.Context, tenant, userID string, ws []warning) {
+	for _, w := range ws {
+		s.log.WarnContext(ctx, "attribute value skipped", "tenant", tenant, "user_id", userID, "attribute", w.attr, "reason", w.reason)
+		if s.skipped != nil {
+			s.skipped.WithLabelValues(w.attr).Inc()
+		}
+	}
 }
 
 // Delete deletes a user (DELETE /Users/{id}); a missing user is 404.
 func (h *usersHandler) Delete(r *http.Request, id string) error {
 	ctx, st := r.Context(), state(r)
 	if _, err := h.getPerson(ctx, st.tenant, id); err != nil {
-		return h.s.fail(r, h.notFound(err, id))
+		return h.notFound(err, id)
 	}
 	// If-Match is checked in the transaction that deletes.
 	// The IdP's delete is authoritative: what refers to the user (forwards,
 	// managers, queue members, numbers) is rewritten, not a reason to refuse.
 	err := h.s.dir.DeleteUserIf(ctx, st.tenant, id, func(u pbxusers.User) error { return checkIfMatch(r, u.Version) }, pbxusers.Cascade())
 	if err != nil {
-		return h.s.fail(r, h.notFound(err, id))
+		return h.notFound(err, id)
 	}
 	return nil
 }
+
+// userLabels returns the display names (pbxusers.User.Label) of the given
+// users (missing ones are left out), reading them in chunks of
+// labelChunkN with one query each.
+func (s *server) userLabels(ctx context.Context, tenant string, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for start := 0; start < len(ids); start += labelChunkN {
+		chunk := ids[start:min(start+labelChunkN, len(ids))]
+		f := make(pbxusers.Or, len(chunk))
+		for i, id := range chunk {
+			f[i] = pbxusers.Eq(pbxusers.AttrID, id)
+		}
+		page, err := s.dir.ListUsers(ctx, tenant, pbxusers.UserQuery{Filter: f, Limit: pbxusers.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range page.Users {
+			out[u.ID] = u.Label()
+		}
+	}
+	return out, nil
+}
+
+// labelChunkN is how many user ids one query of userLabels looks up: an
+// or of 500 comparisons is deeper than SQLite's expression limit (1000).
+const labelChunkN = 200
 
 // teamNames returns the names of the given teams (missing ones are left
 // out), reading them in chunks with one query each.
@@ -295,7 +391,7 @@ func (s *server) teamNames(ctx context.Context, tenant string, ids []string) (ma
 		}
 		seen[id] = true
 		pending = append(pending, pbxusers.Eq(pbxusers.AttrID, id))
-		if len(pending) == 500 {
+		if len(pending) == labelChunkN {
 			if err := flush(); err != nil {
 				return nil, err
 			}

@@ -54,6 +54,9 @@ type WelcomeData struct {
 	// Language is the user's language tag (BCP 47, e.g. "de-AT"); it picks
 	// the template. Empty means DefaultLanguage.
 	Language string
+	// SignInURL is where the user signs in once the password is set (the
+	// tenant's app or portal). Optional.
+	SignInURL string
 }
 
 // ResetData is what the password-reset mail may show.

@@ -249,3 +249,21 @@ func TestTemplatesUnknownFieldFailsAtRender(t *testing.T) {
 	_, err := tpl.Welcome("acme", welcomeData("en"))
 	assert.ErrorContains(t, err, "can't evaluate field Password")
 }
+
+// TestWelcomeSignInURL: with the tenant's sign-in URL the welcome mail
+// says where to sign in, in both parts and both languages; without one it
+// says nothing about it.
+func TestWelcomeSignInURL(t *testing.T) {
+	tpl := mustTemplates(t, "")
+	for lang, line := range map[string]string{"en": "Then sign in here:", "de": "Danach melden Sie sich hier an:"} {
+		d := welcomeData(lang)
+		d.SignInURL = "https://mueller.pbx.example.com/"
+		c, err := tpl.Welcome("", d)
+		require.NoError(t, err)
+		assert.Contains(t, c.Text, line+" https://mueller.pbx.example.com/", lang)
+		assert.Contains(t, c.HTML, `<a href="https://mueller.pbx.example.com/"`, lang)
+		c, err = tpl.Welcome("", welcomeData(lang))
+		require.NoError(t, err)
+		assert.NotContains(t, c.Text, line, lang)
+	}
+}

@@ -294,9 +294,13 @@ func bracketIPv6(h string) string {
 // Delivery is at least once: a message is re-sent only if the worker died
 // between the relay's acceptance and FinishMail (or the connection was lost
 // between the data and the relay's reply), and every attempt carries the
-// same Message-ID. A re-sent welcome or reset mail carries a fresh link,
-// which revokes the earlier one. A send is cancelled before the lease ends,
-// so no other worker claims a message while it is being sent.
+// same Message-ID. Each copy of a repeated message carries a link that
+// works (Directory.IssueMailLink) until one of them is used; a new welcome
+// or reset mail (a resend) revokes the links of earlier mails. A send is
+// cancelled before the lease ends, so no other worker claims a message
+// while it is being sent. When Run stops, it releases the messages it
+// claimed and did not get to, so they are sent at once by another worker or
+// the next start, not after the lease.
 //
 // Links are issued just before the send, so the attempt that first finds
 // the relay down has issued one that is never mailed (revoking the user's
@@ -409,9 +413,9 @@ func (w *Worker) Wake() {
 }
 
 // Run delivers the outbox until ctx is cancelled, then returns nil after
-// finishing the message in hand (its send is bounded by its lease).
-// Claimed messages it did not get to are sent by the next worker once
-// their lease ends. Run and Drain must not run concurrently on one Worker;
+// finishing the message in hand (its send is bounded by its lease) and
+// releasing the claimed messages it did not get to, for another worker or
+// the next start to send at once. Run and Drain must not run concurrently on one Worker;
 // run several Workers (with their own Senders) for that.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.running.CompareAndSwap(false, true) {
@@ -439,6 +443,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			w.release(ctx)
 			w.logger.InfoContext(ctx, "outbox worker stopped", slog.String("owner", w.opts.Owner))
 			return nil
 		case <-timer.C:
@@ -493,6 +498,21 @@ func (w *Worker) Drain(ctx context.Context) (Stats, error) {
 		}
 	}
 	return total, ctx.Err()
+}
+
+// release gives back the messages this worker claimed and did not finish.
+// ctx is done; the release gets a short time of its own.
+func (w *Worker) release(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	n, err := w.dir.ReleaseMail(rctx, w.opts.Owner)
+	switch {
+	case err != nil:
+		w.logger.WarnContext(ctx, "outbox worker could not release its claimed messages; they are sent when the lease ends",
+			slog.String("owner", w.opts.Owner), slog.Any("error", err))
+	case n > 0:
+		w.logger.InfoContext(ctx, "outbox worker released claimed messages", slog.String("owner", w.opts.Owner), slog.Int("messages", n))
+	}
 }
 
 // round claims one batch and works through it. It stops early when ctx
@@ -644,7 +664,7 @@ func (w *Worker) prepare(ctx context.Context, m pbxusers.OutboxMessage, cache ma
 		if m.Kind == pbxusers.MailPasswordReset {
 			purpose = pbxusers.SetupReset
 		}
-		token, st, err := w.dir.IssueSetupLink(ctx, m.TenantID, u.ID, purpose, w.opts.LinkTTL)
+		token, st, err := w.dir.IssueMailLink(ctx, m, purpose, w.opts.LinkTTL)
 		switch {
 		case errors.Is(err, pbxusers.ErrNotFound):
 			return Message{}, "cancelled: the user no longer exists", nil
@@ -656,7 +676,8 @@ func (w *Worker) prepare(ctx context.Context, m pbxusers.OutboxMessage, cache ma
 		given := u.Name.Given
 		if m.Kind == pbxusers.MailWelcome {
 			content, err = w.tmpl.Welcome(tn.ID, WelcomeData{Tenant: tn.Name, DisplayName: u.Label(), GivenName: given,
-				Login: u.UserName, Extension: u.Extension, Link: link, ExpiresAt: expires, Language: u.Language})
+				Login: u.UserName, Extension: u.Extension, Link: link, ExpiresAt: expires, Language: u.Language,
+				SignInURL: tn.SignInURL})
 		} else {
 			content, err = w.tmpl.Reset(tn.ID, ResetData{Tenant: tn.Name, DisplayName: u.Label(), GivenName: given,
 				Login: u.UserName, Link: link, ExpiresAt: expires, Language: u.Language})

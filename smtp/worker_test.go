@@ -462,7 +462,7 @@ func TestWorkerRestartMidQueue(t *testing.T) {
 	}
 
 	// The first worker claims all 30 and is stopped after 7 sends: the
-	// seventh is finished, the rest stay claimed.
+	// seventh is finished and, on the way out, it releases the other 23.
 	ctx, cancel := context.WithCancel(context.Background())
 	sender := &stopAfter{Sender: newRelay(t, relayConfig(t, srv)), cancel: cancel}
 	sender.n.Store(7)
@@ -473,8 +473,8 @@ func TestWorkerRestartMidQueue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[pbxusers.MailStatus]int{pbxusers.MailSent: 7, pbxusers.MailPending: total - 7}, counts)
 
-	// A new process: a new Directory on the same file and a new worker.
-	// Before the lease ends, the claimed messages are not touched.
+	// A new process: a new Directory on the same file and a new worker,
+	// which sends the released messages at once, not after the lease.
 	clock := &testClock{}
 	clock.off.Store(e.clock.off.Load())
 	dir2 := mustDirectory(t, e.path, clock)
@@ -483,11 +483,36 @@ func TestWorkerRestartMidQueue(t *testing.T) {
 	w2, err := smtp.NewWorker(dir2, newRelay(t, relayConfig(t, srv)), e.tmpl, opts)
 	require.NoError(t, err)
 	assert.NotEqual(t, w1.Owner(), w2.Owner())
-	assert.Equal(t, smtp.Stats{}, mustDrain(t, w2))
-
-	clock.Advance(smtp.DefaultLease + time.Second)
 	assert.Equal(t, smtp.Stats{Sent: total - 7}, mustDrain(t, w2))
+	assertOncePerRecipient(t, srv, total)
+	counts, err = dir2.MailCounts(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[pbxusers.MailStatus]int{pbxusers.MailSent: total}, counts)
+}
 
+// TestWorkerCrashedWorkersLease: messages claimed by a worker that died
+// (it never released them) wait out its lease, then are sent once.
+func TestWorkerCrashedWorkersLease(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	e := newWorkerEnv(t)
+	const total = 5
+	for i := 0; i < total; i++ {
+		_, err := e.dir.QueueTestMail(context.Background(), e.tenant.ID, fmt.Sprintf("ops%02d@mueller.example", i))
+		require.NoError(t, err)
+	}
+	claimed, err := e.dir.ClaimMail(context.Background(), "crashed-worker", smtp.DefaultLease, total)
+	require.NoError(t, err)
+	require.Len(t, claimed, total)
+
+	w := e.worker(t, newRelay(t, relayConfig(t, srv)), e.options(t))
+	assert.Equal(t, smtp.Stats{}, mustDrain(t, w), "another worker's lease is respected")
+	e.clock.Advance(smtp.DefaultLease + time.Second)
+	assert.Equal(t, smtp.Stats{Sent: total}, mustDrain(t, w))
+	assertOncePerRecipient(t, srv, total)
+}
+
+func assertOncePerRecipient(t *testing.T, srv *smtptest.Server, total int) {
+	t.Helper()
 	perRcpt := map[string]int{}
 	for _, m := range srv.Messages() {
 		perRcpt[m.To[0]]++
@@ -496,9 +521,52 @@ func TestWorkerRestartMidQueue(t *testing.T) {
 	for rcpt, n := range perRcpt {
 		assert.Equal(t, 1, n, rcpt)
 	}
-	counts, err = dir2.MailCounts(context.Background())
+}
+
+// lostReply hands the message to the relay and then reports the connection
+// lost before the reply, as when the worker dies between the relay's
+// acceptance and recording it: the message is sent again.
+type lostReply struct{ smtp.Sender }
+
+func (s lostReply) Send(ctx context.Context, msg smtp.Message) (bool, error) {
+	if _, err := s.Sender.Send(ctx, msg); err != nil {
+		return false, err
+	}
+	return true, errors.New("connection lost before the relay's reply")
+}
+
+// TestWorkerRepeatedWelcomeEveryLinkWorks: a welcome mail delivered twice
+// (the first delivery was not recorded) carries a working link in each
+// copy; using one revokes the other.
+func TestWorkerRepeatedWelcomeEveryLinkWorks(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	e := newWorkerEnv(t)
+	ctx := context.Background()
+	u := e.createUser(t, person("anna", "Anna", "Schmidt", "anna@mueller.example", "en"))
+	relay := newRelay(t, relayConfig(t, srv))
+	st := mustDrain(t, e.worker(t, lostReply{relay}, e.options(t)))
+	assert.Equal(t, 1, st.Retried)
+	e.clock.Advance(time.Hour)
+	assert.Equal(t, smtp.Stats{Sent: 1}, mustDrain(t, e.worker(t, relay, e.options(t))))
+
+	got := srv.Messages()
+	require.Len(t, got, 2)
+	var tokens []string
+	for _, m := range got {
+		tm := linkRE.FindStringSubmatch(m.Parse(t).Text)
+		require.NotNil(t, tm)
+		tokens = append(tokens, tm[1])
+	}
+	assert.NotEqual(t, tokens[0], tokens[1])
+	for i, tok := range tokens {
+		_, owner, err := e.dir.CheckSetupLink(ctx, tok)
+		require.NoError(t, err, "copy %d's link works", i+1)
+		assert.Equal(t, u.ID, owner.ID)
+	}
+	_, err := e.dir.CompleteSetup(ctx, tokens[0], "a long enough passphrase 42")
 	require.NoError(t, err)
-	assert.Equal(t, map[pbxusers.MailStatus]int{pbxusers.MailSent: total}, counts)
+	_, _, err = e.dir.CheckSetupLink(ctx, tokens[1])
+	assert.ErrorIs(t, err, pbxusers.ErrSetupLink, "the other copy's link dies with the first use")
 }
 
 // countSetupLinks counts the set-password link records of a user, read

@@ -1,20 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/pbxgate/pbxgate/ldapsync"
 	"github.com/pbxgate/pbxgate/pbxusers"
@@ -29,9 +22,13 @@ const (
 )
 
 // Config is the gateway's configuration file (YAML). Every field is optional;
-// the zero value is the embedded default. ${VAR} anywhere in the file is
-// replaced by the environment variable VAR (an unset variable is an error),
-// so secrets need not be written into the file.
+// the zero value is the embedded default. ${VAR} in a string value is
+// replaced by the environment variable VAR (an unset variable is an error;
+// keys and comments are never expanded), so secrets need not be written
+// into the file. Every scalar setting can also be set by an environment
+// variable named PBXGATE_ and its YAML path in upper snake case
+// (publicURL: PBXGATE_PUBLIC_URL, smtp.password: PBXGATE_SMTP_PASSWORD),
+// which wins over the file; see envName and docs/configuration.md.
 //
 //	data: /var/lib/pbxgate
 //	listen: 0.0.0.0:8443
@@ -91,6 +88,8 @@ type Config struct {
 	SMTP *smtp.RelayConfig `yaml:"smtp"`
 	// Mail configures welcome and password-reset mail.
 	Mail MailConfig `yaml:"mail"`
+	// Metrics configures where /metrics is served.
+	Metrics MetricsConfig `yaml:"metrics"`
 }
 
 // TLSConfig names the certificate and key for HTTPS.
@@ -110,7 +109,14 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration `yaml:"writeTimeout"`
 	// IdleTimeout closes idle keep-alive connections; default 2m.
 	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// ShutdownGrace is how long, after SIGINT or SIGTERM, in-flight
+	// requests get to finish before their connections are closed; the
+	// process then exits 0 either way. Default 10s.
+	ShutdownGrace time.Duration `yaml:"shutdownGrace"`
 }
+
+// DefaultShutdownGrace is HTTPConfig.ShutdownGrace's default.
+const DefaultShutdownGrace = 10 * time.Second
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -134,6 +140,9 @@ type TenantConfig struct {
 	Name     string `yaml:"name"`
 	TimeZone string `yaml:"timeZone"`
 	Region   string `yaml:"region"`
+	// SignInURL is where the tenant's users sign in to the phone system;
+	// the welcome mail and the set-password page link to it.
+	SignInURL string `yaml:"signInURL"`
 	// WelcomeMail turns welcome mail for new users on (default) or off.
 	WelcomeMail *bool `yaml:"welcomeMail"`
 	// Extensions is the tenant's number plan.
@@ -166,6 +175,16 @@ type RateLimitConfig struct {
 	PerSecond float64 `yaml:"perSecond"`
 	// Burst is how many requests may come at once; default 100.
 	Burst int `yaml:"burst"`
+}
+
+// MetricsConfig configures the Prometheus endpoint.
+type MetricsConfig struct {
+	// Listen, when set, serves /metrics (and, on a loopback address, the
+	// Go profiler under /debug/pprof/) on this address of its own, and no
+	// longer on the main listener: for deployments where the SCIM port
+	// faces the internet. Empty (the default) serves /metrics on the main
+	// listener.
+	Listen string `yaml:"listen"`
 }
 
 // MailConfig configures the mail the gateway sends.
@@ -204,66 +223,14 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string {
-	return fmt.Sprintf("%s: %d problem(s):\n  %s", e.File, len(e.Problems), strings.Join(e.Problems, "\n  "))
+	return fmt.Sprintf("%s: %s:\n  %s", e.File, plural(len(e.Problems), "problem", "problems"), strings.Join(e.Problems, "\n  "))
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// LoadConfig reads and validates a configuration file; path "" returns the
-// embedded defaults.
+// LoadConfig reads and validates a configuration file (see loadConfig);
+// path "" returns the embedded defaults with the environment applied.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
-	cfg := &Config{}
-	if path == "" {
-		return cfg, cfg.Validate("")
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	var missing []string
-	expanded := envRef.ReplaceAllStringFunc(string(raw), func(m string) string {
-		name := envRef.FindStringSubmatch(m)[1]
-		v := getenv(name)
-		if v == "" {
-			line := 1 + strings.Count(string(raw[:strings.Index(string(raw), m)]), "\n")
-			missing = append(missing, fmt.Sprintf("line %d: ${%s} is not set in the environment", line, name))
-		}
-		return v
-	})
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, &ConfigError{File: path, Problems: dedupe(missing)}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &ConfigError{File: path, Problems: yamlProblems(err)}
-	}
-	return cfg, cfg.Validate(path)
-}
-
-var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
-
-func yamlProblems(err error) []string {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		out := make([]string, len(te.Errors))
-		for i, e := range te.Errors {
-			out[i] = unknownField.ReplaceAllString(e, `unknown key "$1"`)
-		}
-		return out
-	}
-	return []string{strings.TrimPrefix(err.Error(), "yaml: ")}
-}
-
-func dedupe(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	cfg, _, err := loadConfig(path, getenv)
+	return cfg, err
 }
 
 // Validate reports every problem with its YAML path.
@@ -367,7 +334,7 @@ func (t TenantConfig) tenant() (pbxusers.Tenant, error) {
 		return pbxusers.Tenant{}, fmt.Errorf("system: %w", err)
 	}
 	return pbxusers.Tenant{
-		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region,
+		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region, SignInURL: t.SignInURL,
 		DisableWelcomeMail: t.WelcomeMail != nil && !*t.WelcomeMail,
 		Extensions: pbxusers.ExtensionPlan{MinLength: t.Extensions.MinLength, MaxLength: t.Extensions.MaxLength,
 			PrefixFree: t.Extensions.PrefixFree, Users: users, System: system, AutoAssign: t.Extensions.AutoAssign,

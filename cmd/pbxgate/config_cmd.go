@@ -7,10 +7,16 @@ import (
 
 func runConfig(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("config", "config check FILE", `
-Check a configuration file: YAML syntax, unknown keys, ${VAR} references
-that are not set, and every setting's value. All problems are listed at
-once with their place in the file (a YAML path such as
-ldap.directories[0].bindDN, or a line number).
+Check a configuration file: YAML syntax, unknown keys (with the closest
+known key), ${VAR} references that are not set, PBXGATE_* variables, and
+every setting's value. All problems are listed at once, each with its YAML
+path (ldap.directories[0].bindDN) and line. Warnings (secrets written in
+the file, ldap:// without TLS) do not fail the check.
+
+${VAR} is expanded in string values only; a value that is exactly ${VAR}
+is the variable's text as it is. Every setting can also come from the
+environment: PBXGATE_ and its YAML path in upper snake case, e.g.
+PBXGATE_PUBLIC_URL, PBXGATE_SMTP_PASSWORD (see docs/configuration.md).
 
 Examples:
   pbxgate config check /etc/pbxgate/pbxgate.yaml
@@ -19,15 +25,21 @@ Examples:
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || pos[0] != "check" {
+	if len(pos) > 0 && pos[0] != "check" {
+		return subcommandError("config", pos[0], []string{"check"}, "pbxgate config check FILE")
+	}
+	if len(pos) != 2 {
 		return usagef("pbxgate config check FILE", "usage: config check FILE")
 	}
-	cfg, err := LoadConfig(pos[1], c.Getenv)
+	cfg, warnings, err := loadConfig(pos[1], c.Getenv)
+	for _, w := range warnings {
+		fmt.Fprintf(c.Stderr, "warning: %s\n", w)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "%s: ok (%d tenants, %d LDAP directories, mail via %s)\n", pos[1], len(cfg.Tenants),
-		len(cfg.LDAP.Directories), mailVia(cfg))
+	fmt.Fprintf(c.Stdout, "%s: ok (%s, %s, mail via %s)\n", pos[1], plural(len(cfg.Tenants), "tenant", "tenants"),
+		plural(len(cfg.LDAP.Directories), "LDAP directory", "LDAP directories"), mailVia(cfg))
 	return nil
 }
 

@@ -54,8 +54,8 @@ Examples:
 	g := c.commonFlags(fs, false)
 	from := fs.String("from", "", "source database `URL`: sqlite:///path/pbxgate.db or postgres://user@host:5432/db (default: the configured database)")
 	to := fs.String("to", "", "target database `URL`, empty: postgres://user@host:5432/db or sqlite:///path/pbxgate.db")
-	batch := fs.Int("batch", storecopy.DefaultBatchN, "objects written per target transaction `N`")
-	output := fs.String("output", "table", "output `FORMAT`: table or json")
+	batch := countFlag(fs, "batch", storecopy.DefaultBatchN, "objects written per target transaction `N`")
+	output := outputFlag(fs, "table", "json")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ Examples:
 	case len(pos) == 0:
 		return usagef("pbxgate db -h", "db needs a subcommand: copy")
 	case pos[0] != "copy":
-		return usagef("pbxgate db -h", "unknown db subcommand %q", pos[0])
+		return subcommandError("db", pos[0], []string{"copy"}, "pbxgate db -h")
 	case len(pos) > 1:
 		return usagef(copyHint, "db copy takes no arguments; name the databases with --from and --to")
 	case *to == "":

@@ -66,9 +66,19 @@ type gateway struct {
 	cmd    *exec.Cmd
 	base   string // http://127.0.0.1:port
 	token  string
-	stdout *lockedBuffer
+	stdout *fileOutput
 	stderr *lockedBuffer
 	exited chan error
+}
+
+// fileOutput is a child's stdout written straight to a file (no copying
+// goroutine), so what the child wrote before a later stderr line is
+// readable as soon as that line is seen.
+type fileOutput struct{ f *os.File }
+
+func (o *fileOutput) String() string {
+	b, _ := os.ReadFile(o.f.Name())
+	return string(b)
 }
 
 type lockedBuffer struct {
@@ -95,7 +105,10 @@ var listenLog = regexp.MustCompile(`"listen":"([0-9.:]+)"`)
 // temp dir when ""), and waits until it answers /readyz.
 func startGateway(t testing.TB, data, config string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, bin: binary(t), data: data, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	out, err := os.CreateTemp(t.TempDir(), "stdout")
+	require.NoError(t, err)
+	t.Cleanup(func() { out.Close() })
+	g := &gateway{t: t, bin: binary(t), data: data, stdout: &fileOutput{out}, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
 	if g.data == "" {
 		g.data = t.TempDir()
 	}
@@ -107,7 +120,7 @@ func startGateway(t testing.TB, data, config string) *gateway {
 	}
 	g.cmd = exec.Command(g.bin, args...)
 	g.cmd.Env = append(os.Environ(), "PBXGATE_CONFIG=", "PBXGATE_DB=")
-	g.cmd.Stdout, g.cmd.Stderr = g.stdout, g.stderr
+	g.cmd.Stdout, g.cmd.Stderr = out, g.stderr
 	require.NoError(t, g.cmd.Start())
 	go func() { g.exited <- g.cmd.Wait() }()
 	t.Cleanup(func() {
@@ -434,4 +447,29 @@ func TestIntegrationServeSecurity(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TestIntegrationShutdownWithSlowClient: SIGTERM while an authenticated
+// client trickles a request body exits 0 after http.shutdownGrace, instead
+// of waiting out the client and failing.
+func TestIntegrationShutdownWithSlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	g := startGateway(t, "", "http:\n  shutdownGrace: 1s\n")
+	require.NotEmpty(t, g.token)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{\"schemas\":", g.token)
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the request is in the handler, reading its body
+
+	start := time.Now()
+	require.NoError(t, g.stop(), "SIGTERM exits 0 with a slow client\nstderr: %s", g.stderr)
+	took := time.Since(start)
+	t.Logf("stopped %v after SIGTERM with one slow client (grace 1s)", took.Round(time.Millisecond))
+	assert.Contains(t, g.stderr.String(), "closing connections still open after the shutdown grace")
+	assert.Contains(t, g.stderr.String(), "stopped")
 }

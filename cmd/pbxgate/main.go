@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -45,6 +47,10 @@ type CLI struct {
 	Stderr io.Writer
 	// Getenv reads the environment (PBXGATE_* settings, ${VAR} in config).
 	Getenv func(string) string
+
+	// forceInteractive makes confirmations ask on Stdin even when it is not
+	// a terminal (tests).
+	forceInteractive bool
 }
 
 // command is one subcommand.
@@ -54,22 +60,27 @@ type command struct {
 	run     func(ctx context.Context, c *CLI, args []string) error
 }
 
+// groups are the commands with subcommands, each leaf with its own flags.
+func groups() []*group {
+	return []*group{consoleGroup(), ldapGroup(), mailGroup(), profilesGroup(), teamsGroup(), tenantGroup(), tokenGroup(), usersGroup()}
+}
+
 func commands() []command {
-	return []command{
+	cmds := []command{
+		{"completion", "print a shell completion script: bash, zsh or fish", runCompletion},
 		{"config", "check a configuration file", runConfig},
+		{"health", "check that a running gateway answers (for health checks)", runHealth},
 		{"db", "copy an installation to another database (SQLite to PostgreSQL)", runDB},
-		{"ldap", "test, run and review LDAP / Active Directory syncs", runLDAP},
-		{"mail", "inspect and retry the mail outbox, send welcome and test mail", runMail},
 		{"migrate", "apply the database migrations explicitly", runMigrate},
-		{"profiles", "list, show, create, change and delete permission profiles", runProfiles},
 		{"route", "explain where a call to a user rings and why", runRoute},
 		{"serve", "run the gateway: SCIM, set-password pages, LDAP schedule, mail", runServe},
-		{"teams", "list, create and delete teams (SCIM groups); list members", runTeams},
-		{"tenant", "create and list tenants", runTenant},
-		{"token", "create, list and revoke SCIM bearer tokens", runToken},
-		{"users", "list, show, add, edit, (de)activate, delete, import and export users", runUsers},
 		{"version", "print the version", runVersion},
 	}
+	for _, g := range groups() {
+		cmds = append(cmds, command{g.name, g.summary, g.run})
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	return cmds
 }
 
 func (c *CLI) usage(w io.Writer) {
@@ -81,7 +92,7 @@ Usage:
 Commands:
 `)
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintf(w, `
 Every command takes --config FILE and --data DIR (or --db FILE), also set by
@@ -105,8 +116,8 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 	name := args[0]
 	switch name {
 	case "help", "-h", "--help", "-help":
-		if len(args) > 1 {
-			return c.Run(ctx, []string{args[1], "-h"})
+		if len(args) > 1 && !isHelpFlag(args[1]) && args[1] != "help" {
+			return c.Run(ctx, append(append([]string{}, args[1:]...), "-h"))
 		}
 		c.usage(c.Stdout)
 		return 0
@@ -118,8 +129,15 @@ func (c *CLI) Run(ctx context.Context, args []string) int {
 			return c.exit(cmd.run(ctx, c, args[1:]))
 		}
 	}
-	fmt.Fprintf(c.Stderr, "pbxgate: unknown command %q\nTry: pbxgate help\n", name)
-	return 2
+	var names []string
+	for _, cmd := range commands() {
+		names = append(names, cmd.name)
+	}
+	if s := closest(name, names); s != "" {
+		try := strings.Join(append([]string{"pbxgate", s}, args[1:]...), " ")
+		return c.exit(usagef(try, "unknown command %q; did you mean %q?", name, s))
+	}
+	return c.exit(usagef("pbxgate help", "unknown command %q", name))
 }
 
 // exit prints an error the way users read it and picks the exit code.
@@ -129,6 +147,10 @@ func (c *CLI) exit(err error) int {
 	}
 	if err == errHelp {
 		return 0
+	}
+	if err == errCancelled {
+		fmt.Fprintf(c.Stderr, "pbxgate: %s\n", err)
+		return 1
 	}
 	if u, ok := err.(usageError); ok {
 		fmt.Fprintf(c.Stderr, "pbxgate: %s\n", u.msg)

@@ -26,13 +26,16 @@ Examples:
 	from := fs.String("from", "", "caller `NUMBER` (E.164 or extension; empty is anonymous)")
 	state := fs.String("state", "available", "presence `STATE` of the called user")
 	internal := fs.Bool("internal", false, "the call comes from another user of the tenant")
-	output := fs.String("output", "text", "output `FORMAT`: text or json")
+	output := outputFlag(fs, "text", "json")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || pos[0] != "explain" {
-		return usagef("pbxgate route explain USER", "usage: route explain USER")
+	if len(pos) > 0 && pos[0] != "explain" {
+		return subcommandError("route", pos[0], []string{"explain"}, "pbxgate route explain USER")
+	}
+	if len(pos) != 2 {
+		return usagef("pbxgate route explain USER", "route explain needs exactly one USER")
 	}
 	switch pbxusers.PresenceState(*state) {
 	case pbxusers.PresenceAvailable, pbxusers.PresenceBusy, pbxusers.PresenceOffline, pbxusers.PresenceDND, pbxusers.PresenceAway:

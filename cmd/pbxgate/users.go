@@ -31,31 +31,9 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
-const usersHelp = `
-Manage users: people and system users (call queues, auto attendants,
-conference bridges). USER is an id, a userName, an email address or an
-extension.
-
-Subcommands:
-  list                         list users (system users only with --include-system)
-  show USER                    show one user with devices and effective permissions
-  add USERNAME                 create a user; prints its id
-  edit USER                    change the fields whose flags are given
-  deactivate USER              set inactive (keeps everything; cannot log in)
-  activate USER                set active again
-  delete USER                  delete with devices and memberships, nothing dangling
-  import FILE.csv              create users from CSV; all rows or none
-  export                       write users as CSV (the import format)
-
-Examples:
-  pbxgate users list --tenant acme --search ada
-  pbxgate users add ada@acme.example --given Ada --family Lovelace --email ada@acme.example --extension 201
-  pbxgate users edit ada@acme.example --role supervisor --profile Supervisor --feature voicemail
-  pbxgate users import staff.csv --tenant acme --dry-run
-  pbxgate users export --tenant acme > staff.csv
-
-The CSV header is: ` + "userName,givenName,familyName,displayName,nickname,email,extension,stationNumber,kind,role,status,title,department,location,language,timeZone,workPhone,mobilePhone,customId,externalId,profiles,teams,recording,features,notifications,callerId,anonymous,answerMode,backupNumber,password,mustChangePassword" + `
-(any subset, userName required; lists separated by ";"). See examples/users.csv.`
+// usersCSVHeader is every column "users import" reads and "users export"
+// writes.
+const usersCSVHeader = "userName,givenName,familyName,displayName,nickname,email,extension,stationNumber,kind,role,status,title,department,location,language,timeZone,workPhone,mobilePhone,customId,externalId,profiles,teams,recording,features,notifications,callerId,anonymous,answerMode,backupNumber,password,mustChangePassword"
 
 // userFlags are the fields add and edit set.
 type userFlags struct {
@@ -148,7 +126,7 @@ func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs
 		for _, n := range *f.profiles {
 			p, err := e.dir.LookupProfile(ctx, tenant, n)
 			if err != nil {
-				return fmt.Errorf("profile %q: %w", n, err)
+				return err // its message names the profile
 			}
 			u.Profiles = append(u.Profiles, p.ID)
 		}
@@ -158,7 +136,7 @@ func (f *userFlags) apply(ctx context.Context, c *CLI, e *env, tenant string, fs
 		for _, n := range *f.teams {
 			t, err := e.dir.LookupTeam(ctx, tenant, pbxusers.TeamKeyName, n)
 			if err != nil {
-				return fmt.Errorf("team %q: %w", n, err)
+				return err // its message names the team
 			}
 			u.Teams = append(u.Teams, t.ID)
 		}
@@ -193,156 +171,288 @@ func findUser(ctx context.Context, dir *pbxusers.Directory, tenant, ref string) 
 	return pbxusers.User{}, fmt.Errorf("no user %q in tenant %q (looked for an id, userName, email and extension): %w", ref, tenant, pbxusers.ErrNotFound)
 }
 
-func runUsers(ctx context.Context, c *CLI, args []string) error {
-	fs := c.flagSet("users", "users <subcommand> [USER|FILE] [flags]", usersHelp)
-	g := c.commonFlags(fs, true)
-	output := fs.String("output", "table", "output `FORMAT`: table, json or csv")
-	search := fs.String("search", "", "list users whose name, email or extension contains `TEXT`")
-	includeSystem := fs.Bool("include-system", false, "include call queues, auto attendants and conference bridges")
-	limit := fs.Int("limit", 0, "list at most `N` users (default all)")
-	dryRun := fs.Bool("dry-run", false, "import: check every row and report, write nothing")
-	update := fs.Bool("update", false, "import: update existing users (matched by userName) instead of rejecting them")
-	uf := addUserFlags(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+// usersGroup is "pbxgate users".
+func usersGroup() *group {
+	return &group{
+		name:    "users",
+		summary: "list, show, add, edit, (de)activate, delete, import and export users",
+		intro: `Users are people and system users (call queues, auto attendants,
+conference bridges). USER is an id, a userName, an email address or an
+extension.
+
+Examples:
+  pbxgate users list --tenant acme --search ada
+  pbxgate users add ada@acme.example --given Ada --family Lovelace --email ada@acme.example --extension 201
+  pbxgate users import staff.csv --tenant acme --dry-run
+  pbxgate users delete ada@acme.example --tenant acme --yes`,
+		leaves: []leaf{
+			{name: "list", max: 0, summary: "list users (system users only with --include-system)", help: `
+Examples:
+  pbxgate users list --tenant acme --search ada
+  pbxgate users list --tenant acme --include-system --output json`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					output := outputFlag(fs, "table", "json", "csv")
+					search := fs.String("search", "", "list users whose name, email or extension contains `TEXT`")
+					includeSystem := fs.Bool("include-system", false, "include call queues, auto attendants and conference bridges")
+					limit := countFlag(fs, "limit", 0, "list at most `N` users (0: all)")
+					return func(ctx context.Context, _ []string) error {
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						return c.listUsers(ctx, e, g.tenant, *search, *includeSystem, *limit, *output)
+					}
+				}},
+			{name: "show", args: "USER", min: 1, max: 1, summary: "show one user with devices and effective permissions", help: `
+Example:
+  pbxgate users show 201 --tenant acme`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					output := outputFlag(fs, "table", "json")
+					return func(ctx context.Context, args []string) error {
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						u, err := findUser(ctx, e.dir, g.tenant, args[0])
+						if err != nil {
+							return err
+						}
+						return c.showUser(ctx, e, g.tenant, u, *output)
+					}
+				}},
+			{name: "add", args: "USERNAME", min: 1, max: 1, summary: "create a user; prints its id", help: `
+Without --password-stdin the user gets a welcome mail with a set-password link.
+
+Example:
+  pbxgate users add ada@acme.example --given Ada --family Lovelace --email ada@acme.example --extension 201`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					uf := addUserFlags(fs)
+					return func(ctx context.Context, args []string) error {
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						u := pbxusers.User{UserName: args[0]}
+						if err := uf.apply(ctx, c, e, g.tenant, fs, &u); err != nil {
+							return err
+						}
+						created, err := e.dir.CreateUser(ctx, g.tenant, u)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintln(c.Stdout, created.ID)
+						if !g.quiet {
+							fmt.Fprintf(c.Stderr, "created %s (extension %s)\n", created.UserName, dash(created.Extension))
+						}
+						return nil
+					}
+				}},
+			{name: "edit", args: "USER", min: 1, max: 1, summary: "change the fields whose flags are given", help: `
+List flags (--profile, --team, --feature) replace the whole list.
+
+Example:
+  pbxgate users edit ada@acme.example --role supervisor --profile Supervisor --feature voicemail`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					uf := addUserFlags(fs)
+					return func(ctx context.Context, args []string) error {
+						fields := 0
+						fs.Visit(func(f *flag.Flag) {
+							if !map[string]bool{"config": true, "data": true, "db": true, "tenant": true, "quiet": true}[f.Name] {
+								fields++
+							}
+						})
+						if fields == 0 {
+							return usagef("pbxgate users edit "+args[0]+" --title Analyst", "users edit changes the fields given as flags, and none was given (see: pbxgate users edit -h)")
+						}
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						u, err := findUser(ctx, e.dir, g.tenant, args[0])
+						if err != nil {
+							return err
+						}
+						updated, err := e.dir.ModifyUser(ctx, g.tenant, u.ID, func(cur *pbxusers.User) error {
+							return uf.apply(ctx, c, e, g.tenant, fs, cur)
+						})
+						if err != nil {
+							return err
+						}
+						if updated.Version == u.Version {
+							fmt.Fprintf(c.Stderr, "%s: nothing changed\n", u.UserName)
+						} else if !g.quiet {
+							fmt.Fprintf(c.Stderr, "%s updated (version %d)\n", updated.UserName, updated.Version)
+						}
+						return nil
+					}
+				}},
+			activationLeaf("deactivate", "set inactive (keeps everything; cannot log in)"),
+			activationLeaf("activate", "set active again"),
+			{name: "delete", args: "USER", min: 1, max: 1, summary: "delete with devices and memberships, nothing dangling", help: `
+Asks on a terminal; elsewhere it needs --yes. A user other users refer to
+(forwards, manager, queue membership, numbers) is refused, naming them,
+unless --cascade rewrites those too. A user owned by an LDAP sync
+or an identity provider (SCIM) comes back with the next sync or push unless
+it is removed there: deactivate it there instead.
+
+Example:
+  pbxgate users delete ada@acme.example --tenant acme --yes`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					yes := yesFlag(fs)
+					cascade := fs.Bool("cascade", false, "also rewrite what refers to the user (forwards, managers, queue members, numbers) instead of refusing")
+					return func(ctx context.Context, args []string) error {
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						u, err := findUser(ctx, e.dir, g.tenant, args[0])
+						if err != nil {
+							return err
+						}
+						devices, err := e.dir.ListDevices(ctx, g.tenant, u.ID)
+						if err != nil {
+							return err
+						}
+						goes := plural(len(devices), "device", "devices") + " and " + plural(len(u.Teams), "team membership", "team memberships")
+						what := fmt.Sprintf("delete user %s of tenant %s with its %s", u.UserName, g.tenant, goes)
+						if src := u.Owner.Source; src != "" && src != pbxusers.SourceManual {
+							owner := string(src)
+							if u.Owner.Directory != "" {
+								owner += " directory " + u.Owner.Directory
+							}
+							what += "; the user is owned by " + owner + ", which may create it again"
+						}
+						var opts []pbxusers.DeleteOption
+						flags := " --tenant " + g.tenant
+						if *cascade {
+							what += "; every reference to it elsewhere is rewritten"
+							opts = append(opts, pbxusers.Cascade())
+							flags += " --cascade"
+						}
+						if err := c.confirm(*yes, what, "pbxgate users delete "+args[0]+flags+" --yes"); err != nil {
+							return err
+						}
+						if err := e.dir.DeleteUser(ctx, g.tenant, u.ID, opts...); err != nil {
+							if errors.Is(err, pbxusers.ErrInUse) {
+								return fmt.Errorf("%w; nothing was deleted. To delete it and rewrite those: pbxgate users delete %s --tenant %s --cascade --yes", err, args[0], g.tenant)
+							}
+							return err
+						}
+						if !g.quiet {
+							fmt.Fprintf(c.Stderr, "deleted %s with its %s\n", u.UserName, goes)
+						}
+						return nil
+					}
+				}},
+			{name: "import", args: "FILE.csv", min: 1, max: 1, summary: "create (or --update) users from CSV; all rows or none", help: `
+Every problem of every row is reported at once with its line and column;
+then nothing is written. New users get a welcome mail unless
+--no-welcome-mail is given or their row has a password.
+
+The CSV header is any subset of (userName required; lists separated by ";"):
+  ` + usersCSVHeader + `
+See examples/users.csv.
+
+Examples:
+  pbxgate users import staff.csv --tenant acme --dry-run
+  pbxgate users import staff.csv --tenant acme --update --no-welcome-mail`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					dryRun := fs.Bool("dry-run", false, "check every row and report, write nothing")
+					update := fs.Bool("update", false, "update existing users (matched by id or userName) instead of rejecting them")
+					noMail := fs.Bool("no-welcome-mail", false, "create the users without queueing welcome mail")
+					return func(ctx context.Context, args []string) error {
+						f, err := os.Open(args[0])
+						if err != nil {
+							return err
+						}
+						defer f.Close()
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						p := c.progress("import", g.quiet)
+						res, err := e.dir.ImportCSV(ctx, g.tenant, f, pbxusers.ImportOptions{DryRun: *dryRun, Update: *update,
+							NoWelcomeMail: *noMail, Progress: p.update})
+						p.done()
+						if err != nil {
+							return fmt.Errorf("%s: %w", args[0], err)
+						}
+						verb, mail := "imported", "queued"
+						if res.DryRun {
+							verb, mail = "dry run, nothing written: would import", "would queue"
+						}
+						fmt.Fprintf(c.Stdout, "%s %d created, %d updated, %d unchanged; %s %s\n", verb, res.Created, res.Updated, res.Unchanged,
+							mail, plural(res.MailQueued, "welcome mail", "welcome mails"))
+						return nil
+					}
+				}},
+			{name: "export", max: 0, summary: "write users as CSV (the import format) to stdout", help: `
+Example:
+  pbxgate users export --tenant acme > staff.csv`,
+				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+					g := c.commonFlags(fs, true)
+					search := fs.String("search", "", "export users whose name, email or extension contains `TEXT`")
+					includeSystem := fs.Bool("include-system", false, "include call queues, auto attendants and conference bridges")
+					return func(ctx context.Context, _ []string) error {
+						e, err := c.open(ctx, g)
+						if err != nil {
+							return err
+						}
+						defer e.Close()
+						q := pbxusers.UserQuery{Search: *search, IncludeSystem: *includeSystem}
+						p := c.progress("export", g.quiet)
+						n, err := e.dir.ExportCSV(ctx, g.tenant, c.Stdout, q, p.update)
+						p.done()
+						if err == nil && !g.quiet {
+							fmt.Fprintf(c.Stderr, "exported %s\n", plural(n, "user", "users"))
+						}
+						return err
+					}
+				}},
+		},
 	}
-	if len(pos) == 0 {
-		return usagef("pbxgate users -h", "users needs a subcommand: list, show, add, edit, deactivate, activate, delete, import or export")
-	}
-	sub, rest := pos[0], pos[1:]
-	needOne := func(what string) error {
-		if len(rest) != 1 {
-			return usagef("pbxgate users "+sub+" "+what+" --tenant "+g.tenant, "users %s needs exactly one %s", sub, what)
-		}
-		return nil
-	}
-	switch sub {
-	case "list", "export":
-		if len(rest) != 0 {
-			return usagef("pbxgate users "+sub+" --search TEXT", "users %s takes no arguments (did you mean --search %s?)", sub, rest[0])
-		}
-	case "show", "edit", "deactivate", "activate", "delete":
-		if err := needOne("USER"); err != nil {
-			return err
-		}
-	case "add":
-		if err := needOne("USERNAME"); err != nil {
-			return err
-		}
-	case "import":
-		if err := needOne("FILE.csv"); err != nil {
-			return err
-		}
-	default:
-		return usagef("pbxgate users -h", "unknown users subcommand %q", sub)
-	}
-	if !map[string]bool{"table": true, "json": true, "csv": true}[*output] {
-		return usagef("pbxgate users -h", "--output must be table, json or csv, not %q", *output)
-	}
-	e, err := c.open(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	if _, err := e.dir.GetTenant(ctx, g.tenant); err != nil {
-		return fmt.Errorf("%w (create it with: pbxgate tenant create %s)", err, g.tenant)
-	}
-	switch sub {
-	case "list":
-		return c.listUsers(ctx, e, g.tenant, *search, *includeSystem, *limit, *output)
-	case "export":
-		q := pbxusers.UserQuery{Search: *search, IncludeSystem: *includeSystem}
-		p := c.progress("export", g.quiet)
-		n, err := e.dir.ExportCSV(ctx, g.tenant, c.Stdout, q, p.update)
-		p.done()
-		if err == nil && !g.quiet {
-			fmt.Fprintf(c.Stderr, "exported %d users\n", n)
-		}
-		return err
-	case "show":
-		u, err := findUser(ctx, e.dir, g.tenant, rest[0])
-		if err != nil {
-			return err
-		}
-		return c.showUser(ctx, e, g.tenant, u, *output)
-	case "add":
-		u := pbxusers.User{UserName: rest[0]}
-		if err := uf.apply(ctx, c, e, g.tenant, fs, &u); err != nil {
-			return err
-		}
-		created, err := e.dir.CreateUser(ctx, g.tenant, u)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(c.Stdout, created.ID)
-		if !g.quiet {
-			fmt.Fprintf(c.Stderr, "created %s (extension %s)\n", created.UserName, dash(created.Extension))
-		}
-		return nil
-	case "edit":
-		u, err := findUser(ctx, e.dir, g.tenant, rest[0])
-		if err != nil {
-			return err
-		}
-		updated, err := e.dir.ModifyUser(ctx, g.tenant, u.ID, func(cur *pbxusers.User) error {
-			return uf.apply(ctx, c, e, g.tenant, fs, cur)
-		})
-		if err != nil {
-			return err
-		}
-		if updated.Version == u.Version {
-			fmt.Fprintf(c.Stderr, "%s: nothing changed\n", u.UserName)
-		} else if !g.quiet {
-			fmt.Fprintf(c.Stderr, "%s updated (version %d)\n", updated.UserName, updated.Version)
-		}
-		return nil
-	case "deactivate", "activate":
-		u, err := findUser(ctx, e.dir, g.tenant, rest[0])
-		if err != nil {
-			return err
-		}
-		if sub == "deactivate" {
-			_, err = e.dir.DeactivateUser(ctx, g.tenant, u.ID)
-		} else {
-			_, err = e.dir.ActivateUser(ctx, g.tenant, u.ID)
-		}
-		if err == nil && !g.quiet {
-			fmt.Fprintf(c.Stderr, "%s %sd\n", u.UserName, sub)
-		}
-		return err
-	case "delete":
-		u, err := findUser(ctx, e.dir, g.tenant, rest[0])
-		if err != nil {
-			return err
-		}
-		if err := e.dir.DeleteUser(ctx, g.tenant, u.ID); err != nil {
-			return err
-		}
-		if !g.quiet {
-			fmt.Fprintf(c.Stderr, "%s deleted with its devices and memberships\n", u.UserName)
-		}
-		return nil
-	case "import":
-		f, err := os.Open(rest[0])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		p := c.progress("import", g.quiet)
-		res, err := e.dir.ImportCSV(ctx, g.tenant, f, pbxusers.ImportOptions{DryRun: *dryRun, Update: *update, Progress: p.update})
-		p.done()
-		if err != nil {
-			return fmt.Errorf("%s: %w", rest[0], err)
-		}
-		verb := "imported"
-		if res.DryRun {
-			verb = "dry run, nothing written: would import"
-		}
-		fmt.Fprintf(c.Stdout, "%s %d created, %d updated, %d unchanged\n", verb, res.Created, res.Updated, res.Unchanged)
-		return nil
-	}
-	return nil
+}
+
+// activationLeaf is "users activate" or "users deactivate".
+func activationLeaf(name, summary string) leaf {
+	return leaf{name: name, args: "USER", min: 1, max: 1, summary: summary, help: `
+Example:
+  pbxgate users ` + name + ` ada@acme.example --tenant acme`,
+		setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
+			g := c.commonFlags(fs, true)
+			return func(ctx context.Context, args []string) error {
+				e, err := c.open(ctx, g)
+				if err != nil {
+					return err
+				}
+				defer e.Close()
+				u, err := findUser(ctx, e.dir, g.tenant, args[0])
+				if err != nil {
+					return err
+				}
+				if name == "deactivate" {
+					_, err = e.dir.DeactivateUser(ctx, g.tenant, u.ID)
+				} else {
+					_, err = e.dir.ActivateUser(ctx, g.tenant, u.ID)
+				}
+				if err == nil && !g.quiet {
+					fmt.Fprintf(c.Stderr, "%s %sd\n", u.UserName, name)
+				}
+				return err
+			}
+		}}
 }
 
 func (c *CLI) listUsers(ctx context.Context, e *env, tenant, search string, includeSystem bool, limit int, output string) error {

@@ -49,8 +49,12 @@ built from) and of Go it was built with.
 
 Example:
   pbxgate version`)
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usagef("pbxgate version", "version takes no arguments")
 	}
 	fmt.Fprintf(c.Stdout, "pbxgate %s (%s %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil

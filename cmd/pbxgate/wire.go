@@ -12,21 +12,25 @@ import (
 )
 
 // startBackground starts the LDAP schedules and the mail outbox worker.
-func startBackground(ctx context.Context, e *env, cfg *Config, set settings, public string, reg prometheus.Registerer, log *slog.Logger) (*background, error) {
-	bg := &background{}
-	w, closer, via, err := newWorker(e, cfg, set, public, reg, log)
-	if err != nil {
-		return nil, err
-	}
-	bg.mailVia = via
-	bg.wg.Add(1)
-	go func() {
-		defer bg.wg.Done()
-		defer closer.Close()
-		if err := w.Run(ctx); err != nil {
-			log.Error("mail worker stopped", "err", err)
+// Without a usable public address (sendMail false) no mail worker runs:
+// mail with links to nowhere is worse than mail that waits in the outbox.
+func startBackground(ctx context.Context, e *env, cfg *Config, set settings, public string, sendMail bool, reg prometheus.Registerer, log *slog.Logger) (*background, error) {
+	bg := &background{mailVia: "nothing (publicURL is not set)"}
+	if sendMail {
+		w, closer, via, err := newWorker(e, cfg, set, public, reg, log)
+		if err != nil {
+			return nil, err
 		}
-	}()
+		bg.mailVia = via
+		bg.wg.Add(1)
+		go func() {
+			defer bg.wg.Done()
+			defer closer.Close()
+			if err := w.Run(ctx); err != nil {
+				log.Error("mail worker stopped", "err", err)
+			}
+		}()
+	}
 	key, err := setupKey(set.data, cfg.Mail.FormKeyFile)
 	if err != nil {
 		return nil, err

@@ -90,6 +90,20 @@ func testOutboxClaims(t *testing.T, s pbxusers.Store) {
 	require.NoError(t, err)
 	require.Len(t, own, 1)
 	assert.Equal(t, second[0].ID, own[0].ID)
+	// A worker that stops releases its claims: another claims them at once,
+	// and they go back to their owner for the rest of this test.
+	n, err := d.ReleaseMail(ctx, "worker-2")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	taken, err := d.ClaimMail(ctx, "worker-3", time.Minute, 10)
+	require.NoError(t, err)
+	require.Len(t, taken, 1)
+	assert.Equal(t, second[0].ID, taken[0].ID)
+	n, err = d.ReleaseMail(ctx, "worker-3")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, err = d.ClaimMail(ctx, "worker-2", time.Minute, 10)
+	require.NoError(t, err)
 
 	m := first[0]
 	m.Status, m.Attempts = pbxusers.MailSent, 1

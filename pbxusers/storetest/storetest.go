@@ -702,7 +702,11 @@ func testDevicesAndNumbers(t *testing.T, s pbxusers.Store) {
 	list, err := d.ListDevices(ctx, "acme", a.ID)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
-	assert.Equal(t, dev.Secret, list[0].Secret, "the secret is stored for the PBX")
+	assert.Empty(t, list[0].Secret, "the secret is shown once, at creation or rotation")
+	assert.Nil(t, list[0].Digest, "so are the HA1s; the PBX reads them with LookupSIPCredentials")
+	creds, err := d.LookupSIPCredentials(ctx, "acme", dev.SIPID)
+	require.NoError(t, err)
+	assert.Equal(t, pbxusers.NewSIPDigest(dev.SIPID, "acme", dev.Secret), creds.Digest, "the digest is stored for the PBX")
 
 	rotated, err := d.UpdateDevice(ctx, "acme", dev, true)
 	require.NoError(t, err)
@@ -808,10 +812,22 @@ func testTokens(t *testing.T, s pbxusers.Store) {
 		_, err := d.Authenticate(ctx, bad)
 		require.ErrorIs(t, err, pbxusers.ErrUnauthenticated, "%q", bad)
 	}
+	assert.Equal(t, pbxusers.ScopeSCIM, got.Scope, "CreateToken makes SCIM tokens")
 	list, err := d.ListTokens(ctx, "acme")
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.NotNil(t, list[0].LastUsed)
+	assert.Equal(t, pbxusers.ScopeSCIM, list[0].Scope)
+	// The scope is stored and read back, for every scope.
+	for _, scope := range []pbxusers.TokenScope{pbxusers.ScopeAdmin, pbxusers.ScopeOperator} {
+		sec, _, err := d.CreateScopedToken(ctx, "beta", string(scope), scope)
+		require.NoError(t, err)
+		got, err := d.Authenticate(ctx, sec)
+		require.NoError(t, err)
+		assert.Equal(t, scope, got.Scope)
+	}
+	_, _, err = d.CreateScopedToken(ctx, "beta", "x", "root")
+	require.ErrorIs(t, err, pbxusers.ErrInvalid)
 	require.ErrorIs(t, d.RevokeToken(ctx, "beta", tok.ID), pbxusers.ErrNotFound, "another tenant cannot revoke it")
 	require.NoError(t, d.RevokeToken(ctx, "acme", tok.ID))
 	require.NoError(t, d.RevokeToken(ctx, "acme", tok.ID))

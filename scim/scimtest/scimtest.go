@@ -24,7 +24,9 @@ const DefaultTenant = "acme"
 // Server is a running SCIM endpoint with its directory.
 type Server struct {
 	*httptest.Server
-	TB      testing.TB
+	TB testing.TB
+	// Store is the SQLite store of MustStart and MustStartAt; nil for
+	// MustStartStore.
 	Store   *sqlite.Store
 	Dir     *pbxusers.Directory
 	Handler http.Handler
@@ -50,6 +52,16 @@ func MustStartAt(tb testing.TB, path string, opts scim.Options) *Server {
 	store, err := sqlite.Open(ctx, path)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { store.Close() })
+	s := MustStartStore(tb, store, opts)
+	s.Store = store
+	return s
+}
+
+// MustStartStore is MustStart on any store (PostgreSQL, for instance),
+// which the caller closes; Server.Store is nil.
+func MustStartStore(tb testing.TB, store pbxusers.Store, opts scim.Options) *Server {
+	tb.Helper()
+	ctx := context.Background()
 	dir := pbxusers.New(store, pbxusers.Options{PasswordCost: 4})
 	if _, err := dir.GetTenant(ctx, DefaultTenant); err != nil {
 		_, err = dir.CreateTenant(ctx, pbxusers.Tenant{ID: DefaultTenant, Name: "Acme", Region: "DE"})
@@ -62,7 +74,7 @@ func MustStartAt(tb testing.TB, path string, opts scim.Options) *Server {
 	require.NoError(tb, err)
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
-	s := &Server{Server: srv, TB: tb, Store: store, Dir: dir, Handler: h, Tenant: DefaultTenant}
+	s := &Server{Server: srv, TB: tb, Dir: dir, Handler: h, Tenant: DefaultTenant}
 	s.Token = s.MustToken(DefaultTenant, "idp")
 	return s
 }

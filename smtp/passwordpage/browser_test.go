@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pbxgate/pbxgate/internal/webdriver"
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/smtp"
-	"github.com/pbxgate/pbxgate/smtp/internal/webdriver"
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 	"github.com/pbxgate/pbxgate/smtp/smtptest"
 )

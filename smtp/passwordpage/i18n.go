@@ -22,6 +22,7 @@ type text struct {
 	ErrTooLong      string // %d: maximum bytes
 	ErrSameAsLogin  string
 	ErrOnlySpaces   string
+	ErrCommon       string
 	ErrPolicy       string // %s: the library's reason, in English
 	AttemptsLeft    string // %d: attempts
 	AttemptsLeftOne string
@@ -55,6 +56,7 @@ var english = &text{
 	ErrTooLong:      "The password is too long: use at most %d characters (fewer with accented or non-Latin letters).",
 	ErrSameAsLogin:  "The password must not be your login.",
 	ErrOnlySpaces:   "The password must not consist of spaces only.",
+	ErrCommon:       "This password is too common or too easy to guess (a well-known password, a word or name, a keyboard pattern or a sequence). A few unrelated words make a strong password.",
 	ErrPolicy:       "The password is not accepted: it %s.",
 	AttemptsLeft:    "%d attempts left before this link stops working.",
 	AttemptsLeftOne: "1 attempt left before this link stops working.",
@@ -97,6 +99,7 @@ var german = &text{
 	ErrTooLong:      "Das Passwort ist zu lang: Verwenden Sie höchstens %d Zeichen (weniger bei Umlauten und Sonderzeichen).",
 	ErrSameAsLogin:  "Das Passwort darf nicht Ihr Anmeldename sein.",
 	ErrOnlySpaces:   "Das Passwort darf nicht nur aus Leerzeichen bestehen.",
+	ErrCommon:       "Dieses Passwort ist zu verbreitet oder zu leicht zu erraten (ein bekanntes Passwort, ein Wort oder Name, ein Tastaturmuster oder eine Folge). Einige voneinander unabhängige Wörter ergeben ein starkes Passwort.",
 	ErrPolicy:       "Das Passwort wird nicht akzeptiert (%s).",
 	AttemptsLeft:    "Noch %d Versuche, bevor dieser Link ungültig wird.",
 	AttemptsLeftOne: "Noch 1 Versuch, bevor dieser Link ungültig wird.",

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pbxgate/pbxgate/internal/ratelimit"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -102,7 +103,7 @@ type Handler struct {
 	opts    Options
 	key     []byte
 	logger  *slog.Logger
-	limiter *limiter
+	limiter *ratelimit.Limiter
 	sem     chan struct{}
 	csp     string
 	inner   http.Handler
@@ -149,7 +150,7 @@ func New(dir *pbxusers.Directory, opts Options) (*Handler, error) {
 		opts.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if opts.ClientIP == nil {
-		opts.ClientIP = func(r *http.Request) string { return remoteIP(r.RemoteAddr) }
+		opts.ClientIP = func(r *http.Request) string { return ratelimit.RemoteIP(r.RemoteAddr) }
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -170,7 +171,7 @@ func New(dir *pbxusers.Directory, opts Options) (*Handler, error) {
 		opts:    opts,
 		key:     bytes.Clone(key),
 		logger:  opts.Logger.With(slog.String("component", "password-page")),
-		limiter: newLimiter(opts.RatePerMinute, opts.Burst, maxClients, opts.Now),
+		limiter: ratelimit.New(ratelimit.Config{PerSecond: opts.RatePerMinute / 60, Burst: opts.Burst, MaxKeys: maxClients, Now: opts.Now}),
 		sem:     make(chan struct{}, opts.MaxConcurrent),
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -263,6 +264,8 @@ type link struct {
 	st     pbxusers.SetupToken
 	user   pbxusers.User
 	tenant string
+	// signIn is the tenant's sign-in URL, else Options.SignInURL.
+	signIn string
 	t      *text
 }
 
@@ -274,9 +277,12 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, token string) (l
 		h.linkError(w, r, err)
 		return link{}, false
 	}
-	l := link{token: token, st: st, user: u, t: pick(u.Language, r.Header.Get("Accept-Language"))}
+	l := link{token: token, st: st, user: u, signIn: h.opts.SignInURL, t: pick(u.Language, r.Header.Get("Accept-Language"))}
 	if tn, err := h.dir.GetTenant(r.Context(), u.TenantID); err == nil {
 		l.tenant = tn.Name
+		if tn.SignInURL != "" {
+			l.signIn = tn.SignInURL
+		}
 	}
 	return l, true
 }
@@ -308,9 +314,9 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, token string) {
 func (h *Handler) post(w http.ResponseWriter, r *http.Request, token string) {
 	ctx := r.Context()
 	client := h.opts.ClientIP(r)
-	if ok, wait := h.limiter.allow(clientKey(client)); !ok {
+	if ok, wait := h.limiter.Allow(ratelimit.ClientKey(client)); !ok {
 		h.logger.WarnContext(ctx, "set-password POST rate-limited", slog.String("client", client))
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
 		h.message(w, r, http.StatusTooManyRequests, pick("", r.Header.Get("Accept-Language")), kindTooMany, "")
 		return
 	}
@@ -364,7 +370,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, token string) {
 	default:
 		h.logger.InfoContext(ctx, "password set through link", slog.String("tenant", u.TenantID),
 			slog.String("user_id", u.ID), slog.String("purpose", string(l.st.Purpose)), slog.String("client", client))
-		h.message(w, r, http.StatusOK, l.t, kindDone, l.tenant, u.UserName)
+		h.message(w, r, http.StatusOK, l.t, kindDone, l.tenant, u.UserName, l.signIn)
 	}
 }
 
@@ -381,6 +387,11 @@ func policyMessage(t *text, password, login string, verr *pbxusers.ValidationErr
 		return t.ErrSameAsLogin
 	case strings.TrimSpace(password) == "":
 		return t.ErrOnlySpaces
+	}
+	for _, f := range verr.Fields {
+		if f.Field == "password" && f.Reason == pbxusers.ErrCommonPassword.Error() {
+			return t.ErrCommon
+		}
 	}
 	for _, f := range verr.Fields {
 		if f.Field == "password" {
@@ -424,7 +435,8 @@ func (h *Handler) form(w http.ResponseWriter, r *http.Request, status int, l lin
 	h.render(w, r, status, d)
 }
 
-// message renders a page without a form. For kindDone, args[0] is the login.
+// message renders a page without a form. For kindDone, args[0] is the login
+// and args[1] the sign-in URL to link to ("" for none).
 func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, t *text, k kind, tenant string, args ...string) {
 	d := pageData{T: t, Tenant: tenant}
 	switch k {
@@ -435,7 +447,7 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, status int, t 
 	case kindTooMany:
 		d.Title, d.Paragraphs = t.TooManyTitle, []string{t.TooManyBody}
 	case kindDone:
-		d.Title, d.Paragraphs, d.SignInURL = t.DoneTitle, []string{fmt.Sprintf(t.DoneBody, args[0]), t.DoneHint}, h.opts.SignInURL
+		d.Title, d.Paragraphs, d.SignInURL = t.DoneTitle, []string{fmt.Sprintf(t.DoneBody, args[0]), t.DoneHint}, args[1]
 	default:
 		d.Title, d.Paragraphs = t.ErrorTitle, []string{t.ErrorBody}
 	}

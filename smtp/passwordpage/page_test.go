@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -383,6 +384,8 @@ func TestWeakPasswordShownNextToTheField(t *testing.T) {
 
 	r = post(t, c, e.link(token), passwordForm(field, "anna", "anna"))
 	assert.Contains(t, r.body, "zu kurz")
+	r = post(t, c, e.link(token), passwordForm(field, "password", "password"))
+	assert.Contains(t, r.body, "Dieses Passwort ist zu verbreitet oder zu leicht zu erraten")
 
 	// A mismatch is shown at the second field and does not count.
 	r = post(t, c, e.link(token), passwordForm(field, "correct horse battery staple", "correct horse battery stapel"))
@@ -392,13 +395,11 @@ func TestWeakPasswordShownNextToTheField(t *testing.T) {
 
 	st, _, err := e.dir.CheckSetupLink(context.Background(), token)
 	require.NoError(t, err)
-	assert.Equal(t, 2, st.Failures)
+	assert.Equal(t, 3, st.Failures)
 
 	// Rejected passwords use the link up after MaxSetupFailures.
 	r = post(t, c, e.link(token), passwordForm(field, "        ", "        "))
 	assert.Contains(t, r.body, "nicht nur aus Leerzeichen")
-	assert.Contains(t, r.body, "Noch 2 Versuche")
-	r = post(t, c, e.link(token), passwordForm(field, "x", "x"))
 	assert.Contains(t, r.body, "Noch 1 Versuch,")
 	r = post(t, c, e.link(token), passwordForm(field, "x", "x"))
 	assert.Equal(t, http.StatusNotFound, r.status)
@@ -421,6 +422,26 @@ func TestEnglishPolicyMessages(t *testing.T) {
 		assert.Equal(t, http.StatusUnprocessableEntity, r.status, pw)
 		assert.Contains(t, r.body, want, pw)
 	}
+}
+
+// TestCommonPasswordsRefused: well-known passwords, keyboard patterns and
+// the login with a digit are refused with a reason (NIST SP 800-63B
+// §5.1.1.2); a passphrase is taken.
+func TestCommonPasswordsRefused(t *testing.T) {
+	e := newPageEnv(t, passwordpage.Options{Burst: 100})
+	for i, pw := range []string{"password", "12345678", "qwertyuiop", "annaschmidt3!", "Passw0rd!"} {
+		_, token := e.user(t, fmt.Sprintf("annaschmidt%d", i), "en", pbxusers.SetupWelcome)
+		c := browser(t)
+		field := csrf(t, get(t, c, e.link(token)).body)
+		r := post(t, c, e.link(token), passwordForm(field, pw, pw))
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status, pw)
+		assert.Contains(t, r.body, "This password is too common or too easy to guess", pw)
+	}
+	_, token := e.user(t, "anna", "en", pbxusers.SetupWelcome)
+	c := browser(t)
+	field := csrf(t, get(t, c, e.link(token)).body)
+	r := post(t, c, e.link(token), passwordForm(field, "violet tram cobbler 7", "violet tram cobbler 7"))
+	assert.Equal(t, http.StatusOK, r.status)
 }
 
 func TestRateLimitPerIP(t *testing.T) {
@@ -492,4 +513,20 @@ func TestSignInLinkOnSuccess(t *testing.T) {
 	field := csrf(t, get(t, c, e.link(token)).body)
 	r := post(t, c, e.link(token), passwordForm(field, "correct horse battery staple", "correct horse battery staple"))
 	assert.Contains(t, r.body, `<a href="https://portal.example.com/login">Go to sign-in</a>`)
+}
+
+// TestTenantSignInURL: the tenant's own sign-in URL wins over the page's.
+func TestTenantSignInURL(t *testing.T) {
+	e := newPageEnv(t, passwordpage.Options{SignInURL: "https://portal.example.com/login"})
+	_, token := e.user(t, "anna", "en", pbxusers.SetupWelcome)
+	ctx := context.Background()
+	tn, err := e.dir.GetTenant(ctx, e.tenant.ID)
+	require.NoError(t, err)
+	tn.SignInURL = "https://mueller.pbx.example.com/"
+	_, err = e.dir.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
+	c := browser(t)
+	field := csrf(t, get(t, c, e.link(token)).body)
+	r := post(t, c, e.link(token), passwordForm(field, "correct horse battery staple", "correct horse battery staple"))
+	assert.Contains(t, r.body, `<a href="https://mueller.pbx.example.com/">Go to sign-in</a>`)
 }

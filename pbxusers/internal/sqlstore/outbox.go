@@ -79,6 +79,16 @@ func (t *Tx) ClaimMail(ctx context.Context, owner string, now, until time.Time, 
 	return out, nil
 }
 
+// ReleaseMail implements pbxusers.Tx.
+func (t *Tx) ReleaseMail(ctx context.Context, owner string) (int, error) {
+	n, err := t.exec(ctx, `UPDATE outbox SET claimed_by = '', claimed_until = ?
+		WHERE claimed_by = ? AND status = 'pending'`, t.f.Unclaimed, owner)
+	if err != nil {
+		return 0, t.f.Err("release mail", err, "")
+	}
+	return int(n), nil
+}
+
 // FinishMail implements pbxusers.Tx.
 func (t *Tx) FinishMail(ctx context.Context, m *pbxusers.OutboxMessage, a pbxusers.MailAttempt) error {
 	n, err := t.exec(ctx, `UPDATE outbox SET status = ?, attempts = ?, next_attempt = ?, last_error = ?,

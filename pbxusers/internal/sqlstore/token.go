@@ -9,21 +9,23 @@ import (
 
 // CreateToken implements pbxusers.Tx.
 func (t *Tx) CreateToken(ctx context.Context, tok *pbxusers.APIToken) error {
-	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires) VALUES (?,?,?,?,?,?,?,?)",
-		tok.ID, tok.TenantID, tok.Name, tok.Hash, t.f.Time(tok.Created), t.f.timePtr(tok.LastUsed), t.f.timePtr(tok.Revoked), t.f.timePtr(tok.ExpiresAt))
+	_, err := t.exec(ctx, "INSERT INTO api_tokens (id, tenant_id, name, hash, created, last_used, revoked, expires, scope) VALUES (?,?,?,?,?,?,?,?,?)",
+		tok.ID, tok.TenantID, tok.Name, tok.Hash, t.f.Time(tok.Created), t.f.timePtr(tok.LastUsed), t.f.timePtr(tok.Revoked), t.f.timePtr(tok.ExpiresAt),
+		string(tok.Scope.OrDefault()))
 	return t.f.Err("create token", err, tok.ID)
 }
 
 // scanTokens reads the tokens a condition selects.
 func (t *Tx) scanTokens(ctx context.Context, where string, args ...any) ([]pbxusers.APIToken, error) {
 	var out []pbxusers.APIToken
-	err := t.each(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires FROM api_tokens WHERE "+where+" ORDER BY created, id", args, func(r Row) error {
+	err := t.each(ctx, "SELECT id, tenant_id, name, hash, created, last_used, revoked, expires, scope FROM api_tokens WHERE "+where+" ORDER BY created, id", args, func(r Row) error {
 		var tok pbxusers.APIToken
 		var created, last, revoked, expires timeCol
-		if err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Hash, &created, &last, &revoked, &expires); err != nil {
+		var scope string
+		if err := r.Scan(&tok.ID, &tok.TenantID, &tok.Name, &tok.Hash, &created, &last, &revoked, &expires, &scope); err != nil {
 			return err
 		}
-		tok.Created = created.t
+		tok.Created, tok.Scope = created.t, pbxusers.TokenScope(scope)
 		tok.LastUsed, tok.Revoked, tok.ExpiresAt = last.ptr(), revoked.ptr(), expires.ptr()
 		out = append(out, tok)
 		return nil

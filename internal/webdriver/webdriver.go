@@ -352,3 +352,9 @@ func (s *Session) Screenshot(tb testing.TB) []byte {
 	}
 	return b
 }
+
+// SetWindowSize resizes the browser window, in CSS pixels.
+func (s *Session) SetWindowSize(tb testing.TB, width, height int) {
+	tb.Helper()
+	s.do(tb, http.MethodPost, "/window/rect", map[string]int{"width": width, "height": height}, nil)
+}

@@ -1,0 +1,50 @@
+package adminapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/pbxgate/pbxgate/pbxusers"
+)
+
+func (h *Handler) mountChanges() {
+	h.handle("GET "+Prefix+"/tenants/{tenant}/changes", h.listChanges)
+}
+
+// changePage is a page of the change log, oldest first.
+type changePage struct {
+	Items []pbxusers.Change `json:"items"`
+	// NextAfter, when set, is the ?after= of the next page.
+	NextAfter int64 `json:"nextAfter,omitempty"`
+}
+
+// listChanges pages the change log: ?after=SEQ (exclusive), ?entity=,
+// ?entityId= and ?limit=.
+func (h *Handler) listChanges(c *call) error {
+	q := c.r.URL.Query()
+	var ps pbxusers.Problems
+	cq := pbxusers.ChangeQuery{Entity: q.Get("entity"), EntityID: q.Get("entityId")}
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			ps.Add("after", "must be a sequence number, not %q", s)
+		}
+		cq.AfterSeq = n
+	}
+	cq.Limit = queryInt(c.r, "limit", pbxusers.DefaultPageSize, &ps)
+	if cq.Limit < 1 || cq.Limit > pbxusers.MaxPageSize {
+		ps.Add("limit", "must be between 1 and %d", pbxusers.MaxPageSize)
+	}
+	if err := ps.Err(); err != nil {
+		return err
+	}
+	cs, err := h.dir.Changes(c.ctx, c.tenant, cq)
+	if err != nil {
+		return err
+	}
+	page := changePage{Items: nonNil(cs)}
+	if len(cs) == cq.Limit {
+		page.NextAfter = cs[len(cs)-1].Seq
+	}
+	return c.json(http.StatusOK, page)
+}

@@ -1,0 +1,78 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/pbxgate/pbxgate/internal/adminapi"
+)
+
+// recorder is the response of an in-process admin API call.
+type recorder struct {
+	status int
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+// apiProblem is the part of an admin API problem document the console
+// shows.
+type apiProblem struct {
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Path   string `json:"path"`
+		Reason string `json:"reason"`
+	} `json:"errors"`
+}
+
+// callAPI sends one request to the admin API as the session's user and
+// decodes a success into out (when not nil). A failure comes back as the
+// API's problem.
+func (h *Handler) callAPI(ctx context.Context, ss *session, method, path string, body, out any) (*apiProblem, error) {
+	var rd bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd.Reset(b)
+	}
+	ctx = adminapi.WithPrincipal(ctx, adminapi.Principal{Tenant: ss.Tenant, Actor: "console " + ss.UserName})
+	req, err := http.NewRequestWithContext(ctx, method, adminapi.Prefix+"/tenants/"+ss.Tenant+path, &rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	rec := &recorder{header: http.Header{}}
+	h.api.ServeHTTP(rec, req)
+	if rec.status >= 400 {
+		var p apiProblem
+		if err := json.Unmarshal(rec.body.Bytes(), &p); err != nil {
+			return nil, fmt.Errorf("admin API %s %s: %d %s", method, path, rec.status, rec.body.String())
+		}
+		p.Status = rec.status
+		return &p, nil
+	}
+	if out != nil && rec.body.Len() > 0 {
+		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+			return nil, fmt.Errorf("admin API %s %s: decode: %w", method, path, err)
+		}
+	}
+	return nil, nil
+}
