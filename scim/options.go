@@ -13,6 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Limits of one PATCH request: MaxPatchOperations operations, carrying at
+// most MaxPatchValues values (group members, emails, ...) together. Over
+// either, the PATCH is refused with 400 tooMany before any of it is
+// applied. The body size (Options.MaxBodyBytes) bounds them first.
+const (
+	MaxPatchOperations = 1000
+	MaxPatchValues     = 10000
+)
+
 // Defaults for Options.
 const (
 	// DefaultMaxBodyBytes is the largest request body accepted (1 MiB);

@@ -411,6 +411,12 @@ func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceTy
 	if len(schemas) != 1 || schemas[0] != patchMessage || len(list) == 0 {
 		return nil, nil, scimError(scimerrors.ScimErrorInvalidValue)
 	}
+	if len(list) > MaxPatchOperations {
+		return nil, nil, badRequest(typeTooMany, "a PATCH may have at most %d operations; this one has %d", MaxPatchOperations, len(list))
+	}
+	if n := patchValueCount(list); n > MaxPatchValues {
+		return nil, nil, badRequest(typeTooMany, "a PATCH may carry at most %d values (members, emails, ...); this one has %d", MaxPatchValues, n)
+	}
 	v := patchValidator{core: withExternalID(typ.Schema), schemas: map[string]schema.Schema{}}
 	for _, e := range typ.SchemaExtensions {
 		v.exts = append(v.exts, e.Schema)
@@ -656,4 +662,33 @@ func (v patchValidator) remove(p *filter.Path, value any) (any, error) {
 		return nil, nil
 	}
 	return values(ref, value, false)
+}
+
+// patchValueCount counts the values a PATCH's operations carry: each
+// element of an array value, and each array inside a value object (a
+// replace of the whole resource), else 1.
+func patchValueCount(ops []any) int {
+	n := 0
+	for _, e := range ops {
+		op, _ := e.(map[string]any)
+		for k, v := range op {
+			if !strings.EqualFold(k, "value") {
+				continue
+			}
+			switch v := v.(type) {
+			case []any:
+				n += len(v)
+			case map[string]any:
+				n++
+				for _, inner := range v {
+					if list, ok := inner.([]any); ok {
+						n += len(list)
+					}
+				}
+			default:
+				n++
+			}
+		}
+	}
+	return n
 }

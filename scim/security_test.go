@@ -322,3 +322,32 @@ func TestStrictJSON(t *testing.T) {
 	resp := s.Do(scimtest.Request{Method: "GET", Path: "/Users"})
 	assert.Contains(t, string(resp.Body), `"totalResults":0`, "nothing was stored")
 }
+
+// TestPatchLimits: a PATCH with too many operations or values is refused
+// with 400 tooMany naming the limit, and nothing of it is applied.
+func TestPatchLimits(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{MaxBodyBytes: 4 << 20})
+	uid := s.MustCreateUser("ada@example.com")
+	gid := s.MustCreateGroup("Sales")
+	ops := make([]map[string]any, scim.MaxPatchOperations+1)
+	for i := range ops {
+		ops[i] = map[string]any{"op": "replace", "path": "title", "value": "T" + strconv.Itoa(i)}
+	}
+	resp := s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + uid, Body: map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": ops}})
+	assert.Equal(t, http.StatusBadRequest, resp.Status)
+	assert.Contains(t, string(resp.Body), `"scimType":"tooMany"`)
+	assert.Contains(t, string(resp.Body), "at most 1000 operations")
+
+	members := make([]map[string]any, scim.MaxPatchValues+1)
+	for i := range members {
+		members[i] = map[string]any{"value": "m" + strconv.Itoa(i)}
+	}
+	resp = s.Do(scimtest.Request{Method: "PATCH", Path: "/Groups/" + gid, Body: map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []map[string]any{{"op": "add", "path": "members", "value": members}}}})
+	assert.Equal(t, http.StatusBadRequest, resp.Status)
+	assert.Contains(t, string(resp.Body), "at most 10000 values")
+	resp = s.Do(scimtest.Request{Method: "GET", Path: "/Users/" + uid})
+	assert.NotContains(t, string(resp.Body), `"title"`, "nothing was applied")
+}
