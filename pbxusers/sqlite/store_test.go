@@ -13,7 +13,8 @@ import (
 
 // TestMembershipOrder checks that a user's profiles and queues come back
 // in the order they were written and teams ordered by id, whichever way
-// the ids sort: SQLite aggregates them from ordered subqueries.
+// the ids sort, from a get and from a listing (SQLite reads them with
+// statements of their own: Flavor.SidesApart).
 func TestMembershipOrder(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpen(t)
