@@ -111,6 +111,16 @@ func TestBrowserAlowareAdmin(t *testing.T) {
 	checkAxe(t, wd, axe, "answering rules")
 	shot(t, wd, "console-user-routing.png")
 
+	// Phones: "add phone extension" shows the SIP password once.
+	wd.Find(t, `a[href$="tab=phones"]`).ClickAndWait(t)
+	wd.Find(t, "#label").SendKeys(t, "Desk")
+	wd.Find(t, `form[action$="/devices"] button.primary`).ClickAndWait(t)
+	assert.NotEmpty(t, wd.Find(t, "#secret code").Text(t))
+	checkAxe(t, wd, axe, "phones")
+	wd.Find(t, `a[href$="tab=permissions"]`).ClickAndWait(t)
+	assert.Contains(t, wd.Find(t, "#permissions").Text(t), "texts.answer")
+	checkAxe(t, wd, axe, "permissions")
+
 	wd.Navigate(t, e.srv.URL+console.Prefix+"/users")
 	shot(t, wd, "console-users.png")
 

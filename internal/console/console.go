@@ -110,6 +110,7 @@ func New(dir *pbxusers.Directory, api http.Handler, opts Options) *Handler {
 	h.mux.HandleFunc("GET "+Prefix+"/users/new", h.signedIn(h.newUserForm))
 	h.mux.HandleFunc("POST "+Prefix+"/users", h.signedIn(h.createUser))
 	h.mux.HandleFunc("GET "+Prefix+"/users/{id}", h.signedIn(h.showUser))
+	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/devices", h.signedIn(h.addDevice))
 	h.mux.HandleFunc("GET "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteForm))
 	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteUser))
 	return h

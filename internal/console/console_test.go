@@ -274,3 +274,43 @@ func mustUser(t *testing.T, e *env, name string) pbxusers.User {
 	require.NoError(t, err)
 	return u
 }
+
+// TestPhonesAndPermissions: "add phone extension" creates a device through
+// the admin API and shows its SIP password once; the Permissions tab shows
+// each effective value and where it comes from (Alotech's provenance).
+func TestPhonesAndPermissions(t *testing.T) {
+	e := start(t, console.Options{})
+	ctx := context.Background()
+	e.user(t, "ada", pbxusers.RoleAdmin, goodPassword)
+	prof, err := e.dir.CreateProfile(ctx, "acme", pbxusers.Profile{Name: "Agents", Grants: pbxusers.PermissionSet{
+		pbxusers.PermChatLimit: pbxusers.Limit(5)}})
+	require.NoError(t, err)
+	agent, err := e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "kim", Extension: "210", Profiles: []string{prof.ID},
+		Overrides: pbxusers.PermissionSet{pbxusers.PermAccessRecordings: pbxusers.Bool(true)}})
+	require.NoError(t, err)
+	b := e.browser(t)
+	_, body := b.signIn("ada", goodPassword)
+	token := csrf(t, body)
+
+	code, body, _ := b.post("/admin/users/"+agent.ID+"/devices", url.Values{"csrf": {token}, "kind": {"desk_phone"},
+		"mac": {"00:1a:2b:3c:4d:5e"}, "label": {"Desk"}})
+	require.Equal(t, http.StatusOK, code, body)
+	devs, err := e.dir.ListDevices(ctx, "acme", agent.ID)
+	require.NoError(t, err)
+	require.Len(t, devs, 1)
+	assert.Contains(t, body, `id="secret"`, "the SIP password is shown once")
+	assert.Contains(t, body, devs[0].SIPID)
+	code, body = b.get("/admin/users/" + agent.ID + "?tab=phones")
+	require.Equal(t, http.StatusOK, code)
+	assert.NotContains(t, body, `id="secret"`, "and never again")
+	assert.Contains(t, body, "00:1a:2b:3c:4d:5e")
+
+	code, body, _ = b.post("/admin/users/"+agent.ID+"/devices", url.Values{"csrf": {token}, "kind": {"desk_phone"}, "mac": {"not-a-mac"}})
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "mac: must be a 48-bit MAC address")
+
+	code, body = b.get("/admin/users/" + agent.ID + "?tab=permissions")
+	require.Equal(t, http.StatusOK, code)
+	assert.Regexp(t, `<td>recordings.access</td><td>true</td><td>[^<]*override[^<]*</td>`, body)
+	assert.Regexp(t, `<td>chat.limit</td><td>5</td><td>[^<]*Agents[^<]*</td>`, body)
+}

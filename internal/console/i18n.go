@@ -121,6 +121,14 @@ var english = texts{
 	"devices":           "Phones",
 	"numbers":           "Numbers",
 	"none":              "None",
+	"permissions":       "Permissions",
+	"permission":        "Permission",
+	"value":             "Value",
+	"from":              "Where it comes from",
+	"addDevice":         "Add phone extension",
+	"sipId":             "SIP user",
+	"label":             "Label",
+	"secretOnce":        "The SIP password of %s, shown only now: enter it in the phone.",
 }
 
 var german = texts{
@@ -209,4 +217,12 @@ var german = texts{
 	"devices":           "Telefone",
 	"numbers":           "Nummern",
 	"none":              "Keine",
+	"permissions":       "Berechtigungen",
+	"permission":        "Berechtigung",
+	"value":             "Wert",
+	"from":              "Herkunft",
+	"addDevice":         "Telefon-Nebenstelle hinzufügen",
+	"sipId":             "SIP-Benutzer",
+	"label":             "Bezeichnung",
+	"secretOnce":        "Das SIP-Passwort von %s, nur jetzt sichtbar: tragen Sie es im Telefon ein.",
 }

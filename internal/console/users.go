@@ -175,6 +175,11 @@ type userData struct {
 	Notice     string
 	Explain    explainData
 	References []pbxusers.Reference
+	// Permissions are the user's effective permissions (Permissions tab).
+	Permissions []pbxusers.Effective
+	// Secret is a new device's SIP secret, shown this once.
+	Secret, SecretSIPID string
+	Problem             string
 }
 
 // explainData is the "where does a call ring" panel.
@@ -207,7 +212,7 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, ss *session) 
 	q := r.URL.Query()
 	d := userData{User: u, Tab: q.Get("tab"), Notice: q.Get("notice")}
 	switch d.Tab {
-	case "routing", "advanced":
+	case "routing", "advanced", "phones", "permissions":
 	default:
 		d.Tab = "profile"
 	}
@@ -225,8 +230,14 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, ss *session) 
 			d.Manager = m.Label()
 		}
 	}
-	if d.Tab == "routing" {
+	switch d.Tab {
+	case "routing":
 		d.Explain = h.explain(r, ss, u)
+	case "permissions":
+		if d.Permissions, err = h.dir.Effective(ctx, ss.Tenant, u.ID); err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
 	}
 	h.render(w, r, ss, http.StatusOK, "user", u.Label(), &d)
 }
@@ -308,4 +319,38 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, ss *session
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, ss *session, err error) {
 	h.log.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "error", err)
 	http.Error(w, "internal error; see the gateway log", http.StatusInternalServerError)
+}
+
+// addDevice is "add phone extension": a device for the user through the
+// admin API; its SIP secret is shown on the page this once and never
+// again.
+func (h *Handler) addDevice(w http.ResponseWriter, r *http.Request, ss *session) {
+	u, ok := h.loadUser(w, r, ss)
+	if !ok {
+		return
+	}
+	dev := pbxusers.Device{Kind: pbxusers.DeviceKind(r.PostFormValue("kind")), MAC: strings.TrimSpace(r.PostFormValue("mac")),
+		Label: strings.TrimSpace(r.PostFormValue("label"))}
+	var out pbxusers.Device
+	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/users/"+url.PathEscape(u.ID)+"/devices", dev, &out)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	d := userData{User: u, Tab: "phones"}
+	status := http.StatusOK
+	if p != nil {
+		status, d.Problem = p.Status, p.Detail
+		for _, e := range p.Errors {
+			d.Problem += " " + e.Path + ": " + e.Reason
+		}
+	} else {
+		d.Secret, d.SecretSIPID = out.Secret, out.SIPID
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	if d.Devices, err = h.dir.ListDevices(r.Context(), ss.Tenant, u.ID); err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	h.render(w, r, ss, status, "user", u.Label(), &d)
 }

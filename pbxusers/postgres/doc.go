@@ -10,4 +10,11 @@
 //	dir := pbxusers.New(store, pbxusers.Options{})
 //
 // See Store for how writes are isolated and ordered across processes.
+//
+// The statements of every operation, the group-commit writer and the error
+// mapping are package pbxusers/internal/sqlstore's, shared with the SQLite
+// store; this package holds what is PostgreSQL's own: the pool and server
+// checks, migrations, the advisory write lock, pipelined statements, and
+// the Flavor (numbered placeholders, array arguments, the outbox claim
+// with FOR UPDATE SKIP LOCKED, SQLSTATE codes).
 package postgres

@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -11,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlstore"
 )
 
 // uniqueFields maps unique constraints (index names) to the kind of object
@@ -51,13 +49,14 @@ const (
 	codeUntranslatableCharacter  = "22P05"
 )
 
-// writeErr maps a write's error: unique violations become a
-// *pbxusers.ConflictError naming the field (value is the value written),
-// foreign keys still in use ErrInUse, text PostgreSQL cannot store
-// ErrInvalid, and the rest goes through mapErr.
-func writeErr(op string, err error, value string) error {
-	if err == nil {
-		return nil
+// classify says what a driver error means: a unique violation names the
+// field by its constraint, text PostgreSQL cannot store is bad text, and
+// lost connections, serialization failures, deadlocks, lock timeouts and a
+// server shutting down are unavailable (the operation was not applied and
+// may be retried).
+func classify(err error) (sqlstore.ErrorClass, string, string) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.ClassNoRows, "", ""
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -67,33 +66,17 @@ func writeErr(op string, err error, value string) error {
 			if !ok {
 				kf = [2]string{pe.TableName, pe.ConstraintName}
 			}
-			return &pbxusers.ConflictError{Kind: kf[0], Field: kf[1], Value: value}
+			return sqlstore.ClassUnique, kf[0], kf[1]
 		case codeForeignKeyViolation:
-			return &pbxusers.ConflictError{Kind: "object", Reason: "it is still referred to, or refers to something that does not exist", Err: pbxusers.ErrInUse}
+			return sqlstore.ClassForeignKey, "", ""
 		case codeCharacterNotInRepertoire, codeUntranslatableCharacter:
-			return pbxusers.Invalid("text", "contains a NUL character or invalid UTF-8, which the database cannot store")
+			return sqlstore.ClassBadText, "", ""
 		}
 	}
-	return mapErr(op, err)
-}
-
-// mapErr wraps a driver error with op, mapping it to the library's
-// sentinels where one fits: no rows is ErrNotFound; lost connections,
-// serialization failures, deadlocks, lock timeouts and a server shutting
-// down are ErrUnavailable (the operation was not applied and may be
-// retried).
-func mapErr(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("%s: %w: %w", op, pbxusers.ErrNotFound, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s: %w", op, err)
-	case unavailable(err):
-		return fmt.Errorf("%s: %w: %w", op, pbxusers.ErrUnavailable, err)
+	if unavailable(err) {
+		return sqlstore.ClassUnavailable, "", ""
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return sqlstore.ClassOther, "", ""
 }
 
 // unavailable reports whether err says the server cannot serve the request

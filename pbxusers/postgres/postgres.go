@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlstore"
 )
 
 // StoreType names this backend in configuration ("database: postgres://…").
@@ -127,24 +128,15 @@ var migrationFS embed.FS
 // the server may have committed: the caller cannot tell, as with any
 // networked database.
 type Store struct {
-	pool   *pgxpool.Pool
-	log    *slog.Logger
-	writes chan *writeReq
-	maxN   int
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	w    *sqlstore.Writer
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	done      chan struct{}
-	stopped   chan struct{}
 }
 
 var _ pbxusers.Store = (*Store)(nil)
-
-type writeReq struct {
-	ctx  context.Context
-	fn   func(pbxusers.Tx) error
-	done chan error
-}
 
 // Open connects to the database dsn names (a postgres:// URL or a
 // keyword/value string, as pgx accepts), checks that it can hold pbxgate's
@@ -194,11 +186,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open connection pool: %w", err)
 	}
-	s := &Store{
-		pool: pool, log: opts.Logger.With("store", StoreType),
-		writes: make(chan *writeReq, opts.MaxBatchN), maxN: opts.MaxBatchN,
-		done: make(chan struct{}), stopped: make(chan struct{}),
-	}
+	s := &Store{pool: pool, log: opts.Logger.With("store", StoreType)}
 	if err := s.checkServer(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -209,7 +197,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	go s.writer()
+	s.w = sqlstore.NewWriter(flavor, s.begin, opts.MaxBatchN)
 	return s, nil
 }
 
@@ -220,7 +208,7 @@ func (s *Store) checkServer(ctx context.Context) error {
 	err := s.pool.QueryRow(ctx, `SELECT current_setting('server_encoding'), current_setting('synchronous_commit'),
 		current_setting('fsync'), current_setting('server_version_num')::int`).Scan(&enc, &syncCommit, &fsync, &version)
 	if err != nil {
-		return mapErr("connect", err)
+		return flavor.Err("connect", err, "")
 	}
 	if version < MinServerVersion {
 		return fmt.Errorf("postgres: server version %d.%d is too old, want %d or later", version/10000, version%10000, MinServerVersion/10000)
@@ -285,31 +273,31 @@ func (s *Store) Migrate(ctx context.Context) error {
 func (s *Store) apply(ctx context.Context, m migration) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return mapErr("begin", err)
+		return flavor.Err("begin", err, "")
 	}
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
-		return mapErr("take migration lock", err)
+		return flavor.Err("take migration lock", err, "")
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version integer PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL)`); err != nil {
-		return mapErr("create schema_migrations", err)
+		return flavor.Err("create schema_migrations", err, "")
 	}
 	var done bool
 	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", m.version).Scan(&done); err != nil {
-		return mapErr("read schema_migrations", err)
+		return flavor.Err("read schema_migrations", err, "")
 	}
 	if done {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, m.body); err != nil {
-		return mapErr("run", err)
+		return flavor.Err("run", err, "")
 	}
 	if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, now())", m.version, m.name); err != nil {
-		return mapErr("record", err)
+		return flavor.Err("record", err, "")
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return mapErr("commit", err)
+		return flavor.Err("commit", err, "")
 	}
 	s.log.Info("applied migration", "version", m.version, "name", m.name)
 	return nil
@@ -324,7 +312,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, mapErr("read schema version", err)
+		return 0, flavor.Err("read schema version", err, "")
 	}
 	return v, nil
 }
@@ -353,8 +341,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		close(s.done)
-		<-s.stopped
+		if s.w != nil {
+			s.w.Close()
+		}
 		s.pool.Close()
 	})
 	return nil
@@ -365,23 +354,7 @@ var errClosed = errors.New("postgres: store is closed")
 // Update runs fn in a read-write transaction; see pbxusers.Store and the
 // Store type for the isolation it gets.
 func (s *Store) Update(ctx context.Context, fn func(pbxusers.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case <-s.done:
-		return errClosed
-	default:
-	}
-	select {
-	case s.writes <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.done:
-		return errClosed
-	}
-	// Once queued, the request is always answered: waiting for the answer
-	// (instead of returning on ctx.Done) keeps "Update returned an error"
-	// meaning "nothing was written".
-	return <-req.done
+	return s.w.Update(ctx, fn)
 }
 
 // View runs fn in a read-only transaction over one snapshot.
@@ -391,147 +364,8 @@ func (s *Store) View(ctx context.Context, fn func(pbxusers.Tx) error) error {
 	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return mapErr("begin read", err)
+		return flavor.Err("begin read", err, "")
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(&txn{tx: tx})
-}
-
-// writer is the goroutine that runs this process's write transactions.
-func (s *Store) writer() {
-	defer close(s.stopped)
-	for {
-		var first *writeReq
-		select {
-		case first = <-s.writes:
-		case <-s.done:
-			// Answer whatever is still queued, then stop.
-			for {
-				select {
-				case r := <-s.writes:
-					s.commit([]*writeReq{r})
-				default:
-					return
-				}
-			}
-		}
-		batch := []*writeReq{first}
-	fill:
-		for len(batch) < s.maxN {
-			select {
-			case r := <-s.writes:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-	}
-}
-
-// commit runs a batch of requests in one transaction under the write lock,
-// each in a savepoint when there are several.
-func (s *Store) commit(batch []*writeReq) {
-	errs := make([]error, len(batch))
-	answer := func(rest error) {
-		for i, r := range batch {
-			if errs[i] == nil {
-				errs[i] = rest
-			}
-			r.done <- errs[i]
-		}
-	}
-	var live []int
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		live = append(live, i)
-	}
-	if len(live) == 0 {
-		answer(nil)
-		return
-	}
-	// The transaction is the batch's, not one caller's: a caller whose
-	// context ends fails at its next statement without breaking the others.
-	ctx := context.Background()
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		answer(mapErr("begin write", err))
-		return
-	}
-	abort := func(err error) {
-		_ = tx.Rollback(ctx)
-		answer(err)
-	}
-	// Savepoint statements ride along with the statement before them (the
-	// simple protocol takes several at once): one round trip per call.
-	savepoints := len(live) > 1
-	lock := fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", writeLockKey)
-	if savepoints {
-		lock += "; SAVEPOINT req"
-	}
-	if _, err := tx.Exec(ctx, lock); err != nil {
-		abort(mapErr("take write lock", err))
-		return
-	}
-	ok := 0
-	for n, i := range live {
-		r := batch[i]
-		t := &txn{tx: tx, detach: true}
-		err := runFn(r, t)
-		if err == nil && t.failed != nil {
-			err = fmt.Errorf("update function went on after a failed statement: %w", t.failed)
-		}
-		if err != nil {
-			errs[i] = err
-			if !savepoints {
-				abort(nil)
-				return
-			}
-		} else {
-			ok++
-		}
-		if !savepoints {
-			continue
-		}
-		var next string
-		switch last := n == len(live)-1; {
-		case err != nil && last:
-			next = "ROLLBACK TO SAVEPOINT req"
-		case err != nil:
-			next = "ROLLBACK TO SAVEPOINT req; RELEASE SAVEPOINT req; SAVEPOINT req"
-		case last:
-			continue // COMMIT releases it
-		default:
-			next = "RELEASE SAVEPOINT req; SAVEPOINT req"
-		}
-		if _, err := tx.Exec(ctx, next); err != nil {
-			abort(mapErr("end savepoint", err))
-			return
-		}
-	}
-	if ok == 0 {
-		abort(nil)
-		return
-	}
-	if err := tx.Commit(ctx); err != nil {
-		// Nothing of the batch was committed: the calls whose fn succeeded
-		// fail with the commit's error.
-		answer(mapErr("commit", err))
-		return
-	}
-	answer(nil)
-}
-
-// runFn runs one request's fn, turning a panic into an error so that one
-// bad caller cannot take the writer (and every other caller) down.
-func runFn(r *writeReq, t *txn) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("postgres: update function panicked: %v", p)
-		}
-	}()
-	return r.fn(t)
+	return fn(sqlstore.NewTx(flavor, &conn{tx: tx}))
 }

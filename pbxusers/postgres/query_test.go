@@ -50,7 +50,7 @@ func TestCompileFilter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBuilder()
+			b := sqlquery.NewBuilder(flavor.Query)
 			b.Where("u.tenant_id = ?", "acme")
 			require.NoError(t, b.Filter(tc.filter, sqlquery.UserAttrs))
 			assert.Equal(t, "u.tenant_id = $1 AND "+tc.wantSQL, b.SQL())
@@ -58,18 +58,11 @@ func TestCompileFilter(t *testing.T) {
 		})
 	}
 
-	b := newBuilder()
+	b := sqlquery.NewBuilder(flavor.Query)
 	err := b.Filter(pbxusers.Eq("password", "x"), sqlquery.UserAttrs)
 	require.ErrorIs(t, err, pbxusers.ErrInvalid)
 	err = b.Filter(pbxusers.Eq(pbxusers.AttrUserName, "x"), sqlquery.TeamAttrs)
 	require.ErrorIs(t, err, pbxusers.ErrInvalid)
-}
-
-func TestOrderBy(t *testing.T) {
-	assert.Equal(t, "u.id ASC", orderBy("u.id", false))
-	assert.Equal(t, "u.user_name_lc DESC, u.id DESC", orderBy("u.user_name_lc", true))
-	assert.Equal(t, "u.extension ASC NULLS FIRST, u.id ASC", orderBy("u.extension", false))
-	assert.Equal(t, "u.extension DESC NULLS LAST, u.id DESC", orderBy("u.extension", true))
 }
 
 func TestMigrationsAreNumbered(t *testing.T) {

@@ -15,12 +15,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
+	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlstore"
 )
 
 // StoreType names this backend in configuration ("database: sqlite://…").
@@ -32,6 +32,10 @@ const (
 	DefaultMaxBatchN   = 256
 	DefaultSynchronous = "full"
 )
+
+// readStmtCacheN is how many prepared statements each read connection
+// keeps.
+const readStmtCacheN = 128
 
 // Options tune a Store. The zero value is the durable default.
 type Options struct {
@@ -62,25 +66,14 @@ var migrationFS embed.FS
 // writes, and all of them share one fsync. Reads use a pool of read-only
 // connections and never wait for writes.
 type Store struct {
-	path   string
-	log    *slog.Logger
-	wdb    *sql.DB
-	rdb    *sql.DB
-	writes chan *writeReq
-	maxN   int
-
-	closeOnce sync.Once
-	done      chan struct{}
-	stopped   chan struct{}
+	path string
+	log  *slog.Logger
+	wdb  *sql.DB
+	rdb  *sql.DB
+	w    *sqlstore.Writer
 }
 
 var _ pbxusers.Store = (*Store)(nil)
-
-type writeReq struct {
-	ctx  context.Context
-	fn   func(pbxusers.Tx) error
-	done chan error
-}
 
 // Open opens (creating if needed) the database at path with the default
 // options and applies any pending migrations.
@@ -126,6 +119,10 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	params.Set("_txlock", "immediate")
 	wdsn := "file:" + path + "?" + params.Encode()
 	params.Set("_query_only", "1")
+	// Each read connection keeps its recently used statements prepared: a
+	// user read (its memberships aggregated in the same statement) costs
+	// more to compile than to run.
+	params.Set("_stmt_cache_size", strconv.Itoa(readStmtCacheN))
 	params.Set("_txlock", "deferred")
 	rdsn := "file:" + path + "?" + params.Encode()
 
@@ -156,12 +153,8 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	}
 	rdb.SetMaxOpenConns(opts.ReadConns)
 	rdb.SetMaxIdleConns(opts.ReadConns)
-	s := &Store{
-		path: path, log: opts.Logger, wdb: wdb, rdb: rdb,
-		writes: make(chan *writeReq, opts.MaxBatchN), maxN: opts.MaxBatchN,
-		done: make(chan struct{}), stopped: make(chan struct{}),
-	}
-	go s.writer()
+	s := &Store{path: path, log: opts.Logger, wdb: wdb, rdb: rdb}
+	s.w = sqlstore.NewWriter(flavor, s.begin, opts.MaxBatchN)
 	return s, nil
 }
 
@@ -267,168 +260,24 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 // Close stops the writer after the writes already queued and closes the
 // database. Update calls made after Close fail.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.done)
-		<-s.stopped
-	})
+	s.w.Close()
 	werr := s.wdb.Close()
 	rerr := s.rdb.Close()
 	return errors.Join(werr, rerr)
 }
 
-var errClosed = errors.New("sqlite: store is closed")
-
-// Update runs fn in a read-write transaction; see pbxusers.Store.
+// Update runs fn in a read-write transaction; see pbxusers.Store. Writes go
+// through one connection; concurrent calls are committed together.
 func (s *Store) Update(ctx context.Context, fn func(pbxusers.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case <-s.done:
-		return errClosed
-	default:
-	}
-	select {
-	case s.writes <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.done:
-		return errClosed
-	}
-	// Once queued, the request is always answered: waiting for the answer
-	// (instead of returning on ctx.Done) keeps "Update returned an error"
-	// meaning "nothing was written".
-	return <-req.done
+	return s.w.Update(ctx, fn)
 }
 
 // View runs fn in a read-only transaction over one snapshot.
 func (s *Store) View(ctx context.Context, fn func(pbxusers.Tx) error) error {
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return mapErr(fmt.Errorf("begin read: %w", err))
+		return flavor.Err("begin read", err, "")
 	}
 	defer tx.Rollback()
-	return fn(&txn{q: tx})
-}
-
-// writer is the single goroutine that owns the write connection.
-func (s *Store) writer() {
-	defer close(s.stopped)
-	for {
-		var first *writeReq
-		select {
-		case first = <-s.writes:
-		case <-s.done:
-			// Answer whatever is still queued, then stop.
-			for {
-				select {
-				case r := <-s.writes:
-					s.commit([]*writeReq{r})
-				default:
-					return
-				}
-			}
-		}
-		batch := []*writeReq{first}
-	fill:
-		for len(batch) < s.maxN {
-			select {
-			case r := <-s.writes:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-	}
-}
-
-// commit runs a batch of requests in one transaction, each in a savepoint.
-func (s *Store) commit(batch []*writeReq) {
-	errs := make([]error, len(batch))
-	finish := func(commitErr error) {
-		for i, r := range batch {
-			if errs[i] == nil {
-				errs[i] = commitErr
-			}
-			r.done <- errs[i]
-		}
-	}
-	ctx := context.Background()
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		finish(mapErr(fmt.Errorf("begin write: %w", err)))
-		return
-	}
-	cache := newStmtCache(tx)
-	ok := 0
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
-			tx.Rollback()
-			finish(mapErr(fmt.Errorf("savepoint: %w", err)))
-			return
-		}
-		err := runFn(r, tx, cache)
-		if err != nil {
-			errs[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO req"); rerr != nil {
-				tx.Rollback()
-				finish(mapErr(fmt.Errorf("roll back to savepoint: %w", rerr)))
-				return
-			}
-		} else {
-			ok++
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE req"); err != nil {
-			tx.Rollback()
-			finish(mapErr(fmt.Errorf("release savepoint: %w", err)))
-			return
-		}
-	}
-	if ok == 0 {
-		tx.Rollback()
-		finish(nil)
-		return
-	}
-	if err := tx.Commit(); err != nil {
-		// Nothing of the batch was committed: every request fails, also
-		// those whose fn succeeded.
-		for i := range errs {
-			errs[i] = nil
-		}
-		finish(mapErr(fmt.Errorf("commit: %w", err)))
-		return
-	}
-	finish(nil)
-}
-
-// runFn runs one request's fn, turning a panic into an error so that one
-// bad caller cannot take the writer (and every other caller) down.
-func runFn(r *writeReq, tx *sql.Tx, cache *stmtCache) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("sqlite: update function panicked: %v", p)
-		}
-	}()
-	return r.fn(&txn{q: tx, cache: cache, write: true})
-}
-
-// mapErr turns driver errors into the library's sentinels where one fits.
-func mapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrBusy, sqlite3.ErrLocked:
-			return fmt.Errorf("%w: %w", pbxusers.ErrUnavailable, err)
-		}
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %w", pbxusers.ErrNotFound, err)
-	}
-	return err
+	return fn(sqlstore.NewTx(flavor, &conn{q: tx}))
 }
