@@ -2,7 +2,8 @@
 // identity systems a company runs: it serves a SCIM 2.0 endpoint for Okta and
 // Microsoft Entra ID, syncs users from Active Directory or OpenLDAP on a
 // schedule, sends welcome mail with set-password links, and has admin
-// commands for tenants, tokens, users, profiles and routing.
+// commands for tenants, tokens, users, profiles, devices, numbers, time
+// frames and routing.
 //
 //	pbxgate serve                       # embedded defaults: ./pbxgate-data, 127.0.0.1:8080
 //	pbxgate token create --tenant default
@@ -62,7 +63,7 @@ type command struct {
 
 // groups are the commands with subcommands, each leaf with its own flags.
 func groups() []*group {
-	return []*group{consoleGroup(), ldapGroup(), mailGroup(), profilesGroup(), teamsGroup(), tenantGroup(), tokenGroup(), usersGroup()}
+	return []*group{consoleGroup(), devicesGroup(), ldapGroup(), mailGroup(), numbersGroup(), profilesGroup(), routingGroup(), teamsGroup(), tenantGroup(), timeframesGroup(), tokenGroup(), usersGroup()}
 }
 
 func commands() []command {

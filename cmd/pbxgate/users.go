@@ -294,6 +294,7 @@ Example:
 						return nil
 					}
 				}},
+			overrideLeaf(),
 			activationLeaf("deactivate", "set inactive (keeps everything; cannot log in)"),
 			activationLeaf("activate", "set active again"),
 			{name: "delete", args: "USER", min: 1, max: 1, summary: "delete with devices and memberships, nothing dangling", help: `
