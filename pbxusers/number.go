@@ -71,8 +71,12 @@ func (t *txn) putNumber(old *Number, n Number) (Number, error) {
 		Summary: n.E164, Fields: Diff(before, n)})
 }
 
-// ReleaseNumber removes a number from the tenant's inventory.
-func (d *Directory) ReleaseNumber(ctx context.Context, tenant, number string) error {
+// ReleaseNumber removes a number from the tenant's inventory. While a
+// user's caller ID shows it or lists it, it fails with ErrInUse naming each,
+// unless opts has Cascade, which takes it out of those caller IDs in the
+// same transaction.
+func (d *Directory) ReleaseNumber(ctx context.Context, tenant, number string, opts ...DeleteOption) error {
+	o := deleteOpts(opts)
 	return d.update(ctx, func(t *txn) error {
 		tn, err := t.tenant(tenant)
 		if err != nil {
@@ -81,6 +85,16 @@ func (d *Directory) ReleaseNumber(ctx context.Context, tenant, number string) er
 		e164, _, err := NormalizeE164(number, tn.Region)
 		if err != nil {
 			return Invalid("number", "%q %s", number, err.Error())
+		}
+		refs, err := t.referrers(tenant, EntityNumber, e164)
+		if err != nil {
+			return err
+		}
+		if len(refs) > 0 && !o.cascade {
+			return inUse("number", e164, refs)
+		}
+		if err := t.unreference(tenant, EntityNumber, e164, refs); err != nil {
+			return err
 		}
 		if err := t.tx.DeleteNumber(t.ctx, tenant, e164); err != nil {
 			return err

@@ -18,7 +18,8 @@ type Reference struct {
 	Name string `json:"name"`
 	// Field is where the referrer holds the reference: "routing" (an
 	// answering rule, ring plan or forward), "manager", "queues" (a call
-	// queue membership), "profiles" or "userId" (a number's assignment).
+	// queue membership), "profiles", "userId" (a number's assignment),
+	// "callerId.number" or "callerId.allowed".
 	Field string `json:"field"`
 }
 
@@ -34,10 +35,11 @@ func (r Reference) String() string {
 //     devices and its team and queue memberships are part of it and go
 //     with it.
 //   - a profile: the users and teams it is bound to;
-//   - a time frame: the routing of users whose answering rules name it.
+//   - a time frame: the routing of users whose answering rules name it;
+//   - a number (DID): users whose caller ID shows it or lists it among the
+//     numbers they may choose.
 //
-// A team has no referrers: its members list is part of it. A number refers
-// to its user, and nothing refers to a number by reference.
+// A team has no referrers: its members list is part of it.
 
 // DeleteOption changes how a delete treats the objects that refer to the one
 // deleted.
@@ -51,7 +53,8 @@ type deleteOptions struct{ cascade bool }
 // deleted manager is cleared, queue members lose the membership, numbers
 // are unassigned, a deleted profile is unbound, and a deleted time frame is
 // dropped from the rules that name it (a rule left with none is removed,
-// never made unconditional).
+// never made unconditional), and a released number leaves the caller IDs
+// that showed or listed it.
 func Cascade() DeleteOption { return func(o *deleteOptions) { o.cascade = true } }
 
 func deleteOpts(opts []DeleteOption) deleteOptions {
@@ -118,6 +121,10 @@ func (t *txn) unreference(tenant string, entity Entity, id string, refs []Refere
 					u.Profiles = removeString(u.Profiles, id)
 				case entity == EntityTimeFrame:
 					u.Routing = u.Routing.WithoutTimeFrame(id)
+				case entity == EntityNumber && r.Field == "callerId.number":
+					u.CallerID.Number = ""
+				case entity == EntityNumber && r.Field == "callerId.allowed":
+					u.CallerID.Allowed = removeString(u.CallerID.Allowed, id)
 				}
 			})
 		case EntityTeam:

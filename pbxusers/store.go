@@ -70,8 +70,9 @@ type Tx interface {
 	// forwards to or rings the user id.
 	RoutingReferences(ctx context.Context, tenant, id string) ([]string, error)
 	// Referrers returns every reference to the object of kind entity
-	// (EntityUser, EntityProfile or EntityTimeFrame) with the id, ordered by
-	// entity, field and id; see Reference for what refers to what.
+	// (EntityUser, EntityProfile, EntityTimeFrame or EntityNumber, whose id
+	// is the E.164 number) with the id, ordered by entity, field and id; see
+	// Reference for what refers to what.
 	Referrers(ctx context.Context, tenant string, entity Entity, id string) ([]Reference, error)
 	// NextFreeExtension returns the lowest extension in r that no user of
 	// the tenant holds, or "" when the range is full.

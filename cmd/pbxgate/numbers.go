@@ -110,6 +110,7 @@ Example:
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, true)
 					yes := yesFlag(fs)
+					cascade := fs.Bool("cascade", false, "also take the number out of the caller IDs that show or list it")
 					return func(ctx context.Context, args []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {
@@ -128,12 +129,22 @@ Example:
 								what += " (routed to " + userName(ctx, e, g.tenant, n.UserID, map[string]string{}) + "): calls to it stop reaching anyone"
 							}
 						}
-						if err := c.confirm(*yes, what, "pbxgate numbers release "+args[0]+" --tenant "+g.tenant+" --yes"); err != nil {
+						var opts []pbxusers.DeleteOption
+						flags := " --tenant " + g.tenant
+						if *cascade {
+							what += "; caller IDs that show or list it lose it"
+							opts = append(opts, pbxusers.Cascade())
+							flags += " --cascade"
+						}
+						if err := c.confirm(*yes, what, "pbxgate numbers release "+args[0]+flags+" --yes"); err != nil {
 							return err
 						}
-						if err := e.dir.ReleaseNumber(ctx, g.tenant, args[0]); err != nil {
-							if errors.Is(err, pbxusers.ErrNotFound) {
+						if err := e.dir.ReleaseNumber(ctx, g.tenant, args[0], opts...); err != nil {
+							switch {
+							case errors.Is(err, pbxusers.ErrNotFound):
 								return fmt.Errorf("%w (see: pbxgate numbers list --tenant %s)", err, g.tenant)
+							case errors.Is(err, pbxusers.ErrInUse):
+								return fmt.Errorf("%w; nothing was released. To release it and take it from them: pbxgate numbers release %s --tenant %s --cascade --yes", err, args[0], g.tenant)
 							}
 							return err
 						}

@@ -99,7 +99,15 @@ func (h *Handler) deleteNumber(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := h.dir.ReleaseNumber(c.ctx, c.tenant, n.E164); err != nil {
+	var opts []pbxusers.DeleteOption
+	switch c.r.URL.Query().Get("cascade") {
+	case "true":
+		opts = append(opts, pbxusers.Cascade())
+	case "", "false":
+	default:
+		return invalid([]pbxusers.FieldError{{Field: "cascade", Reason: "must be true or false"}})
+	}
+	if err := h.dir.ReleaseNumber(c.ctx, c.tenant, n.E164, opts...); err != nil {
 		return err
 	}
 	c.w.WriteHeader(http.StatusNoContent)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,14 @@ var flavor = &sqlstore.Flavor{
 	},
 	JSONArray: "json_build_array",
 	DocText:   func(col, field string) string { return col + "->>'" + field + "'" },
-	Digits:    func(col string) string { return col + " ~ '^[0-9]+$'" },
+	DocPathText: func(col string, path ...string) string {
+		return col + "#>>'{" + strings.Join(path, ",") + "}'"
+	},
+	// jsonb_exists, not the ? operator, which placeholders would take.
+	DocArrayHas: func(col string, path ...string) string {
+		return "COALESCE(jsonb_exists(" + col + "#>'{" + strings.Join(path, ",") + "}', ?), false)"
+	},
+	Digits: func(col string) string { return col + " ~ '^[0-9]+$'" },
 	Successor: func(col string, width int) string {
 		// The CASE keeps the cast away from anything but digits.
 		return "CASE WHEN " + col + " ~ '^[0-9]+$' THEN lpad((" + col + "::numeric + 1)::text, " + strconv.Itoa(width) + ", '0') END"

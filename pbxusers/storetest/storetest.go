@@ -724,7 +724,26 @@ func testDevicesAndNumbers(t *testing.T, s pbxusers.Store) {
 	mine, err := d.ListNumbers(ctx, "acme", a.ID)
 	require.NoError(t, err)
 	require.Len(t, mine, 1)
-	require.NoError(t, d.ReleaseNumber(ctx, "acme", "+12015550123"))
+
+	// A number a caller ID shows or lists is in use: refused naming each
+	// user and field; Cascade takes it out of those caller IDs.
+	shows := person("carl", "203")
+	shows.CallerID.Number = "+12015550123"
+	carl := mustUser(t, d, "acme", shows)
+	lists := person("dora", "204")
+	lists.Features.MultipleCallerID = true
+	lists.CallerID.Allowed = []string{"+12015550199", "+12015550123"}
+	dora := mustUser(t, d, "acme", lists)
+	requireInUse(t, d.ReleaseNumber(ctx, "acme", "+12015550123"),
+		pbxusers.Reference{Entity: pbxusers.EntityUser, ID: dora.ID, Name: "dora", Field: "callerId.allowed"},
+		pbxusers.Reference{Entity: pbxusers.EntityUser, ID: carl.ID, Name: "carl", Field: "callerId.number"})
+	require.NoError(t, d.ReleaseNumber(ctx, "acme", "+12015550123", pbxusers.Cascade()))
+	carl, err = d.GetUser(ctx, "acme", carl.ID)
+	require.NoError(t, err)
+	assert.Empty(t, carl.CallerID.Number)
+	dora, err = d.GetUser(ctx, "acme", dora.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"+12015550199"}, dora.CallerID.Allowed)
 	require.ErrorIs(t, d.ReleaseNumber(ctx, "acme", "+12015550123"), pbxusers.ErrNotFound)
 }
 

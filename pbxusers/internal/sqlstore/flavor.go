@@ -86,6 +86,12 @@ type Flavor struct {
 	// DocText returns the text of a top-level field of the JSON document
 	// in col (NULL when it is missing).
 	DocText func(col, field string) string
+	// DocPathText returns the text at a nested path of the JSON document
+	// in col, e.g. callerId.number (NULL when it is missing).
+	DocPathText func(col string, path ...string) string
+	// DocArrayHas returns a condition, with one placeholder for the value,
+	// that the JSON array at path in col holds that string.
+	DocArrayHas func(col string, path ...string) string
 	// Digits returns a condition that the text col holds only digits.
 	Digits func(col string) string
 	// Successor returns the text of the number in the digits-only col plus

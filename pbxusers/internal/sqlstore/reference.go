@@ -25,6 +25,11 @@ var referrerQueries = map[pbxusers.Entity]string{
 			JOIN teams t ON t.id = p.team_id WHERE t.tenant_id = ? AND p.profile_id = ?
 		UNION ALL SELECT 'user', u.id, {userName}, 'profiles' FROM user_profiles p
 			JOIN users u ON u.id = p.user_id WHERE u.tenant_id = ? AND p.profile_id = ?`,
+	pbxusers.EntityNumber: `
+		SELECT 'user', u.id, {userName}, 'callerId.number' FROM users u
+			WHERE u.tenant_id = ? AND {callerNumber} = ?
+		UNION ALL SELECT 'user', u.id, {userName}, 'callerId.allowed' FROM users u
+			WHERE u.tenant_id = ? AND {callerAllowed}`,
 	pbxusers.EntityTimeFrame: `
 		SELECT 'user', u.id, {userName}, 'routing' FROM routing_timeframe_refs r
 			JOIN users u ON u.id = r.user_id WHERE u.tenant_id = ? AND r.timeframe_id = ?`,
@@ -36,7 +41,9 @@ func (f *Flavor) referrerQuery(entity pbxusers.Entity) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	q = strings.NewReplacer("{userName}", f.DocText("u.doc", "userName"), "{teamName}", f.DocText("t.doc", "name")).Replace(q)
+	q = strings.NewReplacer("{userName}", f.DocText("u.doc", "userName"), "{teamName}", f.DocText("t.doc", "name"),
+		"{callerNumber}", f.DocPathText("u.doc", "callerId", "number"),
+		"{callerAllowed}", f.DocArrayHas("u.doc", "callerId", "allowed")).Replace(q)
 	return "SELECT * FROM (" + q + ") refs ORDER BY 1, 4, 2", true
 }
 
