@@ -105,7 +105,7 @@ func (x *csvCodec) userID(col, name string) (string, bool) {
 		x.fail(err)
 		return "", false
 	}
-	if line, ok := x.fileNames[strings.ToLower(name)]; ok && x.line != 0 && line > x.line {
+	if line, ok := x.fileNames[UserNameKey(name)]; ok && x.line != 0 && line > x.line {
 		x.deferred = true
 		return "", false
 	}

@@ -201,7 +201,7 @@ func (imp *csvImport) count(o csvOutcome) int {
 func (imp *csvImport) run(ie *ImportError) error {
 	x := imp.x
 	for _, row := range imp.rows {
-		x.fileNames[strings.ToLower(row.cells["userName"])] = row.line
+		x.fileNames[UserNameKey(row.cells["userName"])] = row.line
 	}
 	for i := range imp.rows {
 		row := &imp.rows[i]
@@ -707,7 +707,10 @@ func readCSV(r io.Reader, maxRows int) (header []string, rows []csvRow, dups []R
 			}
 			for _, v := range values {
 				key := v
-				if uc.fold {
+				switch {
+				case uc.column == "userName":
+					key = UserNameKey(v)
+				case uc.fold:
 					key = strings.ToLower(v)
 				}
 				key = uc.column + "\x00" + key

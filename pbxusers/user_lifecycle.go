@@ -263,7 +263,7 @@ func (t *txn) userConflicts(tn Tenant, u *User, old *User, max int) ([]*Conflict
 		}
 		switch key {
 		case KeyUserName:
-			return strings.EqualFold(old.UserName, value)
+			return UserNameKey(old.UserName) == UserNameKey(value)
 		case KeyExtension:
 			return old.Extension == value
 		case KeyStationNumber:

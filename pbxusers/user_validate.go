@@ -8,7 +8,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
 )
 
 // normalize fills defaults, rewrites values into their canonical form (E.164
@@ -341,6 +343,15 @@ func normalizeNumber(p *Problems, field string, v *string, region string) {
 		return
 	}
 	*v = e164
+}
+
+// UserNameKey is the form under which userNames are compared and indexed:
+// Unicode NFKC (a fullwidth "ａ" is "a", a decomposed "é" the composed
+// one), then case-folded. Two userNames with the same key are the same
+// login, so the second is refused as a duplicate, and a filter or lookup by
+// userName matches under the key. The userName itself is stored as sent.
+func UserNameKey(s string) string {
+	return cases.Fold().String(norm.NFKC.String(strings.TrimSpace(s)))
 }
 
 // Limits on what one user holds. They are checked before any other

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TeamsAndMembers", testTeamsAndMembers},
 		{"ProfilesInUse", testProfilesInUse},
 		{"DeleteLeavesNothingDangling", testDeleteLeavesNothingDangling},
+		{"UserNameLookAlikes", testUserNameLookAlikes},
 		{"DevicesAndNumbers", testDevicesAndNumbers},
 		{"TimeFramesInUse", testTimeFramesInUse},
 		{"ChangeLog", testChangeLog},
@@ -593,6 +594,35 @@ func testProfilesInUse(t *testing.T, s pbxusers.Store) {
 	var ve *pbxusers.ValidationError
 	require.ErrorAs(t, err, &ve)
 	assert.True(t, ve.Has("profiles[0]"), "%v", err)
+}
+
+func testUserNameLookAlikes(t *testing.T, s pbxusers.Store) {
+	ctx := context.Background()
+	d := newDir(s)
+	mustTenant(t, d, "acme")
+	ada := mustUser(t, d, "acme", person("ada", "201"))
+	jose := mustUser(t, d, "acme", person("jos\u00e9", "202")) // é composed
+	for _, name := range []string{
+		"\uff41da",   // fullwidth ａ
+		"ADA",        // case
+		"jose\u0301", // é decomposed
+		"JOS\u00c9",  // É composed, upper case
+	} {
+		_, err := d.CreateUser(ctx, "acme", person(name, ""))
+		requireConflict(t, err, "userName")
+	}
+	for value, want := range map[string]string{"\uff21\uff24\uff21": ada.ID, "jose\u0301": jose.ID} {
+		got, err := d.LookupUser(ctx, "acme", pbxusers.KeyUserName, value)
+		require.NoError(t, err, value)
+		assert.Equal(t, want, got.ID, value)
+		page, err := d.ListUsers(ctx, "acme", pbxusers.UserQuery{Filter: &pbxusers.Compare{Attr: pbxusers.AttrUserName, Op: pbxusers.OpEq, Value: value}})
+		require.NoError(t, err)
+		require.Len(t, page.Users, 1, value)
+		assert.Equal(t, want, page.Users[0].ID, "an eq filter matches under the key")
+	}
+	got, err := d.GetUser(ctx, "acme", jose.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "jos\u00e9", got.UserName, "stored as sent")
 }
 
 func testDeleteLeavesNothingDangling(t *testing.T, s pbxusers.Store) {

@@ -114,6 +114,9 @@ type Column struct {
 	Expr   string
 	Lower  bool
 	Exists string
+	// Key, when set, turns a string value into the column's stored form
+	// instead of Lower (userNames: pbxusers.UserNameKey).
+	Key func(string) string
 }
 
 // emailExists names the tenant too, so that a condition on the address
@@ -123,7 +126,7 @@ const emailExists = "SELECT 1 FROM user_emails e WHERE e.user_id = u.id AND e.te
 // UserAttrs maps the user filter attributes onto the users table (alias u).
 var UserAttrs = map[pbxusers.Attr]Column{
 	pbxusers.AttrID:           {Expr: "u.id"},
-	pbxusers.AttrUserName:     {Expr: "u.user_name_lc", Lower: true},
+	pbxusers.AttrUserName:     {Expr: "u.user_name_lc", Key: pbxusers.UserNameKey},
 	pbxusers.AttrExternalID:   {Expr: "u.external_id"},
 	pbxusers.AttrDisplayName:  {Expr: "u.display_lc", Lower: true},
 	pbxusers.AttrGivenName:    {Expr: "u.given_lc", Lower: true},
@@ -262,7 +265,9 @@ func (b *Builder) comparison(col Column, c *pbxusers.Compare) (string, error) {
 		return "(" + x + " IS NOT NULL)", nil
 	}
 	v := c.Value
-	if s, ok := v.(string); ok && col.Lower {
+	if s, ok := v.(string); ok && col.Key != nil {
+		v = col.Key(s)
+	} else if ok && col.Lower {
 		v = strings.ToLower(s)
 	}
 	switch c.Op {

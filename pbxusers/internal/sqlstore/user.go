@@ -189,7 +189,7 @@ func (t *Tx) CreateUser(ctx context.Context, u *pbxusers.User) error {
 		search, version, created, updated, doc, directory, sync_hash, deactivated_by)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		Args: []any{u.ID, u.TenantID, string(u.Kind), u.Active(), string(u.Owner.Source), nullable(u.Owner.ExternalID),
-			strings.ToLower(u.UserName), strings.ToLower(u.DisplayName), strings.ToLower(u.Name.Given),
+			pbxusers.UserNameKey(u.UserName), strings.ToLower(u.DisplayName), strings.ToLower(u.Name.Given),
 			strings.ToLower(u.Name.Family), strings.ToLower(u.Location), nullable(u.Extension), nullable(u.StationNumber),
 			nullable(u.ManagerID), searchText(u), u.Version, t.f.Time(u.Created), t.f.Time(u.Updated), doc,
 			u.Owner.Directory, u.Owner.Hash, string(u.DeactivatedBy)},
@@ -269,9 +269,9 @@ func (t *Tx) LookupUser(ctx context.Context, tenant string, key pbxusers.UserKey
 	args := []any{tenant, value}
 	switch key {
 	case pbxusers.KeyUserName:
-		where, args[1] = "u.user_name_lc = ?", strings.ToLower(value)
+		where, args[1] = "u.user_name_lc = ?", pbxusers.UserNameKey(value)
 	case pbxusers.KeyEmail:
-		where = "u.id = (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.address_lc = ?)"
+		where = "u.id = (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ? AND e.address_lc = ? ORDER BY e.user_id LIMIT 1)"
 		args = []any{tenant, tenant, strings.ToLower(strings.TrimSpace(value))}
 	case pbxusers.KeyExtension:
 		where = "u.extension = ?"
@@ -310,7 +310,7 @@ func (t *Tx) UpdateUser(ctx context.Context, u *pbxusers.User, expect int64) err
 		version=?, updated=?, doc=?, directory=?, sync_hash=?, deactivated_by=?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
 		string(u.Kind), u.Active(), string(u.Owner.Source), nullable(u.Owner.ExternalID),
-		strings.ToLower(u.UserName), strings.ToLower(u.DisplayName), strings.ToLower(u.Name.Given),
+		pbxusers.UserNameKey(u.UserName), strings.ToLower(u.DisplayName), strings.ToLower(u.Name.Given),
 		strings.ToLower(u.Name.Family), strings.ToLower(u.Location), nullable(u.Extension), nullable(u.StationNumber),
 		nullable(u.ManagerID), searchText(u), u.Version, t.f.Time(u.Updated), doc,
 		u.Owner.Directory, u.Owner.Hash, string(u.DeactivatedBy), u.TenantID, u.ID, expect)
