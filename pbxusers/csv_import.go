@@ -16,6 +16,12 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
+// This file is ImportCSV, over 700 lines on purpose: reading rows, checking
+// every row against the tenant and the file itself, and applying them all or
+// none in stages (whole values, partial cells, references to later rows,
+// devices and numbers) is one transaction's algorithm. The column table and
+// cell encodings are in csv.go, the export in csv_export.go.
+
 // ImportOptions control a CSV import.
 type ImportOptions struct {
 	// DryRun checks every row against the tenant's data exactly like a real

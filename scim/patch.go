@@ -10,6 +10,12 @@ import (
 	"github.com/scim2/filter-parser/v2"
 )
 
+// This file is the PATCH engine (RFC 7644 §3.5.2) over 700 lines on
+// purpose: path parsing, value filters, and add/replace/remove on simple,
+// complex and multi-valued attributes are one algorithm whose cases refer to
+// each other; split, each part would need the others to be read. The request
+// forms Okta and Entra send are normalised before it, in normalize.go.
+
 // patcher applies PATCH operations (RFC 7644 §3.5.2) to a resource in its
 // attribute-map form: core attributes at the top level, extension
 // attributes in a map under the extension's URN, canonical attribute

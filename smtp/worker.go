@@ -21,6 +21,11 @@ import (
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
+// This file is the outbox Worker, over 700 lines on purpose: claiming,
+// rendering, sending, classifying the relay's answer, backoff, release on
+// stop and the metrics are one delivery loop whose guarantees (at least once,
+// every link alive, no lease overrun) are argued across these steps.
+
 // Defaults of [WorkerOptions], applied to zero fields.
 const (
 	DefaultPollInterval = 2 * time.Second

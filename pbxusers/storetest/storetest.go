@@ -28,6 +28,10 @@ import (
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
+// This file is the conformance suite's core cases, over 700 lines on
+// purpose: one function per behaviour every backend must show, listed in
+// Run; the outbox, link and lease cases are in mail.go.
+
 // NewStore returns a fresh, empty store for one subtest and arranges for it
 // to be closed when the test ends.
 type NewStore func(t testing.TB) pbxusers.Store
