@@ -111,7 +111,11 @@ type Tx interface {
 	// ListDevices lists a user's devices, or every device when userID is "".
 	ListDevices(ctx context.Context, tenant, userID string) ([]Device, error)
 
-	PutNumber(ctx context.Context, n *Number) error
+	// PutNumber stores n: as a new number when expect is 0 (a *ConflictError
+	// when the tenant has it already), else over the stored one if its
+	// version is expect (ErrVersionMismatch otherwise, ErrNotFound when it
+	// is gone).
+	PutNumber(ctx context.Context, n *Number, expect int64) error
 	GetNumber(ctx context.Context, tenant, e164 string) (Number, error)
 	DeleteNumber(ctx context.Context, tenant, e164 string) error
 	// ListNumbers lists the tenant's numbers, or a user's when userID is set.

@@ -56,3 +56,23 @@ func TestStrictJSON(t *testing.T) {
 		assert.Equal(t, 400, r.Status, name)
 	}
 }
+
+// TestNumberETag: numbers carry an ETag like every mutable resource; a
+// stale If-Match on PUT or DELETE is 412 and changes nothing.
+func TestNumberETag(t *testing.T) {
+	e := start(t)
+	path := "/api/v1/tenants/acme/numbers/+4930123456"
+	r := e.do(req{Method: "PUT", Path: path, Token: e.admin, Body: map[string]any{"label": "Main"}})
+	require.Equal(t, 200, r.Status, "body: %s", r.Body)
+	assert.Equal(t, `"1"`, r.Header.Get("ETag"))
+	r = e.do(req{Method: "PUT", Path: path, Token: e.admin, Body: map[string]any{"label": "Sales"}, IfMatch: `"1"`})
+	require.Equal(t, 200, r.Status, "body: %s", r.Body)
+	assert.Equal(t, `"2"`, r.Header.Get("ETag"))
+	e.do(req{Method: "PUT", Path: path, Token: e.admin, Body: map[string]any{"label": "Stale"}, IfMatch: `"1"`}).Problem(t, 412)
+	e.do(req{Method: "DELETE", Path: path, Token: e.admin, IfMatch: `"1"`}).Problem(t, 412)
+	got := e.do(req{Method: "GET", Path: path, Token: e.admin})
+	assert.Equal(t, "Sales", got.JSON(t)["label"])
+	assert.Equal(t, `"2"`, got.Header.Get("ETag"))
+	r = e.do(req{Method: "DELETE", Path: path, Token: e.admin, IfMatch: `"2"`})
+	assert.Equal(t, 204, r.Status)
+}

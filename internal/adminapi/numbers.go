@@ -68,7 +68,7 @@ func (h *Handler) getNumber(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, n)
+	return c.etag(n.Version).json(http.StatusOK, n)
 }
 
 // numberBody is the body of PUT .../numbers/{number} and POST
@@ -86,11 +86,15 @@ func (h *Handler) putNumber(c *call) error {
 	if err := h.decode(c, &b); err != nil {
 		return err
 	}
-	n, err := h.dir.AssignNumber(c.ctx, c.tenant, c.r.PathValue("number"), b.UserID, b.Label)
+	want, err := c.ifMatch()
 	if err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, n)
+	n, err := h.dir.AssignNumberIf(c.ctx, c.tenant, c.r.PathValue("number"), b.UserID, b.Label, want)
+	if err != nil {
+		return err
+	}
+	return c.etag(n.Version).json(http.StatusOK, n)
 }
 
 // deleteNumber removes a DID from the inventory.
@@ -107,7 +111,11 @@ func (h *Handler) deleteNumber(c *call) error {
 	default:
 		return invalid([]pbxusers.FieldError{{Field: "cascade", Reason: "must be true or false"}})
 	}
-	if err := h.dir.ReleaseNumber(c.ctx, c.tenant, n.E164, opts...); err != nil {
+	want, err := c.ifMatch()
+	if err != nil {
+		return err
+	}
+	if err := h.dir.ReleaseNumberIf(c.ctx, c.tenant, n.E164, want, opts...); err != nil {
 		return err
 	}
 	c.w.WriteHeader(http.StatusNoContent)

@@ -163,7 +163,7 @@ func (c *copier) numbers(b []pbxusers.Number) error {
 	return c.update(KindNumbers, func(tx pbxusers.Tx) error {
 		for i := range b {
 			n := b[i]
-			if err := tx.PutNumber(c.ctx, &n); err != nil {
+			if err := tx.PutNumber(c.ctx, &n, 0); err != nil {
 				return fmt.Errorf("number %s: %w", n.E164, err)
 			}
 		}

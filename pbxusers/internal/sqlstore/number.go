@@ -8,21 +8,35 @@ import (
 )
 
 // PutNumber implements pbxusers.Tx.
-func (t *Tx) PutNumber(ctx context.Context, n *pbxusers.Number) error {
-	_, err := t.exec(ctx, `INSERT INTO numbers (tenant_id, e164, user_id, label, created, updated) VALUES (?,?,?,?,?,?)
-		ON CONFLICT (tenant_id, e164) DO UPDATE SET user_id = excluded.user_id, label = excluded.label, updated = excluded.updated`,
-		n.TenantID, n.E164, nullable(n.UserID), n.Label, t.f.Time(n.Created), t.f.Time(n.Updated))
-	return t.f.Err("put number", err, n.E164)
+func (t *Tx) PutNumber(ctx context.Context, n *pbxusers.Number, expect int64) error {
+	if expect == 0 {
+		_, err := t.exec(ctx, `INSERT INTO numbers (tenant_id, e164, user_id, label, version, created, updated) VALUES (?,?,?,?,?,?,?)`,
+			n.TenantID, n.E164, nullable(n.UserID), n.Label, n.Version, t.f.Time(n.Created), t.f.Time(n.Updated))
+		return t.f.Err("put number", err, n.E164)
+	}
+	c, err := t.exec(ctx, `UPDATE numbers SET user_id = ?, label = ?, version = ?, updated = ? WHERE tenant_id = ? AND e164 = ? AND version = ?`,
+		nullable(n.UserID), n.Label, n.Version, t.f.Time(n.Updated), n.TenantID, n.E164, expect)
+	if err != nil {
+		return t.f.Err("put number", err, n.E164)
+	}
+	if c > 0 {
+		return nil
+	}
+	if _, err := t.GetNumber(ctx, n.TenantID, n.E164); err != nil {
+		return err
+	}
+	return &pbxusers.ConflictError{Kind: "number", Field: "version", Value: n.E164,
+		Reason: "was changed by someone else; read it again", Err: pbxusers.ErrVersionMismatch}
 }
 
 // listNumbers reads the numbers a condition selects.
 func (t *Tx) listNumbers(ctx context.Context, where string, args ...any) ([]pbxusers.Number, error) {
 	var out []pbxusers.Number
-	err := t.each(ctx, "SELECT tenant_id, e164, user_id, label, created, updated FROM numbers WHERE "+where+" ORDER BY e164", args, func(r Row) error {
+	err := t.each(ctx, "SELECT tenant_id, e164, user_id, label, version, created, updated FROM numbers WHERE "+where+" ORDER BY e164", args, func(r Row) error {
 		var n pbxusers.Number
 		var user *string
 		var created, updated timeCol
-		if err := r.Scan(&n.TenantID, &n.E164, &user, &n.Label, &created, &updated); err != nil {
+		if err := r.Scan(&n.TenantID, &n.E164, &user, &n.Label, &n.Version, &created, &updated); err != nil {
 			return err
 		}
 		if user != nil {
