@@ -741,6 +741,16 @@ func TestIntegrationSyncConflictWithSCIM(t *testing.T) {
 	seedOrg(t, s)
 	dir := newDirectory(t)
 	createProfileAndTeams(t, dir)
+	// bob's address is taken by a SCIM user: a conflict only where the
+	// tenant wants addresses unique (by default users may share one).
+	tn, err := dir.GetTenant(context.Background(), tenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.UniqueEmails = true
+	if _, err := dir.UpdateTenant(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
 	scim := pbxusers.WithActor(context.Background(), pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: "okta"})
 	anna, err := dir.CreateUser(scim, tenantID, pbxusers.User{UserName: "anna", Title: "from Okta",
 		Owner: pbxusers.Owner{ExternalID: "okta-1"}})

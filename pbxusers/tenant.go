@@ -38,6 +38,14 @@ type Tenant struct {
 	SignInURL string `json:"signInUrl,omitempty"`
 	// Extensions configures the tenant's internal number plan.
 	Extensions ExtensionPlan `json:"extensions"`
+	// UniqueEmails refuses a user whose email address another user of the
+	// tenant has (409 on SCIM). Off by default: RFC 7643 gives
+	// emails.value the uniqueness "none", and Entra and Active Directory
+	// share an address between shared mailboxes and service accounts.
+	// Checked by the library in the write's transaction; on PostgreSQL with
+	// several gateways writing at once, two concurrent writes can still
+	// both take one address.
+	UniqueEmails bool `json:"uniqueEmails,omitempty"`
 	// DisableWelcomeMail turns welcome mail off for users created in the
 	// tenant, e.g. where users sign in with SSO.
 	DisableWelcomeMail bool `json:"disableWelcomeMail,omitempty"`

@@ -11,8 +11,8 @@ import (
 // library assigns ID, Version and the timestamps. Unless the actor is
 // manual, the user is owned by the actor's source. A person created without
 // a password is invite-type. It fails with a *ValidationError for bad input
-// and a *ConflictError when userName, an email, the extension, the station
-// number or the external id is taken.
+// and a *ConflictError when userName, the extension, the station number,
+// the external id or (with Tenant.UniqueEmails) an email is taken.
 func (d *Directory) CreateUser(ctx context.Context, tenant string, u User) (User, error) {
 	hash, err := d.hashPassword(&u)
 	if err != nil {
@@ -303,6 +303,9 @@ func (t *txn) userConflicts(tn Tenant, u *User, old *User, max int) ([]*Conflict
 		return nil, err
 	}
 	for _, e := range u.Emails {
+		if !tn.UniqueEmails {
+			break
+		}
 		if err := check(KeyEmail, "email", e.Value); err != nil {
 			return nil, err
 		}

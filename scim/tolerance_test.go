@@ -226,3 +226,26 @@ func TestTolerance(t *testing.T) {
 		requireError(t, r, 400, "noTarget")
 	})
 }
+
+// TestSharedEmail: a second user with the same work address is created
+// (RFC 7643: emails.value has uniqueness "none"), unless the tenant wants
+// addresses unique, where it is 409 uniqueness.
+func TestSharedEmail(t *testing.T) {
+	s := scimtest.MustStart(t, scim.Options{})
+	user := func(name string) map[string]any {
+		return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name,
+			"emails": []map[string]any{{"value": "shared@example.com", "type": "work", "primary": true}}}
+	}
+	requireStatus(t, 201, s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: user("mailbox-a")}))
+	requireStatus(t, 201, s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: user("mailbox-b")}))
+
+	ctx := context.Background()
+	tn, err := s.Dir.GetTenant(ctx, s.Tenant)
+	require.NoError(t, err)
+	tn.UniqueEmails = true
+	_, err = s.Dir.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
+	r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Body: user("mailbox-c")})
+	requireStatus(t, 409, r)
+	assert.Contains(t, string(r.Body), `"scimType":"uniqueness"`)
+}

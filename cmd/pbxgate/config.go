@@ -143,6 +143,9 @@ type TenantConfig struct {
 	// SignInURL is where the tenant's users sign in to the phone system;
 	// the welcome mail and the set-password page link to it.
 	SignInURL string `yaml:"signInURL"`
+	// UniqueEmails refuses a second user with an address another user of
+	// the tenant has; off by default (see pbxusers.Tenant.UniqueEmails).
+	UniqueEmails bool `yaml:"uniqueEmails"`
 	// WelcomeMail turns welcome mail for new users on (default) or off.
 	WelcomeMail *bool `yaml:"welcomeMail"`
 	// Extensions is the tenant's number plan.
@@ -334,7 +337,7 @@ func (t TenantConfig) tenant() (pbxusers.Tenant, error) {
 		return pbxusers.Tenant{}, fmt.Errorf("system: %w", err)
 	}
 	return pbxusers.Tenant{
-		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region, SignInURL: t.SignInURL,
+		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region, SignInURL: t.SignInURL, UniqueEmails: t.UniqueEmails,
 		DisableWelcomeMail: t.WelcomeMail != nil && !*t.WelcomeMail,
 		Extensions: pbxusers.ExtensionPlan{MinLength: t.Extensions.MinLength, MaxLength: t.Extensions.MaxLength,
 			PrefixFree: t.Extensions.PrefixFree, Users: users, System: system, AutoAssign: t.Extensions.AutoAssign,

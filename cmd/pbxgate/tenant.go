@@ -32,6 +32,7 @@ Example:
 					region := fs.String("region", "", "ISO country `CODE` for national phone numbers, e.g. DE")
 					noWelcome := fs.Bool("no-welcome-mail", false, "do not send welcome mail to new users")
 					signIn := fs.String("sign-in-url", "", "`URL` where the tenant's users sign in; linked from the welcome mail and the set-password page")
+					uniqueEmails := fs.Bool("unique-emails", false, "refuse a second user with an email address another user has (default: users may share one)")
 					return func(ctx context.Context, args []string) error {
 						e, err := c.open(ctx, g)
 						if err != nil {
@@ -39,7 +40,7 @@ Example:
 						}
 						defer e.Close()
 						tn := tenantFrom(args[0], *name, *tz, *region, *noWelcome)
-						tn.SignInURL = *signIn
+						tn.SignInURL, tn.UniqueEmails = *signIn, *uniqueEmails
 						t, err := e.dir.CreateTenant(ctx, tn)
 						if err != nil {
 							return err

@@ -241,8 +241,17 @@ func testUserUniqueness(t *testing.T, s pbxusers.Store) {
 	c := requireConflict(t, err, "userName")
 	assert.Equal(t, a.ID, c.ExistingID)
 
+	// Users may share an address unless the tenant wants them unique.
 	dupMail := person("bob", "203")
 	dupMail.Emails = []pbxusers.Email{{Value: "ADA@example.org"}}
+	shared, err := d.CreateUser(ctx, "acme", dupMail)
+	require.NoError(t, err, "a shared address is allowed by default")
+	require.NoError(t, d.DeleteUser(ctx, "acme", shared.ID))
+	tn, err := d.GetTenant(ctx, "acme")
+	require.NoError(t, err)
+	tn.UniqueEmails = true
+	_, err = d.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
 	_, err = d.CreateUser(ctx, "acme", dupMail)
 	requireConflict(t, err, "email")
 
@@ -355,6 +364,11 @@ func testUpdateIsAtomic(t *testing.T, s pbxusers.Store) {
 
 	// A failed directory write leaves no half-written user: the second
 	// email conflicts after the first was inserted.
+	tn, err := d.GetTenant(ctx, "acme")
+	require.NoError(t, err)
+	tn.UniqueEmails = true
+	_, err = d.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
 	mustUser(t, d, "acme", person("ada", "201"))
 	bad := person("bob", "202")
 	bad.Emails = append(bad.Emails, pbxusers.Email{Value: "ada@example.org"})
