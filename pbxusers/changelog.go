@@ -68,6 +68,31 @@ type FieldChange struct {
 	Field string `json:"field"`
 	Old   any    `json:"old,omitempty"`
 	New   any    `json:"new,omitempty"`
+	// Warning, when set, says that a value of the field was skipped or kept
+	// as sent, and why (see WithWarnings); Old and New are then empty.
+	Warning string `json:"warning,omitempty"`
+}
+
+// A Warning is a value a write took in but could not use as sent: skipped,
+// or kept as sent and flagged. The caller that knows (the SCIM mapper, for
+// what an identity provider sent) collects them; the write records them in
+// its change-log entry, so an admin sees what was not applied and why.
+type Warning struct {
+	// Field is the attribute, e.g. "phoneNumbers".
+	Field string
+	// Reason says what happened and why, never the value itself.
+	Reason string
+}
+
+type warningsKey struct{}
+
+// WithWarnings returns a context under which the next user create or update
+// (deactivation and reactivation included) records the warnings warnings
+// returns in its change-log entry. It is
+// called when the entry is written, so a function passed to ModifyUser may
+// still be collecting them.
+func WithWarnings(ctx context.Context, warnings func() []Warning) context.Context {
+	return context.WithValue(ctx, warningsKey{}, warnings)
 }
 
 // Change is an entry of the append-only change log. It is written in the

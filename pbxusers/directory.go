@@ -127,6 +127,9 @@ type txn struct {
 	noWelcome bool
 	// mailQueued counts the mails the transaction queued.
 	mailQueued int
+	// warned is set once the context's warnings (WithWarnings) are in a
+	// change-log entry.
+	warned bool
 }
 
 // update runs fn in a read-write transaction and publishes its changes after
@@ -196,6 +199,13 @@ func (t *txn) tenant(id string) (Tenant, error) {
 func (t *txn) record(c Change) error {
 	c.At = t.now
 	c.Actor = t.actor
+	if w, ok := t.ctx.Value(warningsKey{}).(func() []Warning); ok && !t.warned && c.Entity == EntityUser &&
+		(c.Action == ActionCreate || c.Action == ActionUpdate || c.Action == ActionDeactivate || c.Action == ActionReactivate) {
+		t.warned = true
+		for _, x := range w() {
+			c.Fields = append(c.Fields, FieldChange{Field: x.Field, Warning: x.Reason})
+		}
+	}
 	if err := t.tx.AppendChange(t.ctx, &c); err != nil {
 		return fmt.Errorf("append change log: %w", err)
 	}

@@ -57,6 +57,18 @@ func TestTolerance(t *testing.T) {
 		assert.Equal(t, pbxusers.StatusInactive, u.Status, "the deactivation happens")
 		assert.Equal(t, "Engineer", u.Title)
 		assert.Equal(t, float64(1), skipped("phoneNumbers"), "the number kept as sent is reported")
+		changes, err := s.Dir.Changes(ctx, "noregion", pbxusers.ChangeQuery{Entity: string(pbxusers.EntityUser), EntityID: id})
+		require.NoError(t, err)
+		last := changes[len(changes)-1]
+		var warned []string
+		for _, f := range last.Fields {
+			if f.Warning != "" {
+				warned = append(warned, f.Field+": "+f.Warning)
+			}
+		}
+		require.Len(t, warned, 1, "the change log says what was not applied as sent: %v", last.Fields)
+		assert.Contains(t, warned[0], "phoneNumbers: ")
+		assert.NotContains(t, warned[0], "555-0143", "never the value")
 		require.Len(t, u.PhoneNumbers, 1)
 		assert.Equal(t, pbxusers.PhoneNumber{Number: "(202) 555-0143", Type: pbxusers.PhoneWork, NotDialable: true}, u.PhoneNumbers[0],
 			"kept as sent, flagged not dialable")

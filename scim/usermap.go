@@ -104,6 +104,16 @@ func (m *userMapper) warn(attr, format string, args ...any) {
 	m.warnings = append(m.warnings, warning{attr: attr, reason: fmt.Sprintf(format, args...)})
 }
 
+// libraryWarnings returns the warnings in the library's form, for the
+// write's change-log entry (pbxusers.WithWarnings).
+func (m *userMapper) libraryWarnings() []pbxusers.Warning {
+	out := make([]pbxusers.Warning, len(m.warnings))
+	for i, w := range m.warnings {
+		out[i] = pbxusers.Warning{Field: w.attr, Reason: w.reason}
+	}
+	return out
+}
+
 func (m *userMapper) ref(kind, id string) string {
 	if m.baseURL == "" {
 		return ""

@@ -125,7 +125,7 @@ func (h *usersHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (s
 	if err := m.fromAttrs(&u, attrs, pbxusers.User{}, modeCreate); err != nil {
 		return scim.Resource{}, err
 	}
-	created, err := h.s.dir.CreateUser(ctx, st.tenant, u)
+	created, err := h.s.dir.CreateUser(pbxusers.WithWarnings(ctx, m.libraryWarnings), st.tenant, u)
 	if err != nil {
 		return scim.Resource{}, err
 	}
@@ -214,7 +214,7 @@ func (h *usersHandler) Replace(r *http.Request, id string, attrs scim.ResourceAt
 	if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
 		return scim.Resource{}, err
 	}
-	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
+	u, err := h.s.dir.ModifyUser(pbxusers.WithWarnings(ctx, m.libraryWarnings), st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
 			return notFound("User", id)
 		}
@@ -255,7 +255,7 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 			return scim.Resource{}, err
 		}
 	}
-	u, err := h.s.dir.ModifyUser(ctx, st.tenant, id, func(u *pbxusers.User) error {
+	u, err := h.s.dir.ModifyUser(pbxusers.WithWarnings(ctx, m.libraryWarnings), st.tenant, id, func(u *pbxusers.User) error {
 		if u.Kind.System() {
 			return notFound("User", id)
 		}
