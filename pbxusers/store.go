@@ -69,6 +69,9 @@ type Tx interface {
 	// RoutingReferences returns the ids of users whose routing policy
 	// forwards to or rings the user id.
 	RoutingReferences(ctx context.Context, tenant, id string) ([]string, error)
+	// AwaitingManager returns the ids of the tenant's users whose
+	// ManagerRef is ref, in id order.
+	AwaitingManager(ctx context.Context, tenant, ref string) ([]string, error)
 	// Referrers returns every reference to the object of kind entity
 	// (EntityUser, EntityProfile, EntityTimeFrame or EntityNumber, whose id
 	// is the E.164 number) with the id, ordered by entity, field and id; see

@@ -335,6 +335,12 @@ type User struct {
 	// ManagerID is the id of the user's manager in the same tenant. Cleared
 	// when the manager is deleted.
 	ManagerID string `json:"managerId,omitempty"`
+	// ManagerRef is a manager named before they are a user of the tenant:
+	// the id or externalId an identity provider sent (Entra provisions users
+	// in any order). It is kept, shown as unresolved, and turned into
+	// ManagerID in the same transaction as the user with that id or
+	// externalId is created or given it. Cleared when ManagerID is set.
+	ManagerRef string `json:"managerRef,omitempty"`
 
 	// Profiles are permission profile ids, highest precedence first.
 	Profiles []string `json:"profiles,omitempty"`

@@ -83,7 +83,47 @@ func (t *txn) createUser(tenant string, in User, hash []byte) (User, error) {
 	if err := t.userCreated(tn, &u); err != nil {
 		return User{}, err
 	}
+	if err := t.resolveManagerRefs(tenant, &u, nil); err != nil {
+		return User{}, err
+	}
 	return u, nil
+}
+
+// resolveManagerRefs makes u the manager of every user who was waiting for
+// it (User.ManagerRef naming its id or externalId), when u is new or has a
+// new externalId, and records each rewrite.
+func (t *txn) resolveManagerRefs(tenant string, u, old *User) error {
+	if u.Kind != KindPerson {
+		return nil
+	}
+	refs := []string{u.Owner.ExternalID}
+	if old == nil {
+		refs = append(refs, u.ID)
+	} else if old.Owner.ExternalID == u.Owner.ExternalID {
+		return nil
+	}
+	for _, ref := range refs {
+		if ref == "" {
+			continue
+		}
+		ids, err := t.tx.AwaitingManager(t.ctx, tenant, ref)
+		if err != nil {
+			return fmt.Errorf("find users waiting for manager %q: %w", ref, err)
+		}
+		for _, id := range ids {
+			if id == u.ID {
+				continue
+			}
+			if err := t.rewriteUser(tenant, id, func(w *User) {
+				if w.ManagerRef == ref && w.ManagerID == "" {
+					w.ManagerID, w.ManagerRef = u.ID, ""
+				}
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (t *txn) nextExtension(tn Tenant, k UserKind) (string, error) {
@@ -194,6 +234,10 @@ func (t *txn) checkUserRefs(tenant string, u *User, old *User) error {
 			p.Add(fmt.Sprintf("queues[%d].queueId", i), "%q is a %s, not a call queue", q.QueueID, qu.Kind)
 		}
 	}
+	if u.ManagerID != "" {
+		u.ManagerRef = ""
+	}
+	checkText(&p, "managerRef", u.ManagerRef, 256)
 	switch {
 	case u.ManagerID == "" || had["m"+u.ManagerID]:
 	case u.ManagerID == u.ID:
@@ -487,6 +531,9 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		return User{}, err
 	}
 	if err := t.userUpdated(tn, &old, &u); err != nil {
+		return User{}, err
+	}
+	if err := t.resolveManagerRefs(tn.ID, &u, &old); err != nil {
 		return User{}, err
 	}
 	return u, nil

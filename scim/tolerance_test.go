@@ -142,7 +142,7 @@ func TestTolerance(t *testing.T) {
 		}
 	})
 
-	t.Run("manager by externalId, and an unknown manager does not refuse the request", func(t *testing.T) {
+	t.Run("manager by externalId, and an unknown manager is kept until that user arrives", func(t *testing.T) {
 		mgr := mustUser(t, s, userBody("boss@example.com", map[string]any{"externalId": "entra-boss"}))
 		emp := mustUser(t, s, userBody("emp@example.com", nil))
 		id := emp["id"].(string)
@@ -160,7 +160,22 @@ func TestTolerance(t *testing.T) {
 			]}`})
 		requireStatus(t, 200, r)
 		assert.Equal(t, "Clerk", r.JSON(t)["title"])
-		assert.Equal(t, mgr["id"], get(r.JSON(t), entSchemaURN, "manager", "value"), "an unknown manager changes nothing")
+		assert.Equal(t, "not-provisioned-yet", get(r.JSON(t), entSchemaURN, "manager", "value"), "kept as sent, unresolved")
+		u, err := s.Dir.GetUser(ctx, s.Tenant, id)
+		require.NoError(t, err)
+		assert.Equal(t, "", u.ManagerID)
+		assert.Equal(t, "not-provisioned-yet", u.ManagerRef)
+
+		// The manager arrives: the reference becomes the manager, in the
+		// same transaction.
+		late := mustUser(t, s, userBody("late-boss@example.com", map[string]any{"externalId": "not-provisioned-yet"}))
+		r = s.Do(scimtest.Request{Method: "GET", Path: "/Users/" + id})
+		requireStatus(t, 200, r)
+		assert.Equal(t, late["id"], get(r.JSON(t), entSchemaURN, "manager", "value"))
+		u, err = s.Dir.GetUser(ctx, s.Tenant, id)
+		require.NoError(t, err)
+		assert.Equal(t, late["id"], u.ManagerID)
+		assert.Empty(t, u.ManagerRef)
 	})
 
 	t.Run("attributes of an extension not served are ignored and reported", func(t *testing.T) {

@@ -214,10 +214,14 @@ func (m *userMapper) toAttrs(u pbxusers.User, full bool) map[string]any {
 	put(ent, "organization", u.Enterprise.Organization)
 	put(ent, "division", u.Enterprise.Division)
 	put(ent, "department", u.Enterprise.Department)
-	if u.ManagerID != "" {
+	switch {
+	case u.ManagerID != "":
 		mgr := map[string]any{"value": u.ManagerID}
 		put(mgr, "$ref", m.ref("Users", u.ManagerID))
 		ent["manager"] = mgr
+	case u.ManagerRef != "":
+		// Not a user yet: the reference as the IdP sent it, without $ref.
+		ent["manager"] = map[string]any{"value": u.ManagerRef}
 	}
 	if full || len(ent) > 0 {
 		a[EnterpriseUserSchema] = ent
@@ -395,7 +399,7 @@ func (m *userMapper) fromAttrs(u *pbxusers.User, a map[string]any, orig pbxusers
 			EmployeeNumber: strAttr(ent, "employeeNumber"), CostCenter: strAttr(ent, "costCenter"),
 			Organization: strAttr(ent, "organization"), Division: strAttr(ent, "division"), Department: strAttr(ent, "department"),
 		}
-		u.ManagerID = m.manager(strAttr(mapAttr(ent, "manager"), "value"), orig.ManagerID)
+		u.ManagerID, u.ManagerRef = m.manager(strAttr(mapAttr(ent, "manager"), "value"))
 	}
 
 	if pbx, ok := a[UserExtensionSchema].(map[string]any); ok {
@@ -550,22 +554,22 @@ func isASCII(s string) bool {
 }
 
 // manager returns the manager id for value v (an id or an externalId,
-// resolved beforehand into m.managers). A manager that is not known is
-// skipped with a warning and the stored manager stays: Entra provisions
-// users in any order.
-func (m *userMapper) manager(v, stored string) string {
+// resolved beforehand into m.managers), or, for a manager that is not a
+// user yet, v as the reference the library keeps and resolves when that
+// user arrives (Entra provisions users in any order), with a warning.
+func (m *userMapper) manager(v string) (id, ref string) {
 	if v == "" {
-		return ""
+		return "", ""
 	}
 	id, ok := m.managers[v]
 	switch {
 	case !ok:
-		return v
+		return v, ""
 	case id == "":
-		m.warn(EnterpriseUserSchema+":manager", "no user has this id or externalId (yet); the manager was left unchanged")
-		return stored
+		m.warn(EnterpriseUserSchema+":manager", "no user has this id or externalId yet; it is kept and becomes the manager when that user arrives")
+		return "", v
 	}
-	return id
+	return id, ""
 }
 
 // knownZone reports whether the library will accept a time zone name.

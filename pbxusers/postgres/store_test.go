@@ -180,7 +180,7 @@ func TestIntegrationMigrate(t *testing.T) {
 	require.NoError(t, s.Ping(ctx))
 	v, err = s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 11, v, "the highest migration, 0011_shared_emails.sql")
+	assert.Equal(t, 12, v, "the highest migration, 0012_manager_ref.sql")
 
 	again := MustOpen(t, dsn)
 	require.NoError(t, again.Ping(ctx))

@@ -28,7 +28,10 @@ const StoreType = "sqlite"
 
 // Defaults for Options.
 const (
-	DefaultBusyTimeout = 10 * time.Second
+	// DefaultBusyTimeout is long enough for another process's whole
+	// all-or-nothing CSV import of thousands of users on a loaded machine:
+	// a write that waits is better than one refused with 503.
+	DefaultBusyTimeout = 30 * time.Second
 	DefaultMaxBatchN   = 256
 	DefaultSynchronous = "full"
 )
@@ -42,7 +45,7 @@ type Options struct {
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// BusyTimeout is how long a write waits for another process (the CLI
-	// while the gateway runs) to release the database. Default 10s.
+	// while the gateway runs) to release the database. Default 30s.
 	BusyTimeout time.Duration
 	// Synchronous is SQLite's synchronous setting: "full" (default: every
 	// commit is on disk before Update returns) or "normal" (a power cut may

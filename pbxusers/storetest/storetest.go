@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ProfilesInUse", testProfilesInUse},
 		{"DeleteLeavesNothingDangling", testDeleteLeavesNothingDangling},
 		{"UserNameLookAlikes", testUserNameLookAlikes},
+		{"ManagerRef", testManagerRef},
 		{"DevicesAndNumbers", testDevicesAndNumbers},
 		{"TimeFramesInUse", testTimeFramesInUse},
 		{"ChangeLog", testChangeLog},
@@ -641,6 +642,26 @@ func testUserNameLookAlikes(t *testing.T, s pbxusers.Store) {
 	got, err := d.GetUser(ctx, "acme", jose.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "jos\u00e9", got.UserName, "stored as sent")
+}
+
+func testManagerRef(t *testing.T, s pbxusers.Store) {
+	ctx := context.Background()
+	d := newDir(s)
+	mustTenant(t, d, "acme")
+	w := person("wes", "201")
+	w.ManagerRef = "hr-42"
+	wes := mustUser(t, d, "acme", w)
+	assert.Equal(t, "hr-42", wes.ManagerRef, "kept until that user arrives")
+	scim := pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: "entra"})
+	b := person("boss", "202")
+	b.Owner.ExternalID = "hr-42"
+	boss, err := d.CreateUser(scim, "acme", b)
+	require.NoError(t, err)
+	got, err := d.GetUser(ctx, "acme", wes.ID)
+	require.NoError(t, err)
+	assert.Equal(t, boss.ID, got.ManagerID, "resolved when the manager arrives")
+	assert.Empty(t, got.ManagerRef)
+	assert.Equal(t, wes.Version+1, got.Version, "a versioned, logged rewrite")
 }
 
 func testDeleteLeavesNothingDangling(t *testing.T, s pbxusers.Store) {

@@ -74,3 +74,19 @@ func (t *Tx) Referrers(ctx context.Context, tenant string, entity pbxusers.Entit
 	})
 	return out, t.f.Err("list referrers", err, "")
 }
+
+// AwaitingManager implements pbxusers.Tx. The expression is the one the
+// users_manager_ref index is built on.
+func (t *Tx) AwaitingManager(ctx context.Context, tenant, ref string) ([]string, error) {
+	var out []string
+	err := t.each(ctx, "SELECT id FROM users WHERE tenant_id = ? AND "+t.f.DocText("doc", "managerRef")+" = ? ORDER BY id",
+		[]any{tenant, ref}, func(r Row) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			out = append(out, id)
+			return nil
+		})
+	return out, t.f.Err("list users awaiting a manager", err, "")
+}

@@ -1,0 +1,3 @@
+-- Users waiting for a manager who is not a user yet (User.ManagerRef) are
+-- found by that reference whenever a user is created: index it.
+CREATE INDEX users_manager_ref ON users (tenant_id, (doc->>'managerRef'));
