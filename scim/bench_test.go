@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -191,4 +193,69 @@ func BenchmarkPatchAddMemberTo10kGroup(b *testing.B) {
 			b.Fatalf("%d %s", r.Status, r.Body)
 		}
 	}
+}
+
+// BenchmarkOtherTenantCreateDuringOversizedPatch measures how long tenant
+// B's user creates take while tenant A keeps sending the largest PATCH the
+// limits let through (10,000 email values, refused by the library's
+// attribute limit), over real HTTP. It reports B's slowest create
+// (max-ms) and median (p50-ms) next to a run without A (alone-p50-ms).
+//
+//	go test ./scim -run '^$' -bench OtherTenantCreate -benchtime 200x
+func BenchmarkOtherTenantCreateDuringOversizedPatch(b *testing.B) {
+	s := scimtest.MustStart(b, scim.Options{RateLimit: scim.RateLimit{PerSecond: -1}, MaxBodyBytes: 4 << 20})
+	other := s.MustTenant("other")
+	victim := s.MustCreateUser("victim@example.com")
+	emails := make([]any, scim.MaxPatchValues)
+	for i := range emails {
+		emails[i] = map[string]any{"value": fmt.Sprintf("e%05d@example.com", i), "type": "work"}
+	}
+	big := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []any{map[string]any{"op": "add", "path": "emails", "value": emails}}}
+	create := func(i int, tag string) time.Duration {
+		start := time.Now()
+		r := s.Do(scimtest.Request{Method: "POST", Path: "/Users", Token: other, Body: map[string]any{
+			"schemas": []string{userSchemaURN}, "userName": fmt.Sprintf("%s-%d-%d@example.com", tag, b.N, i)}})
+		if r.Status != 201 {
+			b.Fatalf("%d %s", r.Status, r.Body)
+		}
+		return time.Since(start)
+	}
+	pct := func(d []time.Duration, p float64) float64 {
+		slices.Sort(d)
+		return float64(d[int(p*float64(len(d)-1))]) / float64(time.Millisecond)
+	}
+	alone := make([]time.Duration, b.N)
+	for i := range alone {
+		alone[i] = create(i, "alone")
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r := s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + victim, Body: big})
+			if r.Status != 400 {
+				b.Errorf("oversized PATCH: %d %s", r.Status, r.Body)
+				return
+			}
+		}
+	}()
+	b.ResetTimer()
+	during := make([]time.Duration, b.N)
+	for i := range during {
+		during[i] = create(i, "during")
+	}
+	b.StopTimer()
+	close(stop)
+	<-done
+	b.ReportMetric(pct(during, 1), "max-ms")
+	b.ReportMetric(pct(during, 0.5), "p50-ms")
+	b.ReportMetric(pct(alone, 0.5), "alone-p50-ms")
+	b.ReportMetric(pct(alone, 1), "alone-max-ms")
 }

@@ -449,27 +449,30 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// TestIntegrationShutdownWithSlowClient: SIGTERM while an authenticated
-// client trickles a request body exits 0 after http.shutdownGrace, instead
-// of waiting out the client and failing.
+// TestIntegrationShutdownWithSlowClient: SIGTERM while 300 authenticated
+// clients trickle request bodies exits 0 after http.shutdownGrace, instead
+// of waiting out the clients and failing.
 func TestIntegrationShutdownWithSlowClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	g := startGateway(t, "", "http:\n  shutdownGrace: 1s\n")
+	const clients = 300
+	g := startGateway(t, "", "http:\n  shutdownGrace: 1s\nscim:\n  rateLimit:\n    perSecond: 1000\n    burst: 1000\n")
 	require.NotEmpty(t, g.token)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{\"schemas\":", g.token)
-	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond) // the request is in the handler, reading its body
+	for i := 0; i < clients; i++ {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(g.base, "http://"))
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = fmt.Fprintf(conn, "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{\"schemas\":", g.token)
+		require.NoError(t, err)
+	}
+	time.Sleep(500 * time.Millisecond) // the requests are in their handlers, reading their bodies
 
 	start := time.Now()
-	require.NoError(t, g.stop(), "SIGTERM exits 0 with a slow client\nstderr: %s", g.stderr)
+	require.NoError(t, g.stop(), "SIGTERM exits 0 with slow clients\nstderr: %s", g.stderr)
 	took := time.Since(start)
-	t.Logf("stopped %v after SIGTERM with one slow client (grace 1s)", took.Round(time.Millisecond))
+	t.Logf("stopped %v after SIGTERM with %d slow clients (grace 1s)", took.Round(time.Millisecond), clients)
 	assert.Contains(t, g.stderr.String(), "closing connections still open after the shutdown grace")
 	assert.Contains(t, g.stderr.String(), "stopped")
 }
