@@ -68,6 +68,21 @@ func registerMetrics(r prometheus.Registerer) (*metrics, error) {
 	return m, errors.Join(errs...)
 }
 
+// start makes the directory's series exist at zero before its first run,
+// so a dashboard or an alert on rate() sees them from the start.
+func (m *metrics) start(cfg *Config) {
+	if m == nil {
+		return
+	}
+	t, d := cfg.Tenant, cfg.Name
+	for _, st := range []string{"succeeded", "blocked", "failed"} {
+		m.runs.WithLabelValues(t, d, st)
+	}
+	for _, a := range []string{"created", "updated", "deactivated", "reactivated", "unchanged", "withheld", "conflict", "error"} {
+		m.users.WithLabelValues(t, d, a)
+	}
+}
+
 // observe counts a finished run; dry runs are not counted.
 func (m *metrics) observe(cfg *Config, p *Plan, elapsed time.Duration) {
 	if m == nil || p.DryRun {

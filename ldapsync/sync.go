@@ -203,6 +203,7 @@ func New(dir *pbxusers.Directory, cfg Config, opts Options) *Syncer {
 			s.logger.Warn("ldap sync metrics not registered", "err", err)
 		}
 		s.metrics = m
+		m.start(&s.cfg)
 	}
 	return s
 }

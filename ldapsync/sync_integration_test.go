@@ -912,6 +912,25 @@ func TestIntegrationSyncMetrics(t *testing.T) {
 	dir := newDirectory(t)
 	reg := prometheus.NewRegistry()
 	opts := ldapsync.Options{Registerer: reg}
+	// Before any run, the directory's series exist at zero.
+	_ = ldapsync.New(dir, newConfig(s), opts)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	for _, f := range fams {
+		if f.GetName() == "pbxgate_ldap_sync_runs_total" || f.GetName() == "pbxgate_ldap_sync_users_total" {
+			for _, m := range f.GetMetric() {
+				if m.GetCounter().GetValue() == 0 {
+					zero++
+				}
+			}
+		}
+	}
+	if zero != 3+8 {
+		t.Errorf("series at zero before the first run: %d, want 11", zero)
+	}
 	mustSync(t, ldapsync.New(dir, newConfig(s), opts), ldapsync.RunOptions{})
 	mustSync(t, ldapsync.New(dir, newConfig(s), opts), ldapsync.RunOptions{}) // a second Syncer shares the metrics
 	families, err := reg.Gather()

@@ -25,7 +25,7 @@ func newWorkerMetrics(dir *pbxusers.Directory) *workerMetrics {
 			Namespace: "pbxgate", Subsystem: "mail", Name: name, Help: help,
 		}, []string{label})
 	}
-	return &workerMetrics{
+	m := &workerMetrics{
 		sent:        counter("sent_total", "Outbox messages the relay accepted.", "kind"),
 		failed:      counter("failed_total", "Outbox messages marked failed (permanent failure or out of attempts).", "kind"),
 		retried:     counter("retried_total", "Delivery attempts rescheduled after a temporary failure or a relay problem.", "kind"),
@@ -38,6 +38,17 @@ func newWorkerMetrics(dir *pbxusers.Directory) *workerMetrics {
 		outbox: &outboxCollector{dir: dir, desc: prometheus.NewDesc("pbxgate_mail_outbox_messages",
 			"Outbox messages of every tenant per status.", []string{"status"}, nil)},
 	}
+	// Every series exists from the start, at zero, so a dashboard or an
+	// alert on rate() sees it before the first event.
+	for _, k := range []pbxusers.MailKind{pbxusers.MailWelcome, pbxusers.MailPasswordReset, pbxusers.MailTest} {
+		for _, c := range []*prometheus.CounterVec{m.sent, m.failed, m.retried, m.cancelled} {
+			c.WithLabelValues(string(k))
+		}
+	}
+	for _, st := range []Stage{StageConnect, StageTLS, StageAuth} {
+		m.relayErrors.WithLabelValues(string(st))
+	}
+	return m
 }
 
 // register registers every metric, or none.

@@ -848,6 +848,14 @@ func TestWorkerMetrics(t *testing.T) {
 	opts := e.options(t)
 	opts.Registerer = reg
 	w := e.worker(t, newRelay(t, relayConfig(t, srv)), opts)
+	// Every series is there at zero before anything happened.
+	before := gather(t, reg)
+	for _, name := range []string{`pbxgate_mail_sent_total{kind="password_reset"}`, `pbxgate_mail_failed_total{kind="test"}`,
+		`pbxgate_mail_retried_total{kind="welcome"}`, `pbxgate_mail_cancelled_total{kind="welcome"}`,
+		`pbxgate_mail_relay_errors_total{stage="auth"}`, `pbxgate_mail_relay_errors_total{stage="connect"}`} {
+		v, ok := before[name]
+		assert.True(t, ok && v == 0, "%s present at zero", name)
+	}
 	e.createUser(t, person("anna", "Anna", "Schmidt", "anna@mueller.example", "en"))
 	e.createUser(t, person("bad", "Bad", "Address", "bad@mueller.example", "en"))
 	_, err := e.dir.QueueTestMail(context.Background(), e.tenant.ID, "ops@mueller.example")
