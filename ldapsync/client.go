@@ -94,7 +94,7 @@ func dial(ctx context.Context, cfg *Config, u *url.URL, tc *tls.Config) (*ldap.C
 	d := net.Dialer{}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, fmt.Errorf("connect to the directory: %w", err) // err names the address
 	}
 	if u.Scheme == "ldaps" {
 		tlsConn := tls.Client(nc, tc)

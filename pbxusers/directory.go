@@ -184,6 +184,9 @@ func (t *txn) tenant(id string) (Tenant, error) {
 	if !ok {
 		var err error
 		if tn, err = t.tx.GetTenant(t.ctx, id); err != nil {
+			if isNotFound(err) {
+				return Tenant{}, err // the store's error names the tenant already
+			}
 			return Tenant{}, fmt.Errorf("tenant %q: %w", id, err)
 		}
 		t.d.cache.put(key, tn, t.now)

@@ -62,3 +62,11 @@ func TestTextMessagesOneSource(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(out.String(), "texts.answer"))
 	assert.NotContains(t, out.String(), "textMessages")
 }
+
+// TestUnknownTenantNamedOnce: an unknown tenant is named once in the error.
+func TestUnknownTenantNamedOnce(t *testing.T) {
+	d := mustDir(t)
+	_, err := d.CreateUser(context.Background(), "nope", validPerson())
+	require.ErrorIs(t, err, pbxusers.ErrNotFound)
+	assert.Equal(t, 1, strings.Count(err.Error(), `"nope"`), err.Error())
+}

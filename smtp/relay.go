@@ -272,12 +272,12 @@ func (r *Relay) dial(ctx context.Context) (*relayConn, error) {
 		if err != nil {
 			var opErr *net.OpError
 			if errors.As(err, &opErr) && opErr.Op == "dial" {
-				return nil, classify(StageConnect, "dial "+r.addr, err)
+				return nil, classify(StageConnect, "connect to the relay", err) // err names the address
 			}
 			return nil, classify(StageTLS, "TLS handshake with "+r.addr, err)
 		}
 	} else if raw, err = d.DialContext(ctx, "tcp", r.addr); err != nil {
-		return nil, classify(StageConnect, "dial "+r.addr, err)
+		return nil, classify(StageConnect, "connect to the relay", err) // err names the address
 	}
 	c := &relayConn{raw: raw, id: r.connN.Add(1), lastUsed: time.Now()}
 	ok := false
