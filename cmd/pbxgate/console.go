@@ -66,10 +66,20 @@ Example:
 }
 
 // mountConsole serves the admin console at /admin/ over the admin API
-// handler api.
+// handler api; its LDAP pages list the directories configured for the
+// signed-in tenant and run them through the admin API.
 func mountConsole(mux *http.ServeMux, dir *pbxusers.Directory, api http.Handler, public string, e *env) {
 	mux.Handle(console.Prefix+"/", console.New(dir, api, console.Options{
 		Logger: e.log.With("component", "console"),
 		Secure: strings.HasPrefix(public, "https://"),
+		LDAPDirectories: func(tenant string) []string {
+			var names []string
+			for _, dc := range e.set.cfg.LDAP.Directories {
+				if dc.Tenant == tenant {
+					names = append(names, dc.Name)
+				}
+			}
+			return names
+		},
 	}))
 }

@@ -54,6 +54,9 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// LDAPDirectories names a tenant's configured LDAP directories for the
+	// LDAP page; nil means none. Runs start through the admin API.
+	LDAPDirectories LDAPDirectories
 }
 
 // Handler serves the console. It is safe for concurrent use.
@@ -113,6 +116,7 @@ func New(dir *pbxusers.Directory, api http.Handler, opts Options) *Handler {
 	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/devices", h.signedIn(h.addDevice))
 	h.mux.HandleFunc("GET "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteForm))
 	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteUser))
+	h.mountTenant()
 	return h
 }
 
