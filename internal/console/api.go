@@ -35,6 +35,8 @@ func (r *recorder) WriteHeader(code int) {
 type apiProblem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
+	// Field names the field of a uniqueness conflict (409).
+	Field  string `json:"field"`
 	Errors []struct {
 		Path   string `json:"path"`
 		Reason string `json:"reason"`

@@ -92,9 +92,6 @@ func (h *Handler) addNumber(w http.ResponseWriter, r *http.Request, ss *session)
 	}
 	if p != nil {
 		f.absorb(t, p, map[string]string{"number": "number", "e164": "number", "userId": "user", "label": "label"})
-		if len(p.Errors) == 0 {
-			f.fail("number", p.Detail)
-		}
 		h.renderNumbers(w, r, ss, statusOf(p), f)
 		return
 	}

@@ -41,9 +41,6 @@ func (h *Handler) createProfile(w http.ResponseWriter, r *http.Request, ss *sess
 	}
 	if p != nil {
 		f.absorb(textsFor(ss, r), p, map[string]string{"name": "name", "description": "description"})
-		if f.Summary == "" || len(p.Errors) == 0 {
-			f.fail("name", p.Detail)
-		}
 		h.renderProfiles(w, r, ss, statusOf(p), f)
 		return
 	}

@@ -93,9 +93,6 @@ func (h *Handler) createSystem(w http.ResponseWriter, r *http.Request, ss *sessi
 	}
 	if p != nil {
 		f.absorb(t, p, systemFields)
-		if len(p.Errors) == 0 {
-			f.fail("userName", p.Detail)
-		}
 		h.renderSystem(w, r, ss, statusOf(p), f)
 		return
 	}
@@ -193,9 +190,6 @@ func (h *Handler) addQueueMember(w http.ResponseWriter, r *http.Request, ss *ses
 	}
 	if p != nil {
 		f.absorb(t, p, map[string]string{"priority": "priority", "queues": "user"})
-		if len(p.Errors) == 0 {
-			f.fail("user", p.Detail)
-		}
 		h.renderSystemUser(w, r, ss, statusOf(p), f)
 		return
 	}

@@ -42,9 +42,6 @@ func (h *Handler) createTeam(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	if p != nil {
 		f.absorb(textsFor(ss, r), p, map[string]string{"name": "name", "displayName": "name"})
-		if len(p.Errors) == 0 {
-			f.fail("name", p.Detail)
-		}
 		h.renderTeams(w, r, ss, statusOf(p), f)
 		return
 	}

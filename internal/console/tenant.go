@@ -126,8 +126,16 @@ func (f *form) fail(field, reason string) {
 // form field its path maps to (fields maps a path or a path prefix to a
 // field id), the others, named by path, in the summary.
 func (f *form) absorb(t texts, p *apiProblem, fields map[string]string) {
+	errs := p.Errors
+	if len(errs) == 0 && p.Field != "" {
+		// A uniqueness conflict names its field.
+		errs = append(errs, struct {
+			Path   string `json:"path"`
+			Reason string `json:"reason"`
+		}{p.Field, p.Detail})
+	}
 	var other []string
-	for _, e := range p.Errors {
+	for _, e := range errs {
 		field := ""
 		for prefix, id := range fields {
 			if e.Path == prefix || strings.HasPrefix(e.Path, prefix+".") || strings.HasPrefix(e.Path, prefix+"[") {
@@ -143,7 +151,7 @@ func (f *form) absorb(t texts, p *apiProblem, fields map[string]string) {
 	}
 	sort.Strings(other)
 	switch {
-	case len(p.Errors) == 0:
+	case len(errs) == 0:
 		f.Summary = p.Detail
 	case len(other) > 0:
 		f.Summary = t.get("fixErrors") + " " + strings.Join(other, "; ")

@@ -147,9 +147,6 @@ func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *se
 	if p != nil {
 		f.absorb(t, p, map[string]string{"id": "id", "name": "name", "timeZone": "timeZone", "entries[0].weekly.days": "days",
 			"entries[0].weekly.from": "from", "entries[0].weekly.to": "to", "entries": "from", "except": "holidays"})
-		if len(p.Errors) == 0 {
-			f.fail("id", p.Detail)
-		}
 		h.renderTimeFrames(w, r, ss, statusOf(p), f, days)
 		return
 	}

@@ -48,9 +48,6 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, ss *sessio
 	}
 	if p != nil {
 		f.absorb(t, p, map[string]string{"name": "name", "scope": "scope"})
-		if len(p.Errors) == 0 {
-			f.fail("name", p.Detail)
-		}
 		h.renderTokens(w, r, ss, statusOf(p), f, &tokensData{})
 		return
 	}
