@@ -128,6 +128,21 @@ func (h *Handler) renderSystemUser(w http.ResponseWriter, r *http.Request, ss *s
 		return
 	}
 	d := &systemUserData{User: u}
+	// The settings form shows the stored values, or what was sent.
+	v := map[string]string{"displayName": u.DisplayName, "extension": u.Extension}
+	if u.Queue != nil {
+		v["dispatch"] = u.Queue.Dispatch
+		if u.Queue.MaxWaitSeconds > 0 {
+			v["maxWait"] = strconv.Itoa(u.Queue.MaxWaitSeconds)
+		}
+	}
+	if f == nil {
+		f = &form{}
+	}
+	for k, val := range f.Values {
+		v[k] = val
+	}
+	f.Values = v
 	if u.Kind == pbxusers.KindCallQueue {
 		var members struct {
 			Items []struct {
@@ -209,4 +224,49 @@ func (h *Handler) removeQueueMember(w http.ResponseWriter, r *http.Request, ss *
 		return
 	}
 	back(w, r, "/system/"+url.PathEscape(id), textsFor(ss, r).get("saved"))
+}
+
+// saveSystem changes a system user's display name and extension, and a
+// call queue's dispatch and wait, with a merge patch through the admin API
+// (PATCH .../queues/{id} for a queue, .../users/{id} otherwise).
+func (h *Handler) saveSystem(w http.ResponseWriter, r *http.Request, ss *session) {
+	t := textsFor(ss, r)
+	u, err := h.dir.GetUser(r.Context(), ss.Tenant, r.PathValue("id"))
+	if errors.Is(err, pbxusers.ErrNotFound) || err == nil && !u.Kind.System() {
+		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	f := newForm(r, "displayName", "extension", "dispatch", "maxWait")
+	patch := map[string]any{"displayName": f.V("displayName"), "extension": f.V("extension")}
+	path := "/users/" + url.PathEscape(u.ID)
+	if u.Kind == pbxusers.KindCallQueue {
+		path = "/queues/" + url.PathEscape(u.ID)
+		wait := 0
+		if s := f.V("maxWait"); s != "" {
+			if wait, err = strconv.Atoi(s); err != nil || wait < 0 {
+				f.fail("maxWait", t.get("wholeSeconds"))
+			}
+		}
+		patch["queue"] = map[string]any{"dispatch": f.V("dispatch"), "maxWaitSeconds": wait}
+	}
+	if len(f.Problems) == 0 {
+		p, err := h.callAPI(r.Context(), ss, http.MethodPatch, path, patch, nil)
+		if err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		if p == nil {
+			back(w, r, "/system/"+url.PathEscape(u.ID), t.get("saved"))
+			return
+		}
+		f.absorb(t, p, systemFields)
+		h.renderSystemUser(w, r, ss, statusOf(p), f)
+		return
+	}
+	f.Summary = t.get("fixErrors")
+	h.renderSystemUser(w, r, ss, http.StatusUnprocessableEntity, f)
 }

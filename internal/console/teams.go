@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/pbxgate/pbxgate/pbxusers"
@@ -56,6 +57,14 @@ type teamData struct {
 	Members []pbxusers.User
 	// Owned says SCIM or LDAP manages the members.
 	Owned bool
+	// Profiles are the tenant's profiles, those bound to the team checked.
+	Profiles []profileBox
+}
+
+// profileBox is a profile's checkbox on a team's page.
+type profileBox struct {
+	ID, Name string
+	Checked  bool
 }
 
 func (h *Handler) teamData(w http.ResponseWriter, r *http.Request, ss *session) (*teamData, bool) {
@@ -75,6 +84,14 @@ func (h *Handler) teamData(w http.ResponseWriter, r *http.Request, ss *session) 
 		return nil, false
 	}
 	d := &teamData{Team: tm, Owned: tm.Owner.Source == pbxusers.SourceSCIM || tm.Owner.Source == pbxusers.SourceLDAP}
+	profiles, err := h.dir.ListProfiles(ctx, ss.Tenant)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return nil, false
+	}
+	for _, p := range profiles {
+		d.Profiles = append(d.Profiles, profileBox{ID: p.ID, Name: p.Name, Checked: slices.Contains(tm.Profiles, p.ID)})
+	}
 	for _, id := range ids {
 		u, err := h.dir.GetUser(ctx, ss.Tenant, id)
 		if err != nil {
@@ -142,4 +159,31 @@ func (h *Handler) saveTeamMembers(w http.ResponseWriter, r *http.Request, ss *se
 		return
 	}
 	back(w, r, "/teams/"+url.PathEscape(d.Team.ID), t.get("saved"))
+}
+
+// saveTeamProfiles binds the checked profiles to the team (every member
+// gets their permissions) with a merge patch through the admin API.
+func (h *Handler) saveTeamProfiles(w http.ResponseWriter, r *http.Request, ss *session) {
+	d, ok := h.teamData(w, r, ss)
+	if !ok {
+		return
+	}
+	ids := nonNilStrings(r.PostForm["profile"])
+	p, err := h.callAPI(r.Context(), ss, http.MethodPatch, "/teams/"+url.PathEscape(d.Team.ID), map[string]any{"profiles": ids}, nil)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	if p != nil {
+		h.renderTenant(w, r, ss, statusOf(p), "tenant_team", "teams", &form{Summary: problemText(p)}, d)
+		return
+	}
+	back(w, r, "/teams/"+url.PathEscape(d.Team.ID), textsFor(ss, r).get("saved"))
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

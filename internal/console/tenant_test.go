@@ -139,12 +139,18 @@ func TestTenantPagesRender(t *testing.T) {
 	code, _ := b.get("/admin/tenant/ldap/nope")
 	assert.Equal(t, http.StatusNotFound, code, "a directory that is not configured")
 
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/admin/tenant/import", nil)
-	req.Header.Set("Accept-Language", "de-DE")
-	resp, err := e.browser(t).c.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "signed out: the sign-in page")
+	// German, from the browser's language.
+	for _, path := range []string{"/admin/tenant", "/admin/tenant/import", "/admin/tenant/timeframes", "/admin/tenant/ldap/corp"} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		req.Header.Set("Accept-Language", "de-DE")
+		resp, err := b.c.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Contains(t, string(body), `<html lang="de">`, path)
+		assert.Contains(t, string(body), `<a href="/admin/tenant">Mandant</a>`, path)
+	}
 
 	code, _, _ = e.browser(t).post("/admin/tenant/tokens", url.Values{"name": {"x"}})
 	assert.Equal(t, http.StatusUnauthorized, code, "a write needs a session")
@@ -269,6 +275,26 @@ func TestTeamMembers(t *testing.T) {
 	assert.Equal(t, 2, total)
 	assert.Len(t, ids, 2)
 	assert.Contains(t, body, `<ul id="members">`)
+
+	// Profiles bound to the team reach every member.
+	prof, err := e.dir.CreateProfile(context.Background(), "acme", pbxusers.Profile{Name: "Agents",
+		Grants: pbxusers.PermissionSet{pbxusers.PermChatLimit: pbxusers.Limit(7)}})
+	require.NoError(t, err)
+	code, body, _ = b.post("/admin/tenant/teams/"+team.ID+"/profiles", url.Values{"csrf": {token}, "profile": {prof.ID}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `value="`+prof.ID+`" checked`)
+	eff, err := e.dir.Effective(context.Background(), "acme", mustUser(t, e, "bob").ID)
+	require.NoError(t, err)
+	for _, p := range eff {
+		if p.Permission == pbxusers.PermChatLimit {
+			assert.Equal(t, int64(7), p.Value.Limit())
+		}
+	}
+	code, _, _ = b.post("/admin/tenant/teams/"+team.ID+"/profiles", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusOK, code)
+	team, err = e.dir.GetTeam(context.Background(), "acme", team.ID)
+	require.NoError(t, err)
+	assert.Empty(t, team.Profiles, "unchecking unbinds")
 }
 
 func TestTimeFramesPage(t *testing.T) {
@@ -358,8 +384,22 @@ func TestSystemUsersPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Empty(t, mustUser(t, e, "bob").Queues)
 
+	// Settings: a bad wait is shown at its field; a good one is saved.
+	code, body, _ = b.post("/admin/tenant/system/"+q.ID, url.Values{"csrf": {token}, "displayName": {"Support line"},
+		"extension": {"800"}, "dispatch": {"linear_hunt"}, "maxWait": {"-1"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, code)
+	assert.Contains(t, body, `id="maxWait-error"`)
+	assert.Contains(t, body, `value="Support line"`, "what was sent is kept")
+	code, body, _ = b.post("/admin/tenant/system/"+q.ID, url.Values{"csrf": {token}, "displayName": {"Support line"},
+		"extension": {"810"}, "dispatch": {"linear_hunt"}, "maxWait": {"60"}})
+	require.Equal(t, http.StatusOK, code, body)
+	q = mustUser(t, e, "support")
+	assert.Equal(t, "810", q.Extension)
+	assert.Equal(t, "linear_hunt", q.Queue.Dispatch)
+	assert.Equal(t, 60, q.Queue.MaxWaitSeconds)
+
 	code, body, _ = b.post("/admin/tenant/system", url.Values{"csrf": {token}, "kind": {"conference_bridge"}, "userName": {"bridge"},
-		"extension": {"800"}})
+		"extension": {"810"}})
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, body, `id="extension-error"`, "the clashing extension is shown at its field")
 	code, _, _ = b.post("/admin/tenant/system", url.Values{"csrf": {token}, "kind": {"auto_attendant"}, "userName": {"menu"}, "extension": {"801"}})
