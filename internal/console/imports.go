@@ -52,13 +52,27 @@ type importAnswer struct {
 	Rows       []pbxusers.ImportRow `json:"rows"`
 }
 
+// importTooLarge answers a signed-in upload larger than the console's
+// form limit with the page saying so, rather than the CSRF check's "form
+// expired" (the token would be cut off with the body).
+func (h *Handler) importTooLarge(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if ss := h.session(r); ss != nil && r.ContentLength > maxImportBytes {
+			h.renderTenant(w, r, ss, http.StatusRequestEntityTooLarge, "tenant_import", "import", nil,
+				&importData{Problem: textsFor(ss, r).get("importTooLarge")})
+			return
+		}
+		next(w, r)
+	}
+}
+
 func (h *Handler) importForm(w http.ResponseWriter, r *http.Request, ss *session) {
 	h.renderTenant(w, r, ss, http.StatusOK, "tenant_import", "import", nil, &importData{})
 }
 
-// maxImportBytes bounds a file uploaded through the console (the form's
-// body is limited to 1 MiB anyway); larger files go through the admin API
-// or `pbxgate users import`.
+// maxImportBytes bounds a form posted to the import page, file and all
+// (every console form is limited to 1 MiB); larger files go through the
+// admin API or `pbxgate users import`.
 const maxImportBytes = 1 << 20
 
 // importCSV runs the file through the admin API's import: "dryrun" checks

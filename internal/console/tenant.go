@@ -59,7 +59,7 @@ func (h *Handler) mountTenant() {
 	post("/system/{id}/members", h.addQueueMember)
 	post("/system/{id}/members/{user}/remove", h.removeQueueMember)
 	get("/import", h.importForm)
-	post("/import", h.importCSV)
+	h.mux.HandleFunc("POST "+TenantPrefix+"/import", h.importTooLarge(h.signedIn(h.importCSV)))
 	get("/tokens", h.listTokens)
 	post("/tokens", h.createToken)
 	post("/tokens/{id}/revoke", h.revokeToken)

@@ -207,6 +207,11 @@ func TestImportDryRunThenApply(t *testing.T) {
 	require.NotEmpty(t, changes)
 	assert.Equal(t, "console ada", changes[0].Actor.Name)
 
+	big := "userName\n" + strings.Repeat("someone-with-a-long-name\n", 50_000)
+	code, body = b.postMultipart("/admin/tenant/import", map[string]string{"csrf": token, "action": "dryrun"}, big)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+	assert.Contains(t, text(body), "larger than 1 MiB")
+
 	code, body, _ = b.post("/admin/tenant/import", url.Values{"csrf": {token}, "action": {"dryrun"}})
 	assert.Equal(t, http.StatusUnprocessableEntity, code)
 	assert.Contains(t, body, `aria-invalid="true" aria-describedby="csv-error"`)
