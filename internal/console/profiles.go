@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -190,4 +191,24 @@ func statusOf(p *apiProblem) int {
 		return http.StatusUnprocessableEntity
 	}
 	return p.Status
+}
+
+// deleteProfile deletes a profile through the admin API; while users or
+// teams have it the API refuses (409) and the page says so.
+func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request, ss *session) {
+	pr, ok := h.loadProfile(w, r, ss)
+	if !ok {
+		return
+	}
+	p, err := h.callAPI(r.Context(), ss, http.MethodDelete, "/profiles/"+url.PathEscape(pr.ID), nil, nil)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	if p != nil {
+		h.renderTenant(w, r, ss, p.Status, "tenant_profile", "profiles", &form{Summary: problemText(p)},
+			&profileData{Profile: pr, Grants: catalogueRows(pr, nil)})
+		return
+	}
+	back(w, r, "/profiles", fmt.Sprintf(textsFor(ss, r).get("deletedNamed"), pr.Name))
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -186,4 +187,23 @@ func nonNilStrings(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// deleteTeam deletes a team through the admin API (its members stay);
+// a team SCIM or LDAP owns is refused (409) and the page says so.
+func (h *Handler) deleteTeam(w http.ResponseWriter, r *http.Request, ss *session) {
+	d, ok := h.teamData(w, r, ss)
+	if !ok {
+		return
+	}
+	p, err := h.callAPI(r.Context(), ss, http.MethodDelete, "/teams/"+url.PathEscape(d.Team.ID), nil, nil)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	if p != nil {
+		h.renderTenant(w, r, ss, p.Status, "tenant_team", "teams", &form{Summary: problemText(p)}, d)
+		return
+	}
+	back(w, r, "/teams", fmt.Sprintf(textsFor(ss, r).get("deletedNamed"), d.Team.Name))
 }

@@ -257,6 +257,20 @@ func TestProfileGrants(t *testing.T) {
 	require.NoError(t, err)
 	_, has := prof.Grants[pbxusers.PermAccessRecordings]
 	assert.False(t, has)
+
+	// Delete: refused while a user has the profile, then done.
+	kim, err := e.dir.CreateUser(context.Background(), "acme", pbxusers.User{UserName: "kim", Profiles: []string{prof.ID}})
+	require.NoError(t, err)
+	code, body, _ = b.post("/admin/tenant/profiles/"+prof.ID+"/delete", url.Values{"csrf": {token}})
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, `role="alert"`)
+	_, err = e.dir.ModifyUser(context.Background(), "acme", kim.ID, func(u *pbxusers.User) error { u.Profiles = nil; return nil })
+	require.NoError(t, err)
+	code, body, _ = b.post("/admin/tenant/profiles/"+prof.ID+"/delete", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "Supervisors was deleted.")
+	_, err = e.dir.GetProfile(context.Background(), "acme", prof.ID)
+	require.ErrorIs(t, err, pbxusers.ErrNotFound)
 }
 
 func TestTeamMembers(t *testing.T) {
@@ -300,6 +314,11 @@ func TestTeamMembers(t *testing.T) {
 	team, err = e.dir.GetTeam(context.Background(), "acme", team.ID)
 	require.NoError(t, err)
 	assert.Empty(t, team.Profiles, "unchecking unbinds")
+
+	code, body, _ = b.post("/admin/tenant/teams/"+team.ID+"/delete", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "Support was deleted.")
+	mustUser(t, e, "bob")
 }
 
 func TestTimeFramesPage(t *testing.T) {
