@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,4 +53,28 @@ func (h *Handler) retryOutbox(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	back(w, r, "/outbox", fmt.Sprintf(textsFor(ss, r).get("mailRetried"), id))
+}
+
+// mailData is a message's page with its delivery attempts.
+type mailData struct {
+	Message  pbxusers.OutboxMessage
+	Attempts []pbxusers.MailAttempt
+}
+
+func (h *Handler) showOutbox(w http.ResponseWriter, r *http.Request, ss *session) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		return
+	}
+	m, as, err := h.dir.GetMail(r.Context(), ss.Tenant, id)
+	if errors.Is(err, pbxusers.ErrNotFound) {
+		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	h.renderTenant(w, r, ss, http.StatusOK, "tenant_mail", "outbox", nil, &mailData{Message: m, Attempts: as})
 }

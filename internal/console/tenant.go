@@ -69,6 +69,7 @@ func (h *Handler) mountTenant() {
 	get("/ldap/{name}", h.showDirectory)
 	post("/ldap/{name}/runs", h.runDirectory)
 	get("/outbox", h.listOutbox)
+	get("/outbox/{id}", h.showOutbox)
 	post("/outbox/{id}/retry", h.retryOutbox)
 	get("/changes", h.listChanges)
 }

@@ -70,6 +70,7 @@ func TestBrowserTenantPages(t *testing.T) {
 		{"/tenant/ldap", "LDAP directories"},
 		{"/tenant/ldap/corp", "an LDAP directory's runs"},
 		{"/tenant/outbox", "mail outbox"},
+		{"/tenant/outbox/1", "a mail's attempts"},
 		{"/tenant/changes", "change log"},
 	} {
 		wd.Navigate(t, e.srv.URL+console.Prefix+p.path)

@@ -488,6 +488,11 @@ func TestLDAPOutboxChanges(t *testing.T) {
 	code, body, _ = b.post("/admin/tenant/outbox/"+strconv.FormatInt(mail[0].ID, 10)+"/retry", url.Values{"csrf": {token}})
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "is queued again")
+	code, body = b.get("/admin/tenant/outbox/" + strconv.FormatInt(mail[0].ID, 10))
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, text(body), "Mail (welcome) to grace@acme.example")
+	code, _ = b.get("/admin/tenant/outbox/999999")
+	assert.Equal(t, http.StatusNotFound, code)
 
 	code, body = b.get("/admin/tenant/changes?entity=user")
 	require.Equal(t, http.StatusOK, code)
