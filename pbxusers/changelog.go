@@ -123,7 +123,8 @@ func (c Change) FieldNames() []string {
 	return out
 }
 
-// Changes returns change log entries of a tenant, oldest first.
+// Changes returns change log entries of a tenant, oldest first (newest
+// first with ChangeQuery.Newest).
 func (d *Directory) Changes(ctx context.Context, tenant string, q ChangeQuery) ([]Change, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultPageSize
@@ -134,10 +135,16 @@ func (d *Directory) Changes(ctx context.Context, tenant string, q ChangeQuery) (
 	return read(d, ctx, func(t *txn) ([]Change, error) { return t.tx.ListChanges(t.ctx, tenant, q) })
 }
 
-// ChangeQuery selects change log entries, oldest first.
+// ChangeQuery selects change log entries, oldest first unless Newest.
 type ChangeQuery struct {
 	// AfterSeq returns entries with a larger Seq (0: from the start).
 	AfterSeq int64
+	// BeforeSeq, when not 0, returns entries with a smaller Seq: with
+	// Newest, the page before one already shown.
+	BeforeSeq int64
+	// Newest returns the entries newest first (descending Seq), so the
+	// first page is the latest changes.
+	Newest bool
 	// Entity and EntityID narrow to one object, when set.
 	Entity   string
 	EntityID string

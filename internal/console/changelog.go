@@ -14,12 +14,12 @@ import (
 const changesShown = 100
 
 // changesData is the change log page: who changed what, from which
-// source, newest last as the log is written; Next pages on.
+// source, newest first; Older pages back, Newest returns to the start.
 type changesData struct {
 	Entity, EntityID string
-	After            int64
+	Before           int64
 	Changes          []changeRow
-	Next             string
+	Older, Newest    string
 }
 
 // changeRow is an entry with its fields in words.
@@ -31,10 +31,10 @@ type changeRow struct {
 func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, ss *session) {
 	q := r.URL.Query()
 	d := &changesData{Entity: strings.TrimSpace(q.Get("entity")), EntityID: strings.TrimSpace(q.Get("entityId"))}
-	d.After, _ = strconv.ParseInt(q.Get("after"), 10, 64)
-	d.After = max(0, d.After)
-	cs, err := h.dir.Changes(r.Context(), ss.Tenant, pbxusers.ChangeQuery{AfterSeq: d.After, Entity: d.Entity, EntityID: d.EntityID,
-		Limit: changesShown})
+	d.Before, _ = strconv.ParseInt(q.Get("before"), 10, 64)
+	d.Before = max(0, d.Before)
+	cs, err := h.dir.Changes(r.Context(), ss.Tenant, pbxusers.ChangeQuery{BeforeSeq: d.Before, Newest: true, Entity: d.Entity,
+		EntityID: d.EntityID, Limit: changesShown})
 	if err != nil {
 		h.internal(w, r, ss, err)
 		return
@@ -46,15 +46,24 @@ func (h *Handler) listChanges(w http.ResponseWriter, r *http.Request, ss *sessio
 		}
 		d.Changes = append(d.Changes, row)
 	}
-	if len(cs) == changesShown {
-		v := url.Values{"after": {strconv.FormatInt(cs[len(cs)-1].Seq, 10)}}
+	link := func(before int64) string {
+		v := url.Values{}
+		if before > 0 {
+			v.Set("before", strconv.FormatInt(before, 10))
+		}
 		if d.Entity != "" {
 			v.Set("entity", d.Entity)
 		}
 		if d.EntityID != "" {
 			v.Set("entityId", d.EntityID)
 		}
-		d.Next = TenantPrefix + "/changes?" + v.Encode()
+		return TenantPrefix + "/changes?" + v.Encode()
+	}
+	if len(cs) == changesShown {
+		d.Older = link(cs[len(cs)-1].Seq)
+	}
+	if d.Before > 0 {
+		d.Newest = link(0)
 	}
 	h.renderTenant(w, r, ss, http.StatusOK, "tenant_changes", "changes", nil, d)
 }

@@ -180,6 +180,8 @@ var tenantEnglish = texts{
 	"accepted":          "accepted by the relay",
 	"temporaryFailure":  "temporary failure",
 	"permanentFailure":  "permanent failure",
+	"newest":            "Newest",
+	"older":             "Older",
 }
 
 var tenantGerman = texts{
@@ -351,4 +353,6 @@ var tenantGerman = texts{
 	"accepted":          "vom Relay angenommen",
 	"temporaryFailure":  "vorübergehender Fehler",
 	"permanentFailure":  "dauerhafter Fehler",
+	"newest":            "Neueste",
+	"older":             "Ältere",
 }

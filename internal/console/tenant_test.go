@@ -498,5 +498,25 @@ func TestLDAPOutboxChanges(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	page := text(body)
 	assert.Contains(t, page, "console ada manual create user grace@acme.example", "who, from which source, what")
-	assert.NotContains(t, page, "sync_run")
+
+	// A long log pages back with "Older".
+	for i := 0; i < 120; i++ {
+		_, err := e.dir.ModifyUser(context.Background(), "acme", mustUser(t, e, "grace@acme.example").ID, func(u *pbxusers.User) error {
+			u.Title = "T" + strconv.Itoa(i)
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	code, body = b.get("/admin/tenant/changes")
+	require.Equal(t, http.StatusOK, code)
+	page = text(body)
+	require.Contains(t, page, "title: T118 → T119")
+	assert.Less(t, strings.Index(page, "T118 → T119"), strings.Index(page, "T117 → T118"), "newest first")
+	older := regexp.MustCompile(`<a href="(/admin/tenant/changes\?before=\d+)">Older</a>`).FindStringSubmatch(body)
+	require.NotNil(t, older)
+	code, body = b.get(html.UnescapeString(older[1]))
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, text(body), "title: T18 → T19")
+	assert.NotContains(t, text(body), "T119")
+	assert.Contains(t, body, `>Newest</a>`)
 }

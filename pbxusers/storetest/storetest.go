@@ -883,6 +883,16 @@ func testChangeLog(t *testing.T, s pbxusers.Store) {
 	more, err := d.Changes(ctx, "acme", pbxusers.ChangeQuery{AfterSeq: log[1].Seq, Entity: "user"})
 	require.NoError(t, err)
 	assert.Len(t, more, 2)
+
+	// Newest first, a page at a time going back.
+	newest, err := d.Changes(ctx, "acme", pbxusers.ChangeQuery{Entity: "user", EntityID: u.ID, Newest: true, Limit: 3})
+	require.NoError(t, err)
+	require.Len(t, newest, 3)
+	assert.Equal(t, []int64{log[3].Seq, log[2].Seq, log[1].Seq}, []int64{newest[0].Seq, newest[1].Seq, newest[2].Seq})
+	older, err := d.Changes(ctx, "acme", pbxusers.ChangeQuery{Entity: "user", EntityID: u.ID, Newest: true, BeforeSeq: newest[2].Seq})
+	require.NoError(t, err)
+	require.Len(t, older, 1)
+	assert.Equal(t, log[0].Seq, older[0].Seq)
 }
 
 func testTokens(t *testing.T, s pbxusers.Store) {

@@ -33,6 +33,13 @@ func (t *Tx) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQu
 	b := t.f.builder()
 	b.Where("tenant_id = ?", tenant)
 	b.Where("seq > ?", q.AfterSeq)
+	if q.BeforeSeq > 0 {
+		b.Where("seq < ?", q.BeforeSeq)
+	}
+	order := "seq"
+	if q.Newest {
+		order = "seq DESC"
+	}
 	if q.Entity != "" {
 		b.Where("entity = ?", string(q.Entity))
 	}
@@ -45,7 +52,7 @@ func (t *Tx) ListChanges(ctx context.Context, tenant string, q pbxusers.ChangeQu
 	}
 	var out []pbxusers.Change
 	err := t.each(ctx, `SELECT seq, tenant_id, at, actor_source, actor_name, entity, entity_id, action, summary, fields, version
-		FROM changes WHERE `+b.SQL()+` ORDER BY seq LIMIT `+b.Arg(limit), b.Args, func(r Row) error {
+		FROM changes WHERE `+b.SQL()+` ORDER BY `+order+` LIMIT `+b.Arg(limit), b.Args, func(r Row) error {
 		var c pbxusers.Change
 		var at timeCol
 		var src, entity, action string
