@@ -182,6 +182,7 @@ var tenantEnglish = texts{
 	"permanentFailure":  "permanent failure",
 	"newest":            "Newest",
 	"older":             "Older",
+	"tooManyMembers":    "The team has %d members; this page lists the first 1000 and does not edit them. Use the admin API or the team's source.",
 }
 
 var tenantGerman = texts{
@@ -355,4 +356,5 @@ var tenantGerman = texts{
 	"permanentFailure":  "dauerhafter Fehler",
 	"newest":            "Neueste",
 	"older":             "Ältere",
+	"tooManyMembers":    "Das Team hat %d Mitglieder; diese Seite zeigt die ersten 1000 und ändert sie nicht. Nutzen Sie die Admin-API oder die Quelle des Teams.",
 }

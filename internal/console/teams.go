@@ -58,6 +58,10 @@ type teamData struct {
 	Members []pbxusers.User
 	// Owned says SCIM or LDAP manages the members.
 	Owned bool
+	// TooMany says the team has more members than the page lists: the
+	// members are then not editable here (saving would drop the others).
+	TooMany bool
+	Total   int
 	// Profiles are the tenant's profiles, those bound to the team checked.
 	Profiles []profileBox
 }
@@ -79,12 +83,13 @@ func (h *Handler) teamData(w http.ResponseWriter, r *http.Request, ss *session) 
 		h.internal(w, r, ss, err)
 		return nil, false
 	}
-	ids, _, err := h.dir.ListTeamMembers(ctx, ss.Tenant, tm.ID, 0, maxTeamMembersShown)
+	ids, total, err := h.dir.ListTeamMembers(ctx, ss.Tenant, tm.ID, 0, maxTeamMembersShown)
 	if err != nil {
 		h.internal(w, r, ss, err)
 		return nil, false
 	}
-	d := &teamData{Team: tm, Owned: tm.Owner.Source == pbxusers.SourceSCIM || tm.Owner.Source == pbxusers.SourceLDAP}
+	d := &teamData{Team: tm, Owned: tm.Owner.Source == pbxusers.SourceSCIM || tm.Owner.Source == pbxusers.SourceLDAP,
+		TooMany: total > len(ids), Total: total}
 	profiles, err := h.dir.ListProfiles(ctx, ss.Tenant)
 	if err != nil {
 		h.internal(w, r, ss, err)
@@ -124,6 +129,10 @@ func (h *Handler) saveTeamMembers(w http.ResponseWriter, r *http.Request, ss *se
 		return
 	}
 	t := textsFor(ss, r)
+	if d.TooMany {
+		h.renderTenant(w, r, ss, http.StatusConflict, "tenant_team", "teams", &form{Summary: fmt.Sprintf(t.get("tooManyMembers"), d.Total)}, d)
+		return
+	}
 	f := &form{Values: map[string]string{"members": r.PostFormValue("members")}, Problems: map[string]string{}}
 	ids := []string{}
 	var unknown []string

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"mime/multipart"
@@ -519,4 +520,41 @@ func TestLDAPOutboxChanges(t *testing.T) {
 	assert.Contains(t, text(body), "title: T18 → T19")
 	assert.NotContains(t, text(body), "T119")
 	assert.Contains(t, body, `>Newest</a>`)
+}
+
+// TestTeamTooManyMembersToEdit: a team larger than the page lists is not
+// edited there, since saving the list shown would drop the others.
+func TestTeamTooManyMembersToEdit(t *testing.T) {
+	e := startTenant(t)
+	b, token := signedIn(t, e)
+	ctx := context.Background()
+	var csv strings.Builder
+	csv.WriteString("userName\n")
+	for i := 0; i < 1001; i++ {
+		fmt.Fprintf(&csv, "agent%04d\n", i)
+	}
+	_, err := e.dir.ImportCSV(ctx, "acme", strings.NewReader(csv.String()), pbxusers.ImportOptions{NoWelcomeMail: true})
+	require.NoError(t, err)
+	var ids []string
+	for offset := 0; offset < 1001; offset += pbxusers.MaxPageSize {
+		res, err := e.dir.ListUsers(ctx, "acme", pbxusers.UserQuery{Search: "agent", SortBy: pbxusers.AttrUserName,
+			Offset: offset, Limit: pbxusers.MaxPageSize})
+		require.NoError(t, err)
+		for _, u := range res.Users {
+			ids = append(ids, u.ID)
+		}
+	}
+	require.Equal(t, 1001, len(ids))
+	team, err := e.dir.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Everyone"}, ids)
+	require.NoError(t, err)
+
+	code, body := b.get("/admin/tenant/teams/" + team.ID)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "The team has 1001 members")
+	assert.NotContains(t, body, `id="members-input"`)
+	code, _, _ = b.post("/admin/tenant/teams/"+team.ID+"/members", url.Values{"csrf": {token}, "members": {"agent0001"}})
+	assert.Equal(t, http.StatusConflict, code)
+	_, total, err := e.dir.ListTeamMembers(ctx, "acme", team.ID, 0, 1)
+	require.NoError(t, err)
+	assert.Equal(t, 1001, total, "nobody was dropped")
 }
