@@ -183,6 +183,8 @@ var tenantEnglish = texts{
 	"newest":            "Newest",
 	"older":             "Older",
 	"tooManyMembers":    "The team has %d members; this page lists the first 1000 and does not edit them. Use the admin API or the team's source.",
+	"editTimeFrame":     "Edit time frame %s",
+	"frameNotSimple":    "Time frame %s has entries this form cannot show (date ranges, nth-weekday holidays, windows or observance); change it through the admin API or the CLI.",
 }
 
 var tenantGerman = texts{
@@ -357,4 +359,6 @@ var tenantGerman = texts{
 	"newest":            "Neueste",
 	"older":             "Ältere",
 	"tooManyMembers":    "Das Team hat %d Mitglieder; diese Seite zeigt die ersten 1000 und ändert sie nicht. Nutzen Sie die Admin-API oder die Quelle des Teams.",
+	"editTimeFrame":     "Zeitrahmen %s bearbeiten",
+	"frameNotSimple":    "Zeitrahmen %s hat Einträge, die dieses Formular nicht zeigen kann (Zeiträume, n-te Wochentage, Zeitfenster oder Verschiebungen); ändern Sie ihn über die Admin-API oder die CLI.",
 }

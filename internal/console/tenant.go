@@ -49,6 +49,8 @@ func (h *Handler) mountTenant() {
 	post("/teams/{id}/delete", h.deleteTeam)
 	get("/timeframes", h.listTimeFrames)
 	post("/timeframes", h.createTimeFrame)
+	get("/timeframes/{id}", h.showTimeFrame)
+	post("/timeframes/{id}", h.saveTimeFrame)
 	post("/timeframes/{id}/delete", h.deleteTimeFrame)
 	get("/numbers", h.listNumbers)
 	post("/numbers", h.addNumber)

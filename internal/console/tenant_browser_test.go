@@ -63,6 +63,7 @@ func TestBrowserTenantPages(t *testing.T) {
 		{"/tenant/teams", "teams"},
 		{"/tenant/teams/" + team.ID, "a team's members"},
 		{"/tenant/timeframes", "time frames"},
+		{"/tenant/timeframes/hours", "editing a time frame"},
 		{"/tenant/numbers", "numbers"},
 		{"/tenant/system", "queues, attendants, bridges"},
 		{"/tenant/system/" + queue.ID, "a queue's agents"},

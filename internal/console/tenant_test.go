@@ -344,6 +344,31 @@ func TestTimeFramesPage(t *testing.T) {
 	assert.False(t, tf.Contains(time.Date(2027, 3, 26, 10, 0, 0, 0, berlin), berlin), "a holiday")
 	assert.Contains(t, text(body), "Mon,Tue,Wed,Thu,Fri 09:00–17:00")
 
+	// Edit: the form shows the frame; saving replaces it.
+	code, body = b.get("/admin/tenant/timeframes/hours")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `id="from" name="from" type="time" value="09:00"`)
+	assert.Contains(t, body, "12-25 Christmas Day\n2027-03-26 Good Friday</textarea>")
+	assert.Contains(t, body, `action="/admin/tenant/timeframes/hours"`)
+	code, body, _ = b.post("/admin/tenant/timeframes/hours", url.Values{"csrf": {token}, "name": {"Business hours"},
+		"timeZone": {"Europe/Berlin"}, "day": {"1", "2", "3", "4", "5"}, "from": {"09:00"}, "to": {"18:00"}, "holidays": {"12-25 Christmas Day"}})
+	require.Equal(t, http.StatusOK, code, body)
+	tf, err = e.dir.GetTimeFrame(context.Background(), "acme", "hours")
+	require.NoError(t, err)
+	assert.True(t, tf.Contains(time.Date(2027, 3, 24, 17, 30, 0, 0, berlin), berlin), "open until 18:00 now")
+	assert.True(t, tf.Contains(time.Date(2027, 3, 26, 10, 0, 0, 0, berlin), berlin), "the one-off holiday is gone")
+
+	// A frame the form cannot show whole is not edited here.
+	_, err = e.dir.CreateTimeFrame(context.Background(), "acme", pbxusers.TimeFrame{ID: "fair", Entries: []pbxusers.TimeFrameEntry{
+		{DateRange: &pbxusers.DateRange{From: "2027-05-01", To: "2027-05-04"}}}})
+	require.NoError(t, err)
+	code, body = b.get("/admin/tenant/timeframes/fair")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, text(body), "Time frame fair has entries this form cannot show")
+	assert.NotContains(t, body, `action="/admin/tenant/timeframes/fair"`)
+	code, _, _ = b.post("/admin/tenant/timeframes/fair", url.Values{"csrf": {token}, "day": {"1"}, "from": {"09:00"}, "to": {"17:00"}})
+	assert.Equal(t, http.StatusConflict, code)
+
 	code, _, _ = b.post("/admin/tenant/timeframes/hours/delete", url.Values{"csrf": {token}})
 	require.Equal(t, http.StatusOK, code)
 	_, err = e.dir.GetTimeFrame(context.Background(), "acme", "hours")

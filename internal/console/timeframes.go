@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +14,10 @@ import (
 // timeFramesData is the Time frames page.
 type timeFramesData struct {
 	Frames []timeFrameRow
+	// Edit is the id of the frame the form edits, "" for a new one;
+	// Editable is false when the form cannot show that frame whole.
+	Edit     string
+	Editable bool
 	// Days are the weekdays of the form, Monday first.
 	Days []dayBox
 }
@@ -36,12 +41,17 @@ func (h *Handler) listTimeFrames(w http.ResponseWriter, r *http.Request, ss *ses
 }
 
 func (h *Handler) renderTimeFrames(w http.ResponseWriter, r *http.Request, ss *session, status int, f *form, days map[int]bool) {
+	h.renderTimeFrame(w, r, ss, status, f, days, "", true)
+}
+
+func (h *Handler) renderTimeFrame(w http.ResponseWriter, r *http.Request, ss *session, status int, f *form, days map[int]bool,
+	edit string, editable bool) {
 	tfs, err := h.dir.ListTimeFrames(r.Context(), ss.Tenant)
 	if err != nil {
 		h.internal(w, r, ss, err)
 		return
 	}
-	d := &timeFramesData{}
+	d := &timeFramesData{Edit: edit, Editable: editable}
 	for _, tf := range tfs {
 		row := timeFrameRow{Frame: tf}
 		for _, e := range tf.Entries {
@@ -86,15 +96,19 @@ func entryText(e pbxusers.TimeFrameEntry) string {
 	return ""
 }
 
-// createTimeFrame adds a frame of one weekly window ("business hours")
-// minus the holidays listed, one per line as "MM-DD Name" (every year)
-// or "YYYY-MM-DD Name" (that date).
-func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) {
-	t := textsFor(ss, r)
+// timeFrameForm reads the time frame form: one weekly window ("business
+// hours") minus the holidays listed, one per line as "MM-DD Name" (every
+// year) or "YYYY-MM-DD Name" (that date). id is the frame's id (the
+// form's, for a new frame).
+func timeFrameForm(r *http.Request, t texts, id string) (*form, map[int]bool, pbxusers.TimeFrame) {
 	f := newForm(r, "id", "name", "timeZone", "from", "to", "holidays")
 	f.Values["holidays"] = r.PostFormValue("holidays")
+	if id == "" {
+		id = f.V("id")
+	}
+	f.Values["id"] = id
 	days := map[int]bool{}
-	tf := pbxusers.TimeFrame{ID: f.V("id"), Name: f.V("name"), TimeZone: f.V("timeZone")}
+	tf := pbxusers.TimeFrame{ID: id, Name: f.V("name"), TimeZone: f.V("timeZone")}
 	wk := &pbxusers.Weekly{}
 	for _, s := range r.PostForm["day"] {
 		var d int
@@ -136,6 +150,19 @@ func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *se
 	}
 	if len(f.Problems) > 0 {
 		f.Summary = t.get("fixErrors")
+	}
+	return f, days, tf
+}
+
+// timeFrameFields maps the admin API's problem paths to the form's fields.
+var timeFrameFields = map[string]string{"id": "id", "name": "name", "timeZone": "timeZone", "entries[0].weekly.days": "days",
+	"entries[0].weekly.from": "from", "entries[0].weekly.to": "to", "entries": "from", "except": "holidays"}
+
+// createTimeFrame adds a frame through the admin API.
+func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) {
+	t := textsFor(ss, r)
+	f, days, tf := timeFrameForm(r, t, "")
+	if len(f.Problems) > 0 {
 		h.renderTimeFrames(w, r, ss, http.StatusUnprocessableEntity, f, days)
 		return
 	}
@@ -145,12 +172,97 @@ func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *se
 		return
 	}
 	if p != nil {
-		f.absorb(t, p, map[string]string{"id": "id", "name": "name", "timeZone": "timeZone", "entries[0].weekly.days": "days",
-			"entries[0].weekly.from": "from", "entries[0].weekly.to": "to", "entries": "from", "except": "holidays"})
+		f.absorb(t, p, timeFrameFields)
 		h.renderTimeFrames(w, r, ss, statusOf(p), f, days)
 		return
 	}
 	back(w, r, "/timeframes", fmt.Sprintf(t.get("savedNamed"), tf.ID))
+}
+
+// simpleFrame returns the form of a frame the form can show whole (one
+// weekly window minus fixed-date or one-date holidays of the whole day),
+// and false for any other: editing those here would lose what the form
+// cannot show, so they are edited through the admin API.
+func simpleFrame(tf pbxusers.StoredTimeFrame) (*form, map[int]bool, bool) {
+	if len(tf.Entries) != 1 || tf.Entries[0].Weekly == nil {
+		return nil, nil, false
+	}
+	wk := tf.Entries[0].Weekly
+	f := &form{Values: map[string]string{"id": tf.ID, "name": tf.Name, "timeZone": tf.TimeZone,
+		"from": wk.From.String(), "to": wk.To.String()}}
+	days := map[int]bool{}
+	for _, d := range wk.Days {
+		days[int(d)] = true
+	}
+	var lines []string
+	for _, e := range tf.Except {
+		hd := e.Holiday
+		if hd == nil || hd.Nth != nil || hd.Observance != "" || hd.From != 0 || hd.To != 0 || len(hd.Dates) > 1 {
+			return nil, nil, false
+		}
+		date := hd.Fixed
+		if len(hd.Dates) == 1 {
+			date = hd.Dates[0]
+		}
+		lines = append(lines, strings.TrimSpace(date+" "+hd.Name))
+	}
+	f.Values["holidays"] = strings.Join(lines, "\n")
+	return f, days, true
+}
+
+func (h *Handler) loadTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) (pbxusers.StoredTimeFrame, bool) {
+	tf, err := h.dir.GetTimeFrame(r.Context(), ss.Tenant, r.PathValue("id"))
+	switch {
+	case errors.Is(err, pbxusers.ErrNotFound):
+		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		return tf, false
+	case err != nil:
+		h.internal(w, r, ss, err)
+		return tf, false
+	}
+	return tf, true
+}
+
+// showTimeFrame is the list with the form filled with one frame to edit.
+func (h *Handler) showTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) {
+	tf, ok := h.loadTimeFrame(w, r, ss)
+	if !ok {
+		return
+	}
+	f, days, simple := simpleFrame(tf)
+	if !simple {
+		f = &form{Summary: fmt.Sprintf(textsFor(ss, r).get("frameNotSimple"), tf.ID)}
+	}
+	h.renderTimeFrame(w, r, ss, http.StatusOK, f, days, tf.ID, simple)
+}
+
+// saveTimeFrame replaces a frame through the admin API (PUT).
+func (h *Handler) saveTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) {
+	cur, ok := h.loadTimeFrame(w, r, ss)
+	if !ok {
+		return
+	}
+	t := textsFor(ss, r)
+	if _, _, simple := simpleFrame(cur); !simple {
+		h.renderTimeFrame(w, r, ss, http.StatusConflict, &form{Summary: fmt.Sprintf(t.get("frameNotSimple"), cur.ID)}, nil, cur.ID, false)
+		return
+	}
+	f, days, tf := timeFrameForm(r, t, cur.ID)
+	if len(f.Problems) > 0 {
+		h.renderTimeFrame(w, r, ss, http.StatusUnprocessableEntity, f, days, cur.ID, true)
+		return
+	}
+	p, err := h.callAPI(r.Context(), ss, http.MethodPut, "/timeframes/"+url.PathEscape(cur.ID), tf, nil)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	if p != nil {
+		f.absorb(t, p, timeFrameFields)
+		h.renderTimeFrame(w, r, ss, statusOf(p), f, days, cur.ID, true)
+		return
+	}
+	back(w, r, "/timeframes", fmt.Sprintf(t.get("savedNamed"), cur.ID))
 }
 
 // deleteTimeFrame deletes a frame; while answering rules use it the admin
