@@ -132,6 +132,16 @@ func TestChangesOutboxImports(t *testing.T) {
 	r = e.do(req{Method: "GET", Path: acme + "/changes?entity=user&limit=1&after=" + after, Token: e.admin})
 	require.Len(t, r.JSON(t)["items"], 1)
 	e.do(req{Method: "GET", Path: acme + "/changes?after=-3&limit=x", Token: e.admin}).Problem(t, 400)
+	// Newest first, paged back with nextBefore.
+	r = e.do(req{Method: "GET", Path: acme + "/changes?entity=user&limit=1&order=newest", Token: e.admin})
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	page = r.JSON(t)
+	newest := page["items"].([]any)[0].(map[string]any)["seq"].(float64)
+	before := strconv.Itoa(int(page["nextBefore"].(float64)))
+	r = e.do(req{Method: "GET", Path: acme + "/changes?entity=user&limit=1&order=newest&before=" + before, Token: e.admin})
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.Less(t, r.JSON(t)["items"].([]any)[0].(map[string]any)["seq"].(float64), newest)
+	e.do(req{Method: "GET", Path: acme + "/changes?order=sideways&before=0", Token: e.admin}).Problem(t, 400)
 
 	// LDAP run history: none yet; no directory is configured here.
 	r = e.do(req{Method: "GET", Path: acme + "/ldap/directories/corp/runs", Token: e.admin})
