@@ -216,8 +216,8 @@ func TestSignedAndInOrder(t *testing.T) {
 	assert.Zero(t, got.Attempts)
 
 	assert.Equal(t, map[string]float64{
-		"pbxgate_webhook_attempts_total":                  3,
-		"pbxgate_webhook_changes_delivered_total":         7,
+		"pbxgate_webhook_attempts_total":                   3,
+		"pbxgate_webhook_changes_delivered_total":          7,
 		`pbxgate_webhook_failures_total{reason="network"}`: 0,
 		`pbxgate_webhook_failures_total{reason="status"}`:  0,
 	}, counters(t, reg), "every series exists, failures at zero")
