@@ -276,8 +276,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		switch {
 		case err != nil:
 			w.log.WarnContext(ctx, "webhook round failed", slog.Any("error", err))
-		case st.Claimed == w.opts.BatchN || st.Delivered > 0:
-			next = 0 // more may be due
+		case st.Delivered > 0:
+			next = 0 // more may be due; failures wait for the poll
 		}
 		timer.Reset(next)
 	}
