@@ -46,7 +46,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // openDir opens (or reopens) the SQLite file at path.
-func openDir(t *testing.T, path string, now func() time.Time) (*pbxusers.Directory, *sqlite.Store) {
+func openDir(t testing.TB, path string, now func() time.Time) (*pbxusers.Directory, *sqlite.Store) {
 	t.Helper()
 	store, err := sqlite.Open(context.Background(), path)
 	require.NoError(t, err)
@@ -55,7 +55,7 @@ func openDir(t *testing.T, path string, now func() time.Time) (*pbxusers.Directo
 }
 
 // setup is a tenant "acme" on a fresh SQLite file.
-func setup(t *testing.T, now func() time.Time) (*pbxusers.Directory, string) {
+func setup(t testing.TB, now func() time.Time) (*pbxusers.Directory, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "pbxgate.db")
 	dir, _ := openDir(t, path, now)
