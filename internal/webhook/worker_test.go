@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,11 +93,19 @@ type receiver struct {
 	got     []delivery
 	// onPost, when set, runs for each POST before it is answered.
 	onPost func(d delivery)
+	// inFlight counts POSTs being answered; overlap is set when there
+	// were ever two at once.
+	inFlight atomic.Int32
+	overlap  atomic.Bool
 }
 
 func newReceiver(t *testing.T, answers ...int) *receiver {
 	r := &receiver{t: t, answers: answers}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.inFlight.Add(1) > 1 {
+			r.overlap.Store(true)
+		}
+		defer r.inFlight.Add(-1)
 		body, _ := io.ReadAll(req.Body)
 		d := delivery{Header: req.Header.Clone(), Body: body}
 		if err := json.Unmarshal(body, &d.Feed); err != nil {
@@ -413,5 +422,61 @@ func TestOptionsValidated(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{"webhooks.lease", "webhooks.pollInterval"} {
 		assert.True(t, strings.Contains(err.Error(), want), "%v names %s", err, want)
+	}
+}
+
+// TestTwoGatewaysOneDatabase: two workers on one database file (two
+// gateways) share the webhooks: each webhook is delivered to by one of
+// them at a time, and every receiver gets every change once, in order.
+func TestTwoGatewaysOneDatabase(t *testing.T) {
+	ctx := context.Background()
+	dirA, path := setup(t, nil)
+	dirB, _ := openDir(t, path, nil)
+	type hook struct {
+		rcv     *receiver
+		created pbxusers.Webhook
+	}
+	hooks := make([]*hook, 3)
+	for i := range hooks {
+		h := &hook{rcv: newReceiver(t)}
+		var err error
+		h.created, _, err = dirA.CreateWebhook(ctx, "acme", pbxusers.WebhookInput{URL: h.rcv.srv.URL})
+		require.NoError(t, err)
+		hooks[i] = h
+	}
+	addUsers(t, dirA, 0, 60)
+	want := seqs(t, dirA, hooks[len(hooks)-1].created.DeliveredSeq)
+	done := make(chan struct{}, len(hooks))
+	for _, h := range hooks {
+		h.rcv.mu.Lock()
+		h.rcv.onPost = func(d delivery) {
+			if n := len(d.Feed.Changes); n > 0 && d.Feed.Changes[n-1].Seq == want[len(want)-1] {
+				done <- struct{}{}
+			}
+		}
+		h.rcv.mu.Unlock()
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, d := range []*pbxusers.Directory{dirA, dirB} {
+		w, err := webhook.New(d, webhook.Options{ChangesN: 7, BatchN: 2})
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() { defer wg.Done(); assert.NoError(t, w.Run(runCtx)) }()
+	}
+	for range hooks {
+		select {
+		case <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("not every webhook got the last change")
+		}
+	}
+	stop()
+	wg.Wait()
+	for i, h := range hooks {
+		got := delivered(h.rcv.deliveries())
+		// The first two webhooks also get the creation of the later ones.
+		assert.Equal(t, want, got[len(got)-len(want):], "webhook %d: every change once, in order", i)
+		assert.False(t, h.rcv.overlap.Load(), "webhook %d: never delivered to by two workers at once", i)
 	}
 }
