@@ -25,6 +25,8 @@ import (
 	"github.com/pbxgate/pbxgate/internal/pbxfeed"
 	"github.com/pbxgate/pbxgate/internal/webhook"
 	"github.com/pbxgate/pbxgate/pbxusers"
+	"github.com/pbxgate/pbxgate/pbxusers/postgres"
+	"github.com/pbxgate/pbxgate/pbxusers/postgres/pgtest"
 	"github.com/pbxgate/pbxgate/pbxusers/sqlite"
 )
 
@@ -429,9 +431,30 @@ func TestOptionsValidated(t *testing.T) {
 // gateways) share the webhooks: each webhook is delivered to by one of
 // them at a time, and every receiver gets every change once, in order.
 func TestTwoGatewaysOneDatabase(t *testing.T) {
-	ctx := context.Background()
 	dirA, path := setup(t, nil)
 	dirB, _ := openDir(t, path, nil)
+	twoGateways(t, dirA, dirB)
+}
+
+// TestIntegrationTwoGatewaysPostgres is TestTwoGatewaysOneDatabase with two
+// gateways sharing one PostgreSQL database.
+func TestIntegrationTwoGatewaysPostgres(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Start(t)
+	var dirs []*pbxusers.Directory
+	for range 2 {
+		store, err := postgres.Open(ctx, dsn, postgres.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { store.Close() })
+		dirs = append(dirs, pbxusers.New(store, pbxusers.Options{PasswordCost: 4}))
+	}
+	_, err := dirs[0].CreateTenant(ctx, pbxusers.Tenant{ID: "acme", Name: "Acme", Region: "DE"})
+	require.NoError(t, err)
+	twoGateways(t, dirs[0], dirs[1])
+}
+
+func twoGateways(t *testing.T, dirA, dirB *pbxusers.Directory) {
+	ctx := context.Background()
 	type hook struct {
 		rcv     *receiver
 		created pbxusers.Webhook
