@@ -107,8 +107,11 @@ func (o Options) validate() error {
 			errs = append(errs, fmt.Errorf("webhooks.%s: %s is negative (0 means the default)", d.path, d.v))
 		}
 	}
-	if o.BatchN < 0 || o.ChangesN < 0 || o.ChangesN > pbxusers.MaxPageSize {
-		errs = append(errs, fmt.Errorf("webhooks.batchN, webhooks.changesN: must be 0 (the default) or more, changesN at most %d", pbxusers.MaxPageSize))
+	if o.BatchN < 0 {
+		errs = append(errs, fmt.Errorf("webhooks.batchN: %d is negative (0 means the default %d)", o.BatchN, DefaultBatchN))
+	}
+	if o.ChangesN < 0 || o.ChangesN > pbxusers.MaxPageSize {
+		errs = append(errs, fmt.Errorf("webhooks.changesN: %d is not 1 to %d (0 means the default %d)", o.ChangesN, pbxusers.MaxPageSize, DefaultChangesN))
 	}
 	lease, timeout := o.Lease, o.Timeout
 	if lease == 0 {

@@ -420,9 +420,9 @@ func TestUnreachableReceiver(t *testing.T) {
 
 func TestOptionsValidated(t *testing.T) {
 	dir, _ := setup(t, nil)
-	_, err := webhook.New(dir, webhook.Options{Lease: 5 * time.Second, PollInterval: -time.Second})
+	_, err := webhook.New(dir, webhook.Options{Lease: 5 * time.Second, PollInterval: -time.Second, ChangesN: 5000, BatchN: -1})
 	require.Error(t, err)
-	for _, want := range []string{"webhooks.lease", "webhooks.pollInterval"} {
+	for _, want := range []string{"webhooks.lease", "webhooks.pollInterval", "webhooks.changesN", "webhooks.batchN"} {
 		assert.True(t, strings.Contains(err.Error(), want), "%v names %s", err, want)
 	}
 }
