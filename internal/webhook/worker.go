@@ -94,8 +94,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// validate reports every problem of o at once, named by the YAML path
-// under "webhooks.".
+// validate reports every problem of o at once, each named as a configuration
+// section "webhooks" would name it (there is none yet: the defaults serve).
 func (o Options) validate() error {
 	var errs []error
 	for _, d := range []struct {
