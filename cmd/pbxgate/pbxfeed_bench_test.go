@@ -18,7 +18,7 @@ import (
 )
 
 // benchUserN is how many users (one device each) the PBX feed benchmarks
-// look up among: issue 15's 100,000. Seeding them takes about 30 s on
+// look up among: issue 15's 100,000. Seeding them takes 30–70 s on
 // two cores; benchmarks never run in "go test ./...".
 const benchUserN = 100_000
 
@@ -34,7 +34,7 @@ const benchUserN = 100_000
 //     the log (two entries per user), one op per entry delivered, and
 //     changes/s.
 //
-// Run it (about a minute, most of it seeding) with:
+// Run it (one to two minutes, half of it seeding) with:
 //
 //	go test ./cmd/pbxgate/ -run '^$' -bench PBXFeed -benchtime 20000x
 func BenchmarkPBXFeed(b *testing.B) {
