@@ -56,7 +56,7 @@ func TestBrowserTenantPages(t *testing.T) {
 	wd.Navigate(t, e.srv.URL+console.Prefix+"/link/"+token)
 	wd.Find(t, "button[type=submit]").ClickAndWait(t)
 
-	for _, p := range []struct{ path, name string }{
+	pages := []struct{ path, name string }{
 		{"/tenant", "tenant"},
 		{"/tenant/profiles", "profiles"},
 		{"/tenant/profiles/" + prof.ID, "a profile's permission catalogue"},
@@ -73,7 +73,8 @@ func TestBrowserTenantPages(t *testing.T) {
 		{"/tenant/outbox", "mail outbox"},
 		{"/tenant/outbox/1", "a mail's attempts"},
 		{"/tenant/changes", "change log"},
-	} {
+	}
+	for _, p := range pages {
 		wd.Navigate(t, e.srv.URL+console.Prefix+p.path)
 		checkAxe(t, wd, axe, p.name)
 	}
@@ -130,11 +131,11 @@ func TestBrowserTenantPages(t *testing.T) {
 
 	// At 390 px wide the pages need no sideways scrolling.
 	wd.SetWindowSize(t, 390, 800)
-	for _, path := range []string{"/tenant/import", "/tenant/numbers", "/tenant/profiles/" + prof.ID, "/tenant/changes"} {
-		wd.Navigate(t, e.srv.URL+console.Prefix+path)
+	for _, p := range append(pages, struct{ path, name string }{"/tenant/import", "CSV import"}) {
+		wd.Navigate(t, e.srv.URL+console.Prefix+p.path)
 		width := wd.Script(t, `return document.documentElement.scrollWidth`).(float64)
 		viewport := wd.Script(t, `return document.documentElement.clientWidth`).(float64)
-		assert.LessOrEqual(t, width, viewport, "%s at 390 px", path)
+		assert.LessOrEqual(t, width, viewport, "%s at 390 px", p.name)
 	}
 	checkAxe(t, wd, axe, "change log at 390 px")
 }
