@@ -94,10 +94,9 @@ func (h *Handler) runDirectory(w http.ResponseWriter, r *http.Request, ss *sessi
 		h.renderDirectory(w, r, ss, p.Status, &form{Summary: problemText(p)})
 		return
 	}
-	t := textsFor(ss, r)
-	notice := t.get("runDone")
+	key := "runDone"
 	if dry {
-		notice = t.get("dryRunDone")
+		key = "dryRunDone"
 	}
-	back(w, r, "/ldap/"+url.PathEscape(name), notice+" "+string(run.Status))
+	back(w, r, "/ldap/"+url.PathEscape(name), key, string(run.Status))
 }

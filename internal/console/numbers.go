@@ -95,7 +95,7 @@ func (h *Handler) addNumber(w http.ResponseWriter, r *http.Request, ss *session)
 		h.renderNumbers(w, r, ss, statusOf(p), f)
 		return
 	}
-	back(w, r, "/numbers", fmt.Sprintf(t.get("savedNamed"), f.V("number")))
+	back(w, r, "/numbers", "savedNamed", f.V("number"))
 }
 
 // assignNumber routes a DID to the user named, or releases it (no user:
@@ -135,12 +135,11 @@ func (h *Handler) assignNumber(w http.ResponseWriter, r *http.Request, ss *sessi
 	if userID == "" {
 		key = "numberReleased"
 	}
-	back(w, r, "/numbers", fmt.Sprintf(t.get(key), number))
+	back(w, r, "/numbers", key, number)
 }
 
 // removeNumber deletes a DID from the inventory.
 func (h *Handler) removeNumber(w http.ResponseWriter, r *http.Request, ss *session) {
-	t := textsFor(ss, r)
 	number := r.PathValue("number")
 	p, err := h.callAPI(r.Context(), ss, http.MethodDelete, "/numbers/"+url.PathEscape(number)+"?cascade=true", nil, nil)
 	if err != nil {
@@ -151,5 +150,5 @@ func (h *Handler) removeNumber(w http.ResponseWriter, r *http.Request, ss *sessi
 		h.renderNumbers(w, r, ss, p.Status, &form{Summary: problemText(p)})
 		return
 	}
-	back(w, r, "/numbers", fmt.Sprintf(t.get("deletedNamed"), number))
+	back(w, r, "/numbers", "deletedNamed", number)
 }

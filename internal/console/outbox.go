@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -52,7 +51,7 @@ func (h *Handler) retryOutbox(w http.ResponseWriter, r *http.Request, ss *sessio
 		h.renderOutbox(w, r, ss, p.Status, &form{Summary: problemText(p)})
 		return
 	}
-	back(w, r, "/outbox", fmt.Sprintf(textsFor(ss, r).get("mailRetried"), id))
+	back(w, r, "/outbox", "mailRetried", id)
 }
 
 // mailData is a message's page with its delivery attempts.

@@ -3,7 +3,6 @@ package console
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,7 +44,7 @@ func (h *Handler) createProfile(w http.ResponseWriter, r *http.Request, ss *sess
 		h.renderProfiles(w, r, ss, statusOf(p), f)
 		return
 	}
-	back(w, r, "/profiles/"+url.PathEscape(out.ID), textsFor(ss, r).get("saved"))
+	back(w, r, "/profiles/"+url.PathEscape(out.ID), "saved", "")
 }
 
 // grantRow is one permission of the catalogue on a profile's page.
@@ -172,7 +171,7 @@ func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request, ss *sessio
 			return
 		}
 		if p == nil {
-			back(w, r, "/profiles/"+url.PathEscape(pr.ID), t.get("saved"))
+			back(w, r, "/profiles/"+url.PathEscape(pr.ID), "saved", "")
 			return
 		}
 		f.absorb(t, p, fields)
@@ -210,5 +209,5 @@ func (h *Handler) deleteProfile(w http.ResponseWriter, r *http.Request, ss *sess
 			&profileData{Profile: pr, Grants: catalogueRows(pr, nil)})
 		return
 	}
-	back(w, r, "/profiles", fmt.Sprintf(textsFor(ss, r).get("deletedNamed"), pr.Name))
+	back(w, r, "/profiles", "deletedNamed", pr.Name)
 }

@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -96,7 +95,7 @@ func (h *Handler) createSystem(w http.ResponseWriter, r *http.Request, ss *sessi
 		h.renderSystem(w, r, ss, statusOf(p), f)
 		return
 	}
-	back(w, r, "/system/"+url.PathEscape(out.ID), fmt.Sprintf(t.get("savedNamed"), out.UserName))
+	back(w, r, "/system/"+url.PathEscape(out.ID), "savedNamed", out.UserName)
 }
 
 // systemUserData is a system user's page; a call queue's lists its agents.
@@ -208,7 +207,7 @@ func (h *Handler) addQueueMember(w http.ResponseWriter, r *http.Request, ss *ses
 		h.renderSystemUser(w, r, ss, statusOf(p), f)
 		return
 	}
-	back(w, r, "/system/"+url.PathEscape(id), fmt.Sprintf(t.get("savedNamed"), f.V("user")))
+	back(w, r, "/system/"+url.PathEscape(id), "savedNamed", f.V("user"))
 }
 
 // removeQueueMember takes an agent out of a call queue.
@@ -223,7 +222,7 @@ func (h *Handler) removeQueueMember(w http.ResponseWriter, r *http.Request, ss *
 		h.renderSystemUser(w, r, ss, p.Status, &form{Summary: problemText(p)})
 		return
 	}
-	back(w, r, "/system/"+url.PathEscape(id), textsFor(ss, r).get("saved"))
+	back(w, r, "/system/"+url.PathEscape(id), "saved", "")
 }
 
 // saveSystem changes a system user's display name and extension, and a
@@ -260,7 +259,7 @@ func (h *Handler) saveSystem(w http.ResponseWriter, r *http.Request, ss *session
 			return
 		}
 		if p == nil {
-			back(w, r, "/system/"+url.PathEscape(u.ID), t.get("saved"))
+			back(w, r, "/system/"+url.PathEscape(u.ID), "saved", "")
 			return
 		}
 		f.absorb(t, p, systemFields)

@@ -47,7 +47,7 @@ func (h *Handler) createTeam(w http.ResponseWriter, r *http.Request, ss *session
 		h.renderTeams(w, r, ss, statusOf(p), f)
 		return
 	}
-	back(w, r, "/teams/"+url.PathEscape(out.ID), textsFor(ss, r).get("saved"))
+	back(w, r, "/teams/"+url.PathEscape(out.ID), "saved", "")
 }
 
 // teamData is a team's page.
@@ -168,7 +168,7 @@ func (h *Handler) saveTeamMembers(w http.ResponseWriter, r *http.Request, ss *se
 		h.renderTenant(w, r, ss, statusOf(p), "tenant_team", "teams", f, d)
 		return
 	}
-	back(w, r, "/teams/"+url.PathEscape(d.Team.ID), t.get("saved"))
+	back(w, r, "/teams/"+url.PathEscape(d.Team.ID), "saved", "")
 }
 
 // saveTeamProfiles binds the checked profiles to the team (every member
@@ -188,7 +188,7 @@ func (h *Handler) saveTeamProfiles(w http.ResponseWriter, r *http.Request, ss *s
 		h.renderTenant(w, r, ss, statusOf(p), "tenant_team", "teams", &form{Summary: problemText(p)}, d)
 		return
 	}
-	back(w, r, "/teams/"+url.PathEscape(d.Team.ID), textsFor(ss, r).get("saved"))
+	back(w, r, "/teams/"+url.PathEscape(d.Team.ID), "saved", "")
 }
 
 func nonNilStrings(s []string) []string {
@@ -214,5 +214,5 @@ func (h *Handler) deleteTeam(w http.ResponseWriter, r *http.Request, ss *session
 		h.renderTenant(w, r, ss, p.Status, "tenant_team", "teams", &form{Summary: problemText(p)}, d)
 		return
 	}
-	back(w, r, "/teams", fmt.Sprintf(textsFor(ss, r).get("deletedNamed"), d.Team.Name))
+	back(w, r, "/teams", "deletedNamed", d.Team.Name)
 }

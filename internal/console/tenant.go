@@ -179,21 +179,37 @@ func problemText(p *apiProblem) string {
 // renderTenant renders a tenant page with status.
 func (h *Handler) renderTenant(w http.ResponseWriter, r *http.Request, ss *session, status int, name, section string, f *form, data any) {
 	t := textsFor(ss, r)
-	d := &tenantPage{Section: section, Sections: tenantSections, Notice: r.URL.Query().Get("notice"), Form: f, Page: data}
+	d := &tenantPage{Section: section, Sections: tenantSections, Notice: noticeText(t, r.URL.Query()), Form: f, Page: data}
 	h.render(w, r, ss, status, name, t.get("t_"+section), d)
 }
 
-// back redirects to a tenant page after a write, with a notice.
-func back(w http.ResponseWriter, r *http.Request, path, notice string) {
-	to := TenantPrefix + path
-	if notice != "" {
-		sep := "?"
-		if strings.Contains(to, "?") {
-			sep = "&"
-		}
-		to += sep + "notice=" + url.QueryEscape(notice)
+// back redirects to a tenant page after a write, with the key of a
+// notice and what it is about (a name, an id).
+func back(w http.ResponseWriter, r *http.Request, path, notice, about string) {
+	v := url.Values{"notice": {notice}}
+	if about != "" {
+		v.Set("about", about)
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	http.Redirect(w, r, TenantPrefix+path+"?"+v.Encode(), http.StatusSeeOther)
+}
+
+// noticeKeys are the notices a page shows after a write. A link names
+// one of these, never a text of its own, so a crafted link cannot make
+// the console say something it never says.
+var noticeKeys = map[string]bool{"saved": true, "savedNamed": true, "deletedNamed": true, "numberAssigned": true,
+	"numberReleased": true, "mailRetried": true, "tokenRevoked": true, "runDone": true, "dryRunDone": true}
+
+// noticeText is the notice of a page's ?notice= and ?about=.
+func noticeText(t texts, q url.Values) string {
+	key := q.Get("notice")
+	if !noticeKeys[key] {
+		return ""
+	}
+	s := t.get(key)
+	if strings.Contains(s, "%s") {
+		s = fmt.Sprintf(s, q.Get("about"))
+	}
+	return s
 }
 
 func (h *Handler) tenantHome(w http.ResponseWriter, r *http.Request, ss *session) {

@@ -137,6 +137,13 @@ func TestTenantPagesRender(t *testing.T) {
 			assert.Contains(t, body, `<a href="/admin/tenant">Tenant</a>`)
 		})
 	}
+	// Notices come from the console's own texts, never from the link.
+	_, body := b.get("/admin/tenant/numbers?notice=" + url.QueryEscape("Your account is locked; call +1 555 0100"))
+	assert.NotContains(t, body, "locked")
+	assert.NotContains(t, body, `id="notice"`)
+	_, body = b.get("/admin/tenant/numbers?notice=savedNamed&about=%2B4930123456")
+	assert.Contains(t, body, `<p class="notice" role="status" id="notice">&#43;4930123456 was saved.</p>`)
+
 	code, _ := b.get("/admin/tenant/ldap/nope")
 	assert.Equal(t, http.StatusNotFound, code, "a directory that is not configured")
 

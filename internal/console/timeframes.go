@@ -176,7 +176,7 @@ func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *se
 		h.renderTimeFrames(w, r, ss, statusOf(p), f, days)
 		return
 	}
-	back(w, r, "/timeframes", fmt.Sprintf(t.get("savedNamed"), tf.ID))
+	back(w, r, "/timeframes", "savedNamed", tf.ID)
 }
 
 // simpleFrame returns the form of a frame the form can show whole (one
@@ -262,13 +262,12 @@ func (h *Handler) saveTimeFrame(w http.ResponseWriter, r *http.Request, ss *sess
 		h.renderTimeFrame(w, r, ss, statusOf(p), f, days, cur.ID, true)
 		return
 	}
-	back(w, r, "/timeframes", fmt.Sprintf(t.get("savedNamed"), cur.ID))
+	back(w, r, "/timeframes", "savedNamed", cur.ID)
 }
 
 // deleteTimeFrame deletes a frame; while answering rules use it the admin
 // API refuses (409) and the page says which.
 func (h *Handler) deleteTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) {
-	t := textsFor(ss, r)
 	id := r.PathValue("id")
 	p, err := h.callAPI(r.Context(), ss, http.MethodDelete, "/timeframes/"+url.PathEscape(id), nil, nil)
 	if err != nil {
@@ -280,5 +279,5 @@ func (h *Handler) deleteTimeFrame(w http.ResponseWriter, r *http.Request, ss *se
 		h.renderTimeFrames(w, r, ss, p.Status, f, nil)
 		return
 	}
-	back(w, r, "/timeframes", fmt.Sprintf(t.get("deletedNamed"), id))
+	back(w, r, "/timeframes", "deletedNamed", id)
 }

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -67,5 +66,5 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, ss *sessio
 		h.renderTokens(w, r, ss, p.Status, &form{Summary: problemText(p)}, &tokensData{})
 		return
 	}
-	back(w, r, "/tokens", fmt.Sprintf(textsFor(ss, r).get("tokenRevoked"), id))
+	back(w, r, "/tokens", "tokenRevoked", id)
 }
