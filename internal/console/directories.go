@@ -58,7 +58,7 @@ type directoryData struct {
 func (h *Handler) renderDirectory(w http.ResponseWriter, r *http.Request, ss *session, status int, f *form) {
 	name := r.PathValue("name")
 	if !slices.Contains(h.directories(ss), name) {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	runs, err := h.dir.SyncRuns(r.Context(), ss.Tenant, name, runsShown)
@@ -79,7 +79,7 @@ func (h *Handler) showDirectory(w http.ResponseWriter, r *http.Request, ss *sess
 func (h *Handler) runDirectory(w http.ResponseWriter, r *http.Request, ss *session) {
 	name := r.PathValue("name")
 	if !slices.Contains(h.directories(ss), name) {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	dry := r.PostFormValue("dryRun") == "1"

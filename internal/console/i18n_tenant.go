@@ -185,6 +185,8 @@ var tenantEnglish = texts{
 	"tooManyMembers":    "The team has %d members; this page lists the first 1000 and does not edit them. Use the admin API or the team's source.",
 	"editTimeFrame":     "Edit time frame %s",
 	"frameNotSimple":    "Time frame %s has entries this form cannot show (date ranges, nth-weekday holidays, windows or observance); change it through the admin API or the CLI.",
+	"tNotFoundTitle":    "Not found",
+	"tNotFound":         "There is no such item in this tenant; it may have been deleted.",
 }
 
 var tenantGerman = texts{
@@ -361,4 +363,6 @@ var tenantGerman = texts{
 	"tooManyMembers":    "Das Team hat %d Mitglieder; diese Seite zeigt die ersten 1000 und ändert sie nicht. Nutzen Sie die Admin-API oder die Quelle des Teams.",
 	"editTimeFrame":     "Zeitrahmen %s bearbeiten",
 	"frameNotSimple":    "Zeitrahmen %s hat Einträge, die dieses Formular nicht zeigen kann (Zeiträume, n-te Wochentage, Zeitfenster oder Verschiebungen); ändern Sie ihn über die Admin-API oder die CLI.",
+	"tNotFoundTitle":    "Nicht gefunden",
+	"tNotFound":         "Das gibt es in diesem Mandanten nicht; es wurde vielleicht gelöscht.",
 }

@@ -32,14 +32,14 @@ func TestTenantTextsUsed(t *testing.T) {
 	}
 	files = append(files, "templates/layout.html", "tenant.go", "imports.go", "profiles.go", "teams.go", "timeframes.go",
 		"numbers.go", "queues.go", "tokens.go", "directories.go", "outbox.go", "changelog.go")
-	re := regexp.MustCompile(`\.[LF] "([A-Za-z_]+)"|\.get\("([A-Za-z_]+)"\)`)
+	re := regexp.MustCompile(`\.[LF] "([A-Za-z_]+)"|\.get\("([A-Za-z_]+)"\)|Status[A-Za-z]+, "([A-Za-z_]+)"\)`)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			key := m[1] + m[2]
+			key := m[1] + m[2] + m[3]
 			if _, ok := english[key]; !ok {
 				t.Errorf("%s: text %q has no English", f, key)
 			}

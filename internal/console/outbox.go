@@ -39,7 +39,7 @@ func (h *Handler) renderOutbox(w http.ResponseWriter, r *http.Request, ss *sessi
 func (h *Handler) retryOutbox(w http.ResponseWriter, r *http.Request, ss *session) {
 	id := r.PathValue("id")
 	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/outbox/"+id+"/retry", nil, nil)
@@ -63,12 +63,12 @@ type mailData struct {
 func (h *Handler) showOutbox(w http.ResponseWriter, r *http.Request, ss *session) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	m, as, err := h.dir.GetMail(r.Context(), ss.Tenant, id)
 	if errors.Is(err, pbxusers.ErrNotFound) {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	if err != nil {

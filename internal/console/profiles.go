@@ -68,7 +68,7 @@ func (h *Handler) loadProfile(w http.ResponseWriter, r *http.Request, ss *sessio
 	p, err := h.dir.GetProfile(r.Context(), ss.Tenant, r.PathValue("id"))
 	switch {
 	case errors.Is(err, pbxusers.ErrNotFound):
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return p, false
 	case err != nil:
 		h.internal(w, r, ss, err)

@@ -119,7 +119,7 @@ func (h *Handler) renderSystemUser(w http.ResponseWriter, r *http.Request, ss *s
 	ctx := r.Context()
 	u, err := h.dir.GetUser(ctx, ss.Tenant, r.PathValue("id"))
 	if errors.Is(err, pbxusers.ErrNotFound) || err == nil && !u.Kind.System() {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	if err != nil {
@@ -232,7 +232,7 @@ func (h *Handler) saveSystem(w http.ResponseWriter, r *http.Request, ss *session
 	t := textsFor(ss, r)
 	u, err := h.dir.GetUser(r.Context(), ss.Tenant, r.PathValue("id"))
 	if errors.Is(err, pbxusers.ErrNotFound) || err == nil && !u.Kind.System() {
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return
 	}
 	if err != nil {

@@ -77,7 +77,7 @@ func (h *Handler) teamData(w http.ResponseWriter, r *http.Request, ss *session) 
 	tm, err := h.dir.GetTeam(ctx, ss.Tenant, r.PathValue("id"))
 	switch {
 	case errors.Is(err, pbxusers.ErrNotFound):
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return nil, false
 	case err != nil:
 		h.internal(w, r, ss, err)

@@ -146,6 +146,12 @@ func TestTenantPagesRender(t *testing.T) {
 
 	code, _ := b.get("/admin/tenant/ldap/nope")
 	assert.Equal(t, http.StatusNotFound, code, "a directory that is not configured")
+	for _, path := range []string{"/admin/tenant/profiles/nope", "/admin/tenant/teams/nope", "/admin/tenant/timeframes/nope",
+		"/admin/tenant/system/nope", "/admin/tenant/outbox/nope", "/admin/tenant/outbox/12345"} {
+		code, body := b.get(path)
+		assert.Equal(t, http.StatusNotFound, code, path)
+		assert.Contains(t, body, "There is no such item in this tenant", path)
+	}
 
 	// German, from the browser's language.
 	for _, path := range []string{"/admin/tenant", "/admin/tenant/import", "/admin/tenant/timeframes", "/admin/tenant/ldap/corp"} {

@@ -214,7 +214,7 @@ func (h *Handler) loadTimeFrame(w http.ResponseWriter, r *http.Request, ss *sess
 	tf, err := h.dir.GetTimeFrame(r.Context(), ss.Tenant, r.PathValue("id"))
 	switch {
 	case errors.Is(err, pbxusers.ErrNotFound):
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
 		return tf, false
 	case err != nil:
 		h.internal(w, r, ss, err)
