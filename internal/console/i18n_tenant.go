@@ -187,6 +187,8 @@ var tenantEnglish = texts{
 	"frameNotSimple":    "Time frame %s has entries this form cannot show (date ranges, nth-weekday holidays, windows or observance); change it through the admin API or the CLI.",
 	"tNotFoundTitle":    "Not found",
 	"tNotFound":         "There is no such item in this tenant; it may have been deleted.",
+	"deleteSystemHint":  "Agents leave the queue, numbers routed here are freed, and whatever else refers to it is changed to no longer do so.",
+	"exportCSV":         "Download every user as CSV (edit it, then import it with \"Update existing users\")",
 }
 
 var tenantGerman = texts{
@@ -365,4 +367,6 @@ var tenantGerman = texts{
 	"frameNotSimple":    "Zeitrahmen %s hat Einträge, die dieses Formular nicht zeigen kann (Zeiträume, n-te Wochentage, Zeitfenster oder Verschiebungen); ändern Sie ihn über die Admin-API oder die CLI.",
 	"tNotFoundTitle":    "Nicht gefunden",
 	"tNotFound":         "Das gibt es in diesem Mandanten nicht; es wurde vielleicht gelöscht.",
+	"deleteSystemHint":  "Agenten verlassen die Warteschlange, Rufnummern hierher werden frei, und alles andere, was darauf verweist, wird angepasst.",
+	"exportCSV":         "Alle Benutzer als CSV herunterladen (bearbeiten, dann mit „Bestehende Benutzer ändern“ importieren)",
 }

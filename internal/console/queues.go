@@ -269,3 +269,28 @@ func (h *Handler) saveSystem(w http.ResponseWriter, r *http.Request, ss *session
 	f.Summary = t.get("fixErrors")
 	h.renderSystemUser(w, r, ss, http.StatusUnprocessableEntity, f)
 }
+
+// deleteSystem deletes a call queue, auto attendant or conference bridge
+// through the admin API, rewriting what refers to it (agents' queue
+// memberships, numbers routed to it, forwards to it).
+func (h *Handler) deleteSystem(w http.ResponseWriter, r *http.Request, ss *session) {
+	u, err := h.dir.GetUser(r.Context(), ss.Tenant, r.PathValue("id"))
+	if errors.Is(err, pbxusers.ErrNotFound) || err == nil && !u.Kind.System() {
+		h.fail(w, r, ss, http.StatusNotFound, "tNotFound")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	p, err := h.callAPI(r.Context(), ss, http.MethodDelete, "/users/"+url.PathEscape(u.ID)+"?cascade=true", nil, nil)
+	if err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	if p != nil {
+		h.renderSystemUser(w, r, ss, p.Status, &form{Summary: problemText(p)})
+		return
+	}
+	back(w, r, "/system", "deletedNamed", u.UserName)
+}

@@ -221,6 +221,19 @@ func TestImportDryRunThenApply(t *testing.T) {
 	require.NotEmpty(t, changes)
 	assert.Equal(t, "console ada", changes[0].Actor.Name)
 
+	// The export is what the import reads back.
+	resp, err := b.c.Get(e.srv.URL + "/admin/tenant/export.csv")
+	require.NoError(t, err)
+	export, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/csv; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Contains(t, resp.Header.Get("Content-Disposition"), "acme-users.csv")
+	assert.Contains(t, string(export), "ken,")
+	code, body, _ = b.post("/admin/tenant/import", url.Values{"csrf": {token}, "action": {"dryrun"}, "csv": {string(export)}, "update": {"1"}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, text(body), "update 0 and leave 3 unchanged users", "an unchanged export changes nothing")
+
 	big := "userName\n" + strings.Repeat("someone-with-a-long-name\n", 50_000)
 	code, body = b.postMultipart("/admin/tenant/import", map[string]string{"csrf": token, "action": "dryrun"}, big)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
@@ -472,6 +485,24 @@ func TestSystemUsersPage(t *testing.T) {
 	assert.Contains(t, text(body), "Auto attendant 801")
 	code, _ = b.get("/admin/tenant/system/" + bob.ID)
 	assert.Equal(t, http.StatusNotFound, code, "a person is not a system user")
+	code, _, _ = b.post("/admin/tenant/system/"+bob.ID+"/delete", url.Values{"csrf": {token}})
+	assert.Equal(t, http.StatusNotFound, code, "nor deleted here")
+
+	// Delete: agents leave the queue, its numbers are freed.
+	code, _, _ = b.post("/admin/tenant/system/"+q.ID+"/members", url.Values{"csrf": {token}, "user": {"bob"}})
+	require.Equal(t, http.StatusOK, code)
+	_, err := e.dir.AssignNumber(context.Background(), "acme", "+4930999999", q.ID, "Support line")
+	require.NoError(t, err)
+	code, body, _ = b.post("/admin/tenant/system/"+q.ID+"/delete", url.Values{"csrf": {token}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "support was deleted.")
+	_, err = e.dir.GetUser(context.Background(), "acme", q.ID)
+	require.ErrorIs(t, err, pbxusers.ErrNotFound)
+	assert.Empty(t, mustUser(t, e, "bob").Queues)
+	ns, err := e.dir.ListNumbers(context.Background(), "acme", "")
+	require.NoError(t, err)
+	require.Len(t, ns, 1)
+	assert.Empty(t, ns[0].UserID)
 }
 
 func TestTokensPage(t *testing.T) {
