@@ -67,6 +67,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SyncRunsAndLeases", testSyncRunsAndLeases},
 		{"ListOwned", testListOwned},
 		{"UnfilteredTotals", testUnfilteredTotals},
+		{"BatchCreate", testBatchCreate},
+		{"BatchCreateRollsBack", testBatchCreateRollsBack},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
