@@ -49,6 +49,14 @@ func (t *txn) createUsers(tenant string, in []User, retry func(i int, err error)
 	rows := make([]bulkRow, len(in))
 	for i := range in {
 		rows[i].in = in[i]
+	}
+	return t.createRows(tn, rows, retry)
+}
+
+// createRows is createUsers for rows holding their input (and, for rows
+// whose password was hashed before, its hash).
+func (t *txn) createRows(tn Tenant, rows []bulkRow, retry func(i int, err error) (User, bool)) ([]User, []error, error) {
+	for i := range rows {
 		rows[i].u.ID = newID() // in row order, so ids sort as the rows do
 	}
 	t.prepareRows(tn, rows)
@@ -75,7 +83,7 @@ func (t *txn) createUsers(tenant string, in []User, retry func(i int, err error)
 			if !ok {
 				break
 			}
-			r.in, r.err = next, nil
+			r.in, r.err, r.hash = next, nil, nil
 			r.u = User{ID: newID()}
 			t.prepareRow(tn, r)
 			if r.err == nil {
@@ -133,9 +141,10 @@ func (t *txn) prepareRows(tn Tenant, rows []bulkRow) {
 // prepareRow fills r.u from r.in (keeping r.u.ID), or sets r.err.
 func (t *txn) prepareRow(tn Tenant, r *bulkRow) {
 	id := r.u.ID
-	r.hash, r.err = t.d.hashPassword(&r.in)
-	if r.err != nil {
-		return
+	if r.hash == nil {
+		if r.hash, r.err = t.d.hashPassword(&r.in); r.err != nil {
+			return
+		}
 	}
 	r.u, r.err = t.newUser(tn, r.in, r.hash, id)
 }

@@ -79,7 +79,10 @@ func (t *Tx) Referrers(ctx context.Context, tenant string, entity pbxusers.Entit
 // users_manager_ref index is built on.
 func (t *Tx) AwaitingManager(ctx context.Context, tenant, ref string) ([]string, error) {
 	var out []string
-	err := t.each(ctx, "SELECT id FROM users WHERE tenant_id = ? AND "+t.f.DocText("doc", "managerRef")+" = ? ORDER BY id",
+	// Unindexed: ordering by id made SQLite walk the tenant's (tenant_id,
+	// id) index instead of users_manager_ref, a scan of the tenant for
+	// every user created (88% of a first LDAP sync's CPU at 2,000 users).
+	err := t.each(ctx, "SELECT id FROM users WHERE tenant_id = ? AND "+t.f.DocText("doc", "managerRef")+" = ? ORDER BY "+t.f.Unindexed("id"),
 		[]any{tenant, ref}, func(r Row) error {
 			var id string
 			if err := r.Scan(&id); err != nil {

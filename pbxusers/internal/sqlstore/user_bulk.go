@@ -212,7 +212,7 @@ func (t *Tx) AwaitingManagers(ctx context.Context, tenant string, refs []string)
 		return out, nil
 	}
 	ref := t.f.DocText("doc", "managerRef")
-	err := t.each(ctx, "SELECT "+ref+", id FROM users WHERE tenant_id = ? AND "+ref+" IN (SELECT id FROM "+t.f.IDs+" x) ORDER BY id",
+	err := t.each(ctx, "SELECT "+ref+", id FROM users WHERE tenant_id = ? AND "+ref+" IN (SELECT id FROM "+t.f.IDs+" x) ORDER BY "+t.f.Unindexed("id"),
 		[]any{tenant, t.f.IDList(refs)}, func(r Row) error {
 			var ref, id string
 			if err := r.Scan(&ref, &id); err != nil {
