@@ -43,7 +43,7 @@ var flavor = &sqlstore.Flavor{
 	// One INSERT's rows are numbered one after another: the file has one
 	// writer.
 	ConsecutiveIDs: true,
-	DocText:    func(col, field string) string { return "json_extract(" + col + ", '$." + field + "')" },
+	DocText:        func(col, field string) string { return "json_extract(" + col + ", '$." + field + "')" },
 	DocPathText: func(col string, path ...string) string {
 		return "json_extract(" + col + ", '$." + strings.Join(path, ".") + "')"
 	},
