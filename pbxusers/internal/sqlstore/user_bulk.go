@@ -212,7 +212,7 @@ func (t *Tx) AwaitingManagers(ctx context.Context, tenant string, refs []string)
 		return out, nil
 	}
 	ref := t.f.DocText("doc", "managerRef")
-	err := t.each(ctx, "SELECT "+ref+", id FROM users WHERE tenant_id = ? AND "+ref+" IN (SELECT id FROM "+t.f.IDs+" x) ORDER BY "+t.f.Unindexed("id"),
+	err := t.each(ctx, "SELECT "+ref+", id FROM users WHERE tenant_id = ? AND "+ref+" IN (SELECT id FROM "+t.f.IDs+" x)",
 		[]any{tenant, t.f.IDList(refs)}, func(r Row) error {
 			var ref, id string
 			if err := r.Scan(&ref, &id); err != nil {
@@ -221,6 +221,10 @@ func (t *Tx) AwaitingManagers(ctx context.Context, tenant string, refs []string)
 			out[ref] = append(out[ref], id)
 			return nil
 		})
+	// Sorted here, not with ORDER BY id, as in AwaitingManager.
+	for _, ids := range out {
+		slices.Sort(ids)
+	}
 	return out, t.f.Err("list users awaiting a manager", err, "")
 }
 
