@@ -61,7 +61,7 @@ func (t *txn) createRows(tn Tenant, rows []bulkRow, retry func(i int, err error)
 	}
 	t.prepareRows(tn, rows)
 
-	c := &bulkCreate{t: t, tn: tn, taken: map[string]string{}, holders: map[UserKey]map[string]UserKeyHolder{},
+	c := &bulkCreate{t: t, tn: tn, taken: map[string]UserKeyHolder{}, holders: map[UserKey]map[string]UserKeyHolder{},
 		refs: &refCache{Tx: t.tx}}
 	if err := c.lookUp(rows); err != nil {
 		return nil, nil, err
@@ -158,8 +158,8 @@ type bulkCreate struct {
 	// looked up before the call wrote anything: key → value → holder.
 	holders map[UserKey]map[string]UserKeyHolder
 	// taken are the keys of the rows accepted so far (written or
-	// pending): key kind + normalized value → user id.
-	taken   map[string]string
+	// pending): key kind + normalized value → the user.
+	taken   map[string]UserKeyHolder
 	refs    *refCache
 	pending []*bulkRow
 }
@@ -258,7 +258,7 @@ func (c *bulkCreate) accept(r *bulkRow) error {
 func (c *bulkCreate) take(u *User) {
 	c.keyValues(u, func(key UserKey, v string) {
 		if v != "" {
-			c.taken[takenKey(key, v, u.Owner.Source)] = u.ID
+			c.taken[takenKey(key, v, u.Owner.Source)] = UserKeyHolder{ID: u.ID, UserName: u.UserName, Source: u.Owner.Source}
 		}
 	})
 }
@@ -282,10 +282,7 @@ func (c *bulkCreate) checkUnique(u *User) error {
 			h = c.holders[key][value]
 		}
 		if h.ID == "" {
-			if id, ok := c.taken[takenKey(key, value, u.Owner.Source)]; ok {
-				h = UserKeyHolder{ID: id, Source: u.Owner.Source}
-				h.UserName = c.userNameOf(id)
-			}
+			h = c.taken[takenKey(key, value, u.Owner.Source)]
 		}
 		if h.ID == "" || (key == KeyExternalID && h.Source != u.Owner.Source) {
 			return nil
@@ -327,19 +324,6 @@ func emailsOf(key UserKey, v string) []Email {
 		return []Email{{Value: v}}
 	}
 	return nil
-}
-
-// userNameOf returns the userName of a user this call accepted.
-func (c *bulkCreate) userNameOf(id string) string {
-	for _, r := range c.pending {
-		if r.u.ID == id {
-			return r.u.UserName
-		}
-	}
-	if u, err := c.t.tx.GetUser(c.t.ctx, c.tn.ID, id); err == nil {
-		return u.UserName
-	}
-	return ""
 }
 
 // flush writes the pending rows: the users, their password hashes, their
