@@ -132,47 +132,14 @@ func (d *Directory) ImportCSV(ctx context.Context, tenant string, r io.Reader, o
 	}
 	res := ImportResult{DryRun: opts.DryRun}
 	var outcomes []ImportRow
-	// A file without problems is imported with its new users created in
-	// bulk (CreateUsers); at the first problem that attempt is rolled back
-	// and the file imported row by row, which reports every problem of
-	// every row as it always did.
-	bulk := len(ie.Rows) == 0
-	clean := ie
-	err = d.update(ctx, func(t *txn) error {
-		tn, err := t.tenant(tenant)
-		if err != nil {
-			return err
-		}
-		t.noWelcome = opts.NoWelcomeMail
-		imp := &csvImport{x: newCSVCodec(t, tn), header: header, opts: opts, rows: rows, bulk: bulk}
-		if err := imp.run(&ie); err != nil {
-			return err
-		}
-		if len(ie.Rows) > 0 {
-			sort.SliceStable(ie.Rows, func(i, j int) bool { return ie.Rows[i].Line < ie.Rows[j].Line })
-			return &ie
-		}
-		res.Created, res.Updated, res.Unchanged = imp.count(outcomeCreated), imp.count(outcomeUpdated), imp.count(outcomeUnchanged)
-		res.MailQueued = t.mailQueued
-		outcomes = imp.outcomes()
-		if opts.DryRun {
-			return errDryRun
-		}
-		return nil
-	})
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
-	if bulk && errors.Is(err, errBulkRefused) {
-		ie = clean
-		bulk = false
-		err = d.update(ctx, func(t *txn) error {
+	attempt := func(bulk bool) error {
+		return d.update(ctx, func(t *txn) error {
 			tn, err := t.tenant(tenant)
 			if err != nil {
 				return err
 			}
 			t.noWelcome = opts.NoWelcomeMail
-			imp := &csvImport{x: newCSVCodec(t, tn), header: header, opts: opts, rows: rows}
+			imp := &csvImport{x: newCSVCodec(t, tn), header: header, opts: opts, rows: rows, bulk: bulk}
 			if err := imp.run(&ie); err != nil {
 				return err
 			}
@@ -180,8 +147,27 @@ func (d *Directory) ImportCSV(ctx context.Context, tenant string, r io.Reader, o
 				sort.SliceStable(ie.Rows, func(i, j int) bool { return ie.Rows[i].Line < ie.Rows[j].Line })
 				return &ie
 			}
-			return errors.New("a row refused in bulk was accepted row by row")
+			res.Created, res.Updated, res.Unchanged = imp.count(outcomeCreated), imp.count(outcomeUpdated), imp.count(outcomeUnchanged)
+			res.MailQueued = t.mailQueued
+			outcomes = imp.outcomes()
+			if opts.DryRun {
+				return errDryRun
+			}
+			return nil
 		})
+	}
+	// A file without problems is imported with its new users created in
+	// bulk (CreateUsers). At the first row problem that attempt is rolled
+	// back and the file imported row by row, which reports every problem
+	// of every row as it always did (Progress then counts again from 1).
+	bulk := len(ie.Rows) == 0
+	err = attempt(bulk)
+	if bulk && errors.Is(err, errBulkRefused) {
+		ie = ImportError{}
+		err = attempt(false)
+	}
+	if errors.Is(err, errDryRun) {
+		err = nil
 	}
 	if err != nil {
 		return ImportResult{DryRun: opts.DryRun}, err
