@@ -66,22 +66,12 @@ func (w *writer) applyBatch(batch []*item) error {
 	err := w.s.dir.Batch(context.WithoutCancel(w.ctx), w.cfg.Tenant, func(b *pbxusers.Batch) error {
 		acts, fixes, deacts, conflicts, errs, counts = nil, nil, nil, nil, nil, Counts{}
 		clear(created)
-		for _, it := range batch {
-			if len(w.cfg.GroupMappings) > 0 {
-				it.profiles, it.teams = w.mapGroups(it.e.Groups)
-			}
-			var out outcome
-			if it.owned == nil {
-				out = w.create(b, it, created)
-			} else {
-				out = w.update(b, it)
-			}
-			if w.names.failure != nil {
-				return w.names.failure
-			}
-			if out.storeErr != nil {
-				return out.storeErr
-			}
+		outs, err := w.applyItems(b, batch, created)
+		if err != nil {
+			return err
+		}
+		for i, it := range batch {
+			out := outs[i]
 			label := fmt.Sprintf("%s (%s)", orDash(it.e.UserName), it.e.DN)
 			for _, msg := range out.problems {
 				errs = append(errs, label+": "+msg)
@@ -176,51 +166,174 @@ func (w *writer) mapGroups(groups []string) (profiles, teams []string) {
 	return profiles, teams
 }
 
-// create creates the user for an entry no user has.
-func (w *writer) create(b *pbxusers.Batch, it *item, created map[string]string) outcome {
-	skip := map[string]bool{}
-	var problems []string
-	for attempt := 0; ; attempt++ {
-		if attempt == maxAttemptsN {
-			return outcome{failure: "the library kept refusing values; see the errors above", problems: problems}
+// applyItems writes a batch's items in order: each run of entries no user
+// has yet with one CreateUsers call, the others one by one. A returned
+// error is a store error that fails the batch.
+func (w *writer) applyItems(b *pbxusers.Batch, batch []*item, created map[string]string) ([]outcome, error) {
+	outs := make([]outcome, len(batch))
+	var run []int // indexes of the creates not written yet
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
 		}
-		u := pbxusers.User{
-			Kind:   pbxusers.KindPerson,
-			Status: pbxusers.StatusActive,
-			Owner:  pbxusers.Owner{Source: pbxusers.SourceLDAP, ExternalID: it.e.ExternalID, Directory: w.cfg.Name},
+		its := make([]*item, len(run))
+		for j, i := range run {
+			its[j] = batch[i]
 		}
-		res := w.applyWant(b, &u, it, skip)
-		u.Owner.Hash = it.hash
-		if res.pending {
-			u.Owner.Hash = hashPending
+		res, err := w.createMany(b, its, created)
+		if err != nil {
+			return err
 		}
-		nu, err := b.CreateUser(u)
-		if nums, reasons, rest := refusedPhones(err, &u); len(nums) > 0 {
-			for i, n := range nums {
-				skip[skipPhone+n] = true
-				problems = append(problems, fmt.Sprintf("phone number %q left out: %s", n, reasons[i]))
-			}
-			if rest == nil {
-				continue
-			}
-			err = rest
+		for j, i := range run {
+			outs[i] = res[j]
 		}
-		if w.classify(err, attempt, skip, &problems, &res) {
+		run = run[:0]
+		return nil
+	}
+	for i, it := range batch {
+		if len(w.cfg.GroupMappings) > 0 {
+			it.profiles, it.teams = w.mapGroups(it.e.Groups)
+		}
+		if it.owned == nil {
+			run = append(run, i)
 			continue
 		}
-		res.problems = append(problems, res.problems...)
-		if res.refused() {
-			return res
+		if err := flush(); err != nil {
+			return nil, err
 		}
-		created[it.e.ExternalID] = nu.ID
-		res.act = Action{Op: OpCreate, UserID: nu.ID, ExternalID: it.e.ExternalID, UserName: nu.UserName,
-			DN: it.e.DN, Fields: res.fields}
-		if res.deferMgr {
-			res.fix = &followUp{id: nu.ID, ext: it.e.ExternalID, userName: nu.UserName, managerDN: it.e.ManagerDN,
-				hash: it.hash, pending: res.other}
+		outs[i] = w.update(b, it)
+		if w.names.failure != nil {
+			return nil, w.names.failure
 		}
-		return res
+		if outs[i].storeErr != nil {
+			return nil, outs[i].storeErr
+		}
 	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// creation is the state of one entry's create across the attempts the
+// library's refusals take: values it refused are left out and the user
+// is tried again.
+type creation struct {
+	it        *item
+	skip      map[string]bool
+	problems  []string
+	attempt   int
+	exhausted bool
+	user      pbxusers.User // as last tried
+	res       outcome       // of the last attempt
+}
+
+// build makes the user the entry says, leaving out what skip names.
+func (w *writer) build(b *pbxusers.Batch, c *creation) {
+	u := pbxusers.User{
+		Kind:   pbxusers.KindPerson,
+		Status: pbxusers.StatusActive,
+		Owner:  pbxusers.Owner{Source: pbxusers.SourceLDAP, ExternalID: c.it.e.ExternalID, Directory: w.cfg.Name},
+	}
+	c.res = w.applyWant(b, &u, c.it, c.skip)
+	u.Owner.Hash = c.it.hash
+	if c.res.pending {
+		u.Owner.Hash = hashPending
+	}
+	c.user = u
+}
+
+// refused records why the library refused c's user and reports whether to
+// build it again without the refused values and retry.
+func (w *writer) refused(b *pbxusers.Batch, c *creation, err error) bool {
+	if nums, reasons, rest := refusedPhones(err, &c.user); len(nums) > 0 {
+		for i, n := range nums {
+			c.skip[skipPhone+n] = true
+			c.problems = append(c.problems, fmt.Sprintf("phone number %q left out: %s", n, reasons[i]))
+		}
+		if rest == nil {
+			return w.again(b, c)
+		}
+		err = rest
+	}
+	if w.classify(err, c.attempt, c.skip, &c.problems, &c.res) {
+		return w.again(b, c)
+	}
+	return false
+}
+
+// again starts c's next attempt, unless it was the last.
+func (w *writer) again(b *pbxusers.Batch, c *creation) bool {
+	c.attempt++
+	if c.attempt == maxAttemptsN {
+		c.exhausted = true
+		return false
+	}
+	w.build(b, c)
+	return true
+}
+
+// made is the outcome of c once its user nu exists.
+func (w *writer) made(c *creation, nu pbxusers.User, created map[string]string) outcome {
+	res, it := c.res, c.it
+	res.problems = append(c.problems, res.problems...)
+	created[it.e.ExternalID] = nu.ID
+	res.act = Action{Op: OpCreate, UserID: nu.ID, ExternalID: it.e.ExternalID, UserName: nu.UserName,
+		DN: it.e.DN, Fields: res.fields}
+	if res.deferMgr {
+		res.fix = &followUp{id: nu.ID, ext: it.e.ExternalID, userName: nu.UserName, managerDN: it.e.ManagerDN,
+			hash: it.hash, pending: res.other}
+	}
+	return res
+}
+
+// failed is the outcome of c when its user was not created.
+func (c *creation) failed() outcome {
+	if c.exhausted {
+		return outcome{failure: "the library kept refusing values; see the errors above", problems: c.problems}
+	}
+	res := c.res
+	res.problems = append(c.problems, res.problems...)
+	return res
+}
+
+// createMany creates the users for entries no user has, in one
+// CreateUsers call. A returned error is a store error.
+func (w *writer) createMany(b *pbxusers.Batch, its []*item, created map[string]string) ([]outcome, error) {
+	cs := make([]creation, len(its))
+	users := make([]pbxusers.User, len(its))
+	for i, it := range its {
+		cs[i] = creation{it: it, skip: map[string]bool{}}
+		w.build(b, &cs[i])
+		users[i] = cs[i].user
+	}
+	if w.names.failure != nil {
+		return nil, w.names.failure
+	}
+	nus, errs, err := b.CreateUsers(users, func(i int, err error) (pbxusers.User, bool) {
+		if !w.refused(b, &cs[i], err) {
+			return pbxusers.User{}, false
+		}
+		return cs[i].user, true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if w.names.failure != nil {
+		return nil, w.names.failure
+	}
+	outs := make([]outcome, len(its))
+	for i := range cs {
+		if errs[i] != nil {
+			outs[i] = cs[i].failed()
+			if outs[i].storeErr != nil {
+				return nil, outs[i].storeErr
+			}
+			continue
+		}
+		outs[i] = w.made(&cs[i], nus[i], created)
+	}
+	return outs, nil
 }
 
 // update applies an entry's changes to the user that has its external id.

@@ -132,28 +132,40 @@ func (d *Directory) ImportCSV(ctx context.Context, tenant string, r io.Reader, o
 	}
 	res := ImportResult{DryRun: opts.DryRun}
 	var outcomes []ImportRow
-	err = d.update(ctx, func(t *txn) error {
-		tn, err := t.tenant(tenant)
-		if err != nil {
-			return err
-		}
-		t.noWelcome = opts.NoWelcomeMail
-		imp := &csvImport{x: newCSVCodec(t, tn), header: header, opts: opts, rows: rows}
-		if err := imp.run(&ie); err != nil {
-			return err
-		}
-		if len(ie.Rows) > 0 {
-			sort.SliceStable(ie.Rows, func(i, j int) bool { return ie.Rows[i].Line < ie.Rows[j].Line })
-			return &ie
-		}
-		res.Created, res.Updated, res.Unchanged = imp.count(outcomeCreated), imp.count(outcomeUpdated), imp.count(outcomeUnchanged)
-		res.MailQueued = t.mailQueued
-		outcomes = imp.outcomes()
-		if opts.DryRun {
-			return errDryRun
-		}
-		return nil
-	})
+	attempt := func(bulk bool) error {
+		return d.update(ctx, func(t *txn) error {
+			tn, err := t.tenant(tenant)
+			if err != nil {
+				return err
+			}
+			t.noWelcome = opts.NoWelcomeMail
+			imp := &csvImport{x: newCSVCodec(t, tn), header: header, opts: opts, rows: rows, bulk: bulk}
+			if err := imp.run(&ie); err != nil {
+				return err
+			}
+			if len(ie.Rows) > 0 {
+				sort.SliceStable(ie.Rows, func(i, j int) bool { return ie.Rows[i].Line < ie.Rows[j].Line })
+				return &ie
+			}
+			res.Created, res.Updated, res.Unchanged = imp.count(outcomeCreated), imp.count(outcomeUpdated), imp.count(outcomeUnchanged)
+			res.MailQueued = t.mailQueued
+			outcomes = imp.outcomes()
+			if opts.DryRun {
+				return errDryRun
+			}
+			return nil
+		})
+	}
+	// A file without problems is imported with its new users created in
+	// bulk (CreateUsers). At the first row problem that attempt is rolled
+	// back and the file imported row by row, which reports every problem
+	// of every row as it always did (Progress then counts again from 1).
+	bulk := len(ie.Rows) == 0
+	err = attempt(bulk)
+	if bulk && errors.Is(err, errBulkRefused) {
+		ie = ImportError{}
+		err = attempt(false)
+	}
 	if errors.Is(err, errDryRun) {
 		err = nil
 	}
@@ -175,6 +187,61 @@ type csvImport struct {
 	opts    ImportOptions
 	rows    []csvRow
 	applied []*csvApplied
+	// bulk creates new users with CreateUsers, pending until a row needs
+	// to see them; a row problem then ends the attempt with
+	// errBulkRefused.
+	bulk    bool
+	pending []pendingCreate
+}
+
+// pendingCreate is a new user of a bulk import not written yet.
+type pendingCreate struct {
+	a    *csvApplied
+	u    User
+	hash []byte
+}
+
+// errBulkRefused ends a bulk import attempt at its first row problem.
+var errBulkRefused = errors.New("a row was refused; import row by row")
+
+// maxPendingN bounds the users a bulk import holds before writing them.
+const maxPendingN = 1000
+
+// flush creates the pending users.
+func (imp *csvImport) flush() error {
+	p := imp.pending
+	imp.pending = nil
+	if len(p) == 0 {
+		return nil
+	}
+	t, x := imp.x.t, imp.x
+	rows := make([]bulkRow, len(p))
+	for i := range p {
+		rows[i] = bulkRow{in: p[i].u, hash: p[i].hash}
+		rows[i].in.Password.New = "" // hashed before the transaction
+	}
+	out, errs, err := t.createRows(x.tn, rows, nil)
+	if err != nil {
+		return err
+	}
+	for i := range p {
+		if errs[i] != nil {
+			return errBulkRefused
+		}
+		p[i].a.userID = out[i].ID
+		x.userNames[out[i].ID] = out[i].UserName
+	}
+	return nil
+}
+
+// refersToUsers reports whether a row names other users (stageRef cells).
+func (imp *csvImport) refersToUsers(row *csvRow) bool {
+	for _, name := range imp.header {
+		if col, _ := lookupColumn(name); col.stage == stageRef && row.cells[name] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // outcomes lists each applied row's outcome in file order.
@@ -212,9 +279,17 @@ func (imp *csvImport) run(ie *ImportError) error {
 	for i := range imp.rows {
 		row := &imp.rows[i]
 		x.line = row.line
+		if imp.bulk && (len(imp.pending) >= maxPendingN || imp.refersToUsers(row)) {
+			if err := imp.flush(); err != nil {
+				return err
+			}
+		}
 		a, errs, err := imp.importRow(row)
 		if err != nil {
 			return fmt.Errorf("line %d: %w", row.line, err)
+		}
+		if imp.bulk && len(errs) > 0 {
+			return errBulkRefused
 		}
 		// A clash with an earlier row of the file is reported as that.
 		errs = slices.DeleteFunc(errs, func(err error) bool {
@@ -228,6 +303,9 @@ func (imp *csvImport) run(ie *ImportError) error {
 		if imp.opts.Progress != nil {
 			imp.opts.Progress(i+1, len(imp.rows))
 		}
+	}
+	if err := imp.flush(); err != nil {
+		return err
 	}
 	x.line = 0 // every row is written: a user not found now does not exist
 	for _, a := range imp.applied {
@@ -289,6 +367,18 @@ func (imp *csvImport) importRow(row *csvRow) (*csvApplied, []error, error) {
 	}
 	var out User
 	var err error
+	if existing != nil && imp.bulk {
+		// The update must not see keys of later rows taken, nor free
+		// keys for earlier rows.
+		if err := imp.flush(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if existing == nil && imp.bulk {
+		a.outcome = outcomeCreated
+		imp.pending = append(imp.pending, pendingCreate{a: a, u: u, hash: row.hash})
+		return a, nil, nil
+	}
 	if existing == nil {
 		out, err = t.createUser(x.tn.ID, u, row.hash)
 		a.outcome = outcomeCreated

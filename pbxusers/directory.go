@@ -200,6 +200,18 @@ func (t *txn) tenant(id string) (Tenant, error) {
 
 // record appends a change log entry in the transaction.
 func (t *txn) record(c Change) error {
+	t.stamp(&c)
+	if err := t.tx.AppendChange(t.ctx, &c); err != nil {
+		return fmt.Errorf("append change log: %w", err)
+	}
+	t.changes = append(t.changes, c)
+	return nil
+}
+
+// stamp sets what the transaction knows of a change log entry: time,
+// actor and the context's warnings (WithWarnings), the latter in its first
+// user entry only.
+func (t *txn) stamp(c *Change) {
 	c.At = t.now
 	c.Actor = t.actor
 	if w, ok := t.ctx.Value(warningsKey{}).(func() []Warning); ok && !t.warned && c.Entity == EntityUser &&
@@ -209,11 +221,6 @@ func (t *txn) record(c Change) error {
 			c.Fields = append(c.Fields, FieldChange{Field: x.Field, Warning: x.Reason})
 		}
 	}
-	if err := t.tx.AppendChange(t.ctx, &c); err != nil {
-		return fmt.Errorf("append change log: %w", err)
-	}
-	t.changes = append(t.changes, c)
-	return nil
 }
 
 func newID() string {

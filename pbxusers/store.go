@@ -53,6 +53,14 @@ type Tx interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	CreateUser(ctx context.Context, u *User) error
+	// CreateUsers creates users as CreateUser does each, in as few
+	// statements as the database allows. The caller has checked their
+	// unique keys (UserKeyHolders): a violation fails the whole call.
+	CreateUsers(ctx context.Context, users []*User) error
+	// UserKeyHolders answers LookupUser for many values of one key at once:
+	// for each value some user holds, the user LookupUser would return
+	// (the lowest id among the holders). Values no user holds are absent.
+	UserKeyHolders(ctx context.Context, tenant string, key UserKey, values []string) (map[string]UserKeyHolder, error)
 	GetUser(ctx context.Context, tenant, id string) (User, error)
 	// LookupUser finds a user by a unique key, case-insensitively where the
 	// key is (userName, email).
@@ -72,6 +80,9 @@ type Tx interface {
 	// AwaitingManager returns the ids of the tenant's users whose
 	// ManagerRef is ref, in id order.
 	AwaitingManager(ctx context.Context, tenant, ref string) ([]string, error)
+	// AwaitingManagers is AwaitingManager for many refs at once: ref → ids
+	// in id order; refs nobody waits for are absent.
+	AwaitingManagers(ctx context.Context, tenant string, refs []string) (map[string][]string, error)
 	// Referrers returns every reference to the object of kind entity
 	// (EntityUser, EntityProfile, EntityTimeFrame or EntityNumber, whose id
 	// is the E.164 number) with the id, ordered by entity, field and id; see
@@ -134,10 +145,14 @@ type Tx interface {
 
 	// AppendChange adds an entry to the change log and sets c.Seq.
 	AppendChange(ctx context.Context, c *Change) error
+	// AppendChanges adds entries in their order, as AppendChange does each.
+	AppendChanges(ctx context.Context, cs []*Change) error
 	ListChanges(ctx context.Context, tenant string, q ChangeQuery) ([]Change, error)
 
 	// EnqueueMail adds a message to the outbox and sets m.ID.
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+	// EnqueueMails adds messages as EnqueueMail does each.
+	EnqueueMails(ctx context.Context, ms []*OutboxMessage) error
 	// ClaimMail leases up to limit pending messages due at now (and not
 	// leased by another worker past now) to owner until until, oldest due
 	// first. A message is leased to one worker at a time; messages owner
@@ -209,6 +224,13 @@ type Tx interface {
 	GetToken(ctx context.Context, id string) (APIToken, error)
 	UpdateToken(ctx context.Context, t *APIToken) error
 	ListTokens(ctx context.Context, tenant string) ([]APIToken, error)
+}
+
+// UserKeyHolder is the user that holds a unique key (Tx.UserKeyHolders).
+type UserKeyHolder struct {
+	ID       string
+	UserName string
+	Source   Source
 }
 
 // UserKey is a unique key a user can be looked up by.

@@ -32,27 +32,9 @@ func (t *txn) createUser(tenant string, in User, hash []byte) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	u := in.Clone()
-	u.ID = newID()
-	u.TenantID = tenant
-	u.Version = 1
-	u.Created, u.Updated = t.now, t.now
-	u.DeactivatedBy = ""
-	if t.actor.Source != SourceManual || u.Owner.Source == "" {
-		if u.Owner.Source != "" && u.Owner.Source != t.actor.Source {
-			return User{}, Invalid("owner.source", "a %s client cannot create a user owned by %s", t.actor.Source, u.Owner.Source)
-		}
-		u.Owner.Source = t.actor.Source
-	}
-	u.Password.IsSet, u.Password.SetAt = false, nil
-	if hash != nil {
-		u.Password.IsSet, u.Password.SetAt = true, &t.now
-	}
-	if err := u.normalize(tn.Region, tn.Extensions); err != nil {
+	u, err := t.newUser(tn, in, hash, newID())
+	if err != nil {
 		return User{}, err
-	}
-	if u.Status == StatusInactive {
-		u.DeactivatedBy = t.actor.Source
 	}
 	if u.Extension == "" && tn.Extensions.AutoAssign {
 		ext, err := t.nextExtension(tn, u.Kind)
@@ -85,6 +67,36 @@ func (t *txn) createUser(tenant string, in User, hash []byte) (User, error) {
 	}
 	if err := t.resolveManagerRefs(tenant, &u, nil); err != nil {
 		return User{}, err
+	}
+	return u, nil
+}
+
+// newUser is the part of a create that reads nothing from the store: the
+// library's fields, ownership and normalization. It is safe to run from
+// several goroutines at once (CreateUsers does).
+func (t *txn) newUser(tn Tenant, in User, hash []byte, id string) (User, error) {
+	u := in.Clone()
+	u.ID = id
+	u.TenantID = tn.ID
+	u.Version = 1
+	u.Created, u.Updated = t.now, t.now
+	u.DeactivatedBy = ""
+	if t.actor.Source != SourceManual || u.Owner.Source == "" {
+		if u.Owner.Source != "" && u.Owner.Source != t.actor.Source {
+			return User{}, Invalid("owner.source", "a %s client cannot create a user owned by %s", t.actor.Source, u.Owner.Source)
+		}
+		u.Owner.Source = t.actor.Source
+	}
+	u.Password.IsSet, u.Password.SetAt = false, nil
+	if hash != nil {
+		now := t.now
+		u.Password.IsSet, u.Password.SetAt = true, &now
+	}
+	if err := u.normalize(tn.Region, tn.Extensions); err != nil {
+		return User{}, err
+	}
+	if u.Status == StatusInactive {
+		u.DeactivatedBy = t.actor.Source
 	}
 	return u, nil
 }

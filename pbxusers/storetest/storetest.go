@@ -70,6 +70,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"WebhookClaims", testWebhookClaims},
 		{"ListOwned", testListOwned},
 		{"UnfilteredTotals", testUnfilteredTotals},
+		{"BatchCreate", testBatchCreate},
+		{"BatchCreateRollsBack", testBatchCreateRollsBack},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -97,6 +97,11 @@ type Flavor struct {
 	// Successor returns the text of the number in the digits-only col plus
 	// one, zero-padded to width.
 	Successor func(col string, width int) string
+	// ConsecutiveIDs says that the rows of one multi-row INSERT get
+	// consecutive generated keys and Conn.Insert returns the last one
+	// (SQLite's AUTOINCREMENT and rowid under its single writer), so that
+	// the keys need not be read back with RETURNING.
+	ConsecutiveIDs bool
 	// InsertOrder is the column of outbox_attempts that grows with inserts.
 	InsertOrder string
 	// Planned marks the arguments of a query whose best plan depends on
