@@ -121,9 +121,8 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	params.Set("_synchronous", strings.ToUpper(opts.Synchronous))
 	params.Set("_txlock", "immediate")
 	// Each connection keeps its recently used statements prepared: a user
-	// read costs more to compile than to run. On the write connection the
-	// statements a write transaction prepares (stmtCache) come from it, so
-	// a batch of one PATCH does not compile its dozen statements again.
+	// read costs more to compile than to run, and a write transaction runs
+	// the same dozen statements as the one before it.
 	params.Set("_stmt_cache_size", strconv.Itoa(connStmtCacheN))
 	wdsn := "file:" + path + "?" + params.Encode()
 	params.Set("_query_only", "1")
