@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -517,7 +518,11 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		return User{}, err
 	}
 	u.Version, u.Updated = old.Version+1, t.now
-	if err := t.tx.UpdateUser(t.ctx, &u, old.Version); err != nil {
+	write := t.tx.UpdateUser
+	if sameSides(&old, &u) {
+		write = t.tx.UpdateUserRow
+	}
+	if err := write(t.ctx, &u, old.Version); err != nil {
 		return User{}, err
 	}
 	if hash != nil {
@@ -537,6 +542,16 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		return User{}, err
 	}
 	return u, nil
+}
+
+// sameSides reports whether b has the emails, memberships and routing
+// references of a, the parts of a user the store keeps in rows of their
+// own (see Tx.UpdateUserRow).
+func sameSides(a, b *User) bool {
+	return slices.Equal(a.Emails, b.Emails) && slices.Equal(a.Profiles, b.Profiles) &&
+		slices.Equal(a.Queues, b.Queues) && slices.Equal(a.Teams, b.Teams) &&
+		slices.Equal(a.Routing.UserRefs(), b.Routing.UserRefs()) &&
+		slices.Equal(a.Routing.TimeFrameRefs(), b.Routing.TimeFrameRefs())
 }
 
 // DeactivateUser sets a user inactive, keeping everything else. It is

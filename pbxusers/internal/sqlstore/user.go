@@ -301,6 +301,16 @@ func (t *Tx) LookupUser(ctx context.Context, tenant string, key pbxusers.UserKey
 
 // UpdateUser implements pbxusers.Tx.
 func (t *Tx) UpdateUser(ctx context.Context, u *pbxusers.User, expect int64) error {
+	if err := t.UpdateUserRow(ctx, u, expect); err != nil {
+		return err
+	}
+	return t.batch(ctx, "update user", t.userSide(u, true))
+}
+
+// UpdateUserRow implements pbxusers.Tx. Rewriting the side rows is most of
+// an update's statements (six deletes and the inserts of each email and
+// membership), which a change of active or a title does not need.
+func (t *Tx) UpdateUserRow(ctx context.Context, u *pbxusers.User, expect int64) error {
 	doc, err := userDoc(u)
 	if err != nil {
 		return err
@@ -317,10 +327,7 @@ func (t *Tx) UpdateUser(ctx context.Context, u *pbxusers.User, expect int64) err
 	if err != nil {
 		return t.f.Err("update user", err, u.UserName)
 	}
-	if err := t.checkUpdated(ctx, n, "users", "user", u.TenantID, u.ID); err != nil {
-		return err
-	}
-	return t.batch(ctx, "update user", t.userSide(u, true))
+	return t.checkUpdated(ctx, n, "users", "user", u.TenantID, u.ID)
 }
 
 // DeleteUser implements pbxusers.Tx.
