@@ -35,7 +35,7 @@ Flags:
 const compareExamples = `
 Example (the gateway as in docs/performance.md, durable SQLite):
   pbxgate-load compare -url http://127.0.0.1:18090/scim/v2 -token "$TOKEN" \
-      -clients 32 -n 5000 -ops create,get,active
+      -clients 32 -n 5000 -ops create,get,active -gateway-pid "$(pgrep -nx pbxgate)"
 `
 
 // runCompare is "pbxgate-load compare".
@@ -44,6 +44,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var cfg config
 	var ops, peerURL, peerToken string
+	var gatewayPID int
 	fs.StringVar(&cfg.base, "url", "http://127.0.0.1:8080/scim/v2", "SCIM base `URL` of the gateway (loopback only)")
 	fs.StringVar(&cfg.token, "token", os.Getenv("PBXGATE_TOKEN"), "bearer `TOKEN` of the gateway (env PBXGATE_TOKEN)")
 	fs.IntVar(&cfg.clients, "clients", 32, "concurrent `N` clients, against each server in turn")
@@ -54,6 +55,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&cfg.prefix, "prefix", fmt.Sprintf("cmp%d", time.Now().Unix()%100000), "userName `PREFIX` of the users it creates")
 	fs.StringVar(&peerURL, "peer-url", "", "use the peer already serving at `URL` (pbxgate-load peer) instead of starting one")
 	fs.StringVar(&peerToken, "peer-token", os.Getenv("PBXGATE_PEER_TOKEN"), "bearer `TOKEN` of the peer given with -peer-url (env PBXGATE_PEER_TOKEN)")
+	fs.IntVar(&gatewayPID, "gateway-pid", 0, "process `ID` of the gateway: with it, the CPU time each server used per operation is printed too (Linux)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, compareUsage)
 		fs.PrintDefaults()
@@ -76,13 +78,14 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	peer := cfg
+	pids := [2]int{gatewayPID, 0}
 	if peerURL == "" {
-		stop, base, token, err := startPeer(ctx, stderr)
+		stop, base, token, pid, err := startPeer(ctx, stderr)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		peerURL, peerToken = base, token
+		peerURL, peerToken, pids[1] = base, token, pid
 	}
 	peer.base, peer.token = peerURL, peerToken
 	if err := loopbackOnly(peer.base); err != nil {
@@ -103,10 +106,13 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return ctx.Err()
 			}
 			fmt.Fprintf(stderr, "%s: %s…\n", sideName[i], op)
+			cpu0, ok0 := processCPU(pids[i])
 			r, err := l.runOp(ctx, op, stderr)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sideName[i], err)
 			}
+			cpu1, ok1 := processCPU(pids[i])
+			r.cpu, r.cpuKnown = cpu1-cpu0, ok0 && ok1
 			row[i] = r
 		}
 		rows = append(rows, row)
@@ -124,33 +130,40 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 var sideName = [2]string{"gateway", "peer"}
 
-// printComparison prints one line per operation: each server's throughput
-// and latencies, then the gateway's throughput as a ratio of the peer's.
+// printComparison prints one line per operation: each server's throughput,
+// latencies and CPU time per operation, then the gateway's throughput as a
+// ratio of the peer's, and the peer's CPU time per operation as a ratio of
+// the gateway's (above 1: the gateway does an operation with less CPU).
 func printComparison(w io.Writer, rows [][2]result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "operation\tgateway ops/s\tp50\tp99\terrors\tpeer ops/s\tp50\tp99\terrors\tgateway/peer\t\n")
+	fmt.Fprintf(tw, "operation\tgateway ops/s\tp50\tp99\tCPU/op\terrors\tpeer ops/s\tp50\tp99\tCPU/op\terrors\tops/s ratio\tCPU ratio\t\n")
 	for _, row := range rows {
 		fmt.Fprintf(tw, "%s\t", row[0].op)
 		for _, r := range row {
 			sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
-			fmt.Fprintf(tw, "%.0f\t%s\t%s\t%d\t", r.rate(), pct(r.latencies, 50), pct(r.latencies, 99), r.errors)
+			fmt.Fprintf(tw, "%.0f\t%s\t%s\t%s\t%d\t", r.rate(), pct(r.latencies, 50), pct(r.latencies, 99), r.cpuPerOp(), r.errors)
 		}
 		ratio := "-"
 		if p := row[1].rate(); p > 0 {
 			ratio = fmt.Sprintf("%.2f×", row[0].rate()/p)
 		}
-		fmt.Fprintf(tw, "%s\t\n", ratio)
+		cpuRatio := "-"
+		g, p := row[0], row[1]
+		if g.cpuKnown && p.cpuKnown && g.cpu > 0 && len(g.latencies) > 0 && len(p.latencies) > 0 {
+			cpuRatio = fmt.Sprintf("%.2f×", (p.cpu.Seconds()/float64(len(p.latencies)))/(g.cpu.Seconds()/float64(len(g.latencies))))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", ratio, cpuRatio)
 	}
 	tw.Flush()
 }
 
 // startPeer starts "pbxgate-load peer" as a child process on a free
 // loopback port with a random token and returns how to stop it, its base
-// URL and the token.
-func startPeer(ctx context.Context, stderr io.Writer) (stop func(), base, token string, err error) {
+// URL, the token and its process id.
+func startPeer(ctx context.Context, stderr io.Writer) (stop func(), base, token string, pid int, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, "", "", fmt.Errorf("start peer: %w", err)
+		return nil, "", "", 0, fmt.Errorf("start peer: %w", err)
 	}
 	token = newPeerID()
 	cmd := exec.Command(self, "peer", "-listen", "127.0.0.1:0")
@@ -158,10 +171,10 @@ func startPeer(ctx context.Context, stderr io.Writer) (stop func(), base, token 
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", "", fmt.Errorf("start peer: %w", err)
+		return nil, "", "", 0, fmt.Errorf("start peer: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", "", fmt.Errorf("start peer: %w", err)
+		return nil, "", "", 0, fmt.Errorf("start peer: %w", err)
 	}
 	stop = func() {
 		_ = cmd.Process.Signal(os.Interrupt)
@@ -186,16 +199,16 @@ func startPeer(ctx context.Context, stderr io.Writer) (stop func(), base, token 
 	select {
 	case line, ok := <-lines:
 		if base, found := strings.CutPrefix(line, peerReadyPrefix); ok && found {
-			return stop, base, token, nil
+			return stop, base, token, cmd.Process.Pid, nil
 		}
 		stop()
-		return nil, "", "", fmt.Errorf("start peer: it printed %q instead of its address", line)
+		return nil, "", "", 0, fmt.Errorf("start peer: it printed %q instead of its address", line)
 	case <-time.After(10 * time.Second):
 		stop()
-		return nil, "", "", errors.New("start peer: no address after 10 s")
+		return nil, "", "", 0, errors.New("start peer: no address after 10 s")
 	case <-ctx.Done():
 		stop()
-		return nil, "", "", ctx.Err()
+		return nil, "", "", 0, ctx.Err()
 	}
 }
 

@@ -298,6 +298,18 @@ type result struct {
 	errors    int
 	firstErr  error
 	elapsed   time.Duration
+	// cpu is the CPU time the server process used during the run, when
+	// known (cpuKnown).
+	cpu      time.Duration
+	cpuKnown bool
+}
+
+// cpuPerOp is the server's CPU time per successful operation, or "-".
+func (r result) cpuPerOp() string {
+	if !r.cpuKnown || len(r.latencies) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dµs", (r.cpu / time.Duration(len(r.latencies))).Microseconds())
 }
 
 // measure runs fn from cfg.clients goroutines, n times in all or until the
