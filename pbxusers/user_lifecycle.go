@@ -91,19 +91,17 @@ func (t *txn) createUser(tenant string, in User, hash []byte) (User, error) {
 }
 
 // resolveManagerRefs makes u the manager of every user who was waiting for
-// it (User.ManagerRef naming its id or externalId), when u is new or has a
-// new externalId, and records each rewrite.
+// it (User.ManagerRef naming its externalId), when u is new or has a new
+// externalId, and records each rewrite. A new user's id needs no look-up:
+// it was made just now, so no one can have named it before.
 func (t *txn) resolveManagerRefs(tenant string, u, old *User) error {
 	if u.Kind != KindPerson {
 		return nil
 	}
-	refs := []string{u.Owner.ExternalID}
-	if old == nil {
-		refs = append(refs, u.ID)
-	} else if old.Owner.ExternalID == u.Owner.ExternalID {
+	if old != nil && old.Owner.ExternalID == u.Owner.ExternalID {
 		return nil
 	}
-	for _, ref := range refs {
+	for _, ref := range []string{u.Owner.ExternalID} {
 		if ref == "" {
 			continue
 		}

@@ -375,11 +375,15 @@ func (s *server) resourceBody(body []byte, rs *resourceSchema, typ *scim.Resourc
 func withExternalID(s schema.Schema) schema.Schema {
 	attrs := make([]schema.CoreAttribute, len(s.Attributes), len(s.Attributes)+1)
 	copy(attrs, s.Attributes)
-	s.Attributes = append(attrs, schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
-		Name: "externalId", CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(), Uniqueness: schema.AttributeUniquenessNone(),
-	})))
+	s.Attributes = append(attrs, externalIDAttr)
 	return s
 }
+
+// externalIDAttr is built once: elimity checks the name with a regular
+// expression it compiles on every call, which was 2% of a create's CPU.
+var externalIDAttr = schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+	Name: "externalId", CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(), Uniqueness: schema.AttributeUniquenessNone(),
+}))
 
 // patchBody decodes, normalises (see normalize.go) and validates a PatchOp
 // body (RFC 7644 §3.5.2): schemas must be exactly PatchOp, there must be
