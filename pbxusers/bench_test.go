@@ -108,6 +108,47 @@ func BenchmarkCreateUser(b *testing.B) {
 	})
 }
 
+// BenchmarkModifyUser deactivates and reactivates users one call at a
+// time from parallel goroutines (a SCIM PATCH of active): each call reads
+// the user, writes it with the expected version and logs the change, and
+// concurrent calls share the group commit.
+func BenchmarkModifyUser(b *testing.B) {
+	d := mustDir(b)
+	ctx := context.Background()
+	const usersN = 1000
+	ids := make([]string, usersN)
+	for i := range ids {
+		u, err := d.CreateUser(ctx, "acme", benchUser(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+	var mu sync.Mutex
+	n := 0
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			mu.Lock()
+			i := n
+			n++
+			mu.Unlock()
+			status := pbxusers.StatusInactive
+			if (i/usersN)%2 == 1 {
+				status = pbxusers.StatusActive
+			}
+			if _, err := d.ModifyUser(ctx, "acme", ids[i%usersN], func(u *pbxusers.User) error {
+				u.Status = status
+				return nil
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkGetByUserName100k looks a user up by userName among 100,000.
 func BenchmarkGetByUserName100k(b *testing.B) {
 	d := bigDir(b)

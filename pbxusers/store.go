@@ -68,6 +68,11 @@ type Tx interface {
 	// UpdateUser replaces the user if its stored version is expect.
 	// Memberships (Teams, Profiles, Queues) are replaced as given.
 	UpdateUser(ctx context.Context, u *User, expect int64) error
+	// UpdateUserRow is UpdateUser for a change that leaves the user's
+	// emails, memberships (Teams, Profiles, Queues) and routing references
+	// as stored: it writes the user and not the rows that index those, so
+	// whatever u says of them is not written. The caller compares.
+	UpdateUserRow(ctx context.Context, u *User, expect int64) error
 	DeleteUser(ctx context.Context, tenant, id string) error
 	ListUsers(ctx context.Context, tenant string, q UserQuery) (UserPage, error)
 	// ListOwned returns summaries of the users a source owns (narrowed to

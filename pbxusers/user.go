@@ -338,8 +338,9 @@ type User struct {
 	// ManagerRef is a manager named before they are a user of the tenant:
 	// the id or externalId an identity provider sent (Entra provisions users
 	// in any order). It is kept, shown as unresolved, and turned into
-	// ManagerID in the same transaction as the user with that id or
-	// externalId is created or given it. Cleared when ManagerID is set.
+	// ManagerID in the same transaction as the user with that externalId is
+	// created or given it (ids are made at creation, so an id no user has
+	// never becomes one). Cleared when ManagerID is set.
 	ManagerRef string `json:"managerRef,omitempty"`
 
 	// Profiles are permission profile ids, highest precedence first.

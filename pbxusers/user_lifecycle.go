@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -102,19 +103,17 @@ func (t *txn) newUser(tn Tenant, in User, hash []byte, id string) (User, error) 
 }
 
 // resolveManagerRefs makes u the manager of every user who was waiting for
-// it (User.ManagerRef naming its id or externalId), when u is new or has a
-// new externalId, and records each rewrite.
+// it (User.ManagerRef naming its externalId), when u is new or has a new
+// externalId, and records each rewrite. A new user's id needs no look-up:
+// it was made just now, so no one can have named it before.
 func (t *txn) resolveManagerRefs(tenant string, u, old *User) error {
 	if u.Kind != KindPerson {
 		return nil
 	}
-	refs := []string{u.Owner.ExternalID}
-	if old == nil {
-		refs = append(refs, u.ID)
-	} else if old.Owner.ExternalID == u.Owner.ExternalID {
+	if old != nil && old.Owner.ExternalID == u.Owner.ExternalID {
 		return nil
 	}
-	for _, ref := range refs {
+	for _, ref := range []string{u.Owner.ExternalID} {
 		if ref == "" {
 			continue
 		}
@@ -529,7 +528,11 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		return User{}, err
 	}
 	u.Version, u.Updated = old.Version+1, t.now
-	if err := t.tx.UpdateUser(t.ctx, &u, old.Version); err != nil {
+	write := t.tx.UpdateUser
+	if sameSides(&old, &u) {
+		write = t.tx.UpdateUserRow
+	}
+	if err := write(t.ctx, &u, old.Version); err != nil {
 		return User{}, err
 	}
 	if hash != nil {
@@ -549,6 +552,16 @@ func (t *txn) updateUser(old, in User, hash []byte) (User, error) {
 		return User{}, err
 	}
 	return u, nil
+}
+
+// sameSides reports whether b has the emails, memberships and routing
+// references of a, the parts of a user the store keeps in rows of their
+// own (see Tx.UpdateUserRow).
+func sameSides(a, b *User) bool {
+	return slices.Equal(a.Emails, b.Emails) && slices.Equal(a.Profiles, b.Profiles) &&
+		slices.Equal(a.Queues, b.Queues) && slices.Equal(a.Teams, b.Teams) &&
+		slices.Equal(a.Routing.UserRefs(), b.Routing.UserRefs()) &&
+		slices.Equal(a.Routing.TimeFrameRefs(), b.Routing.TimeFrameRefs())
 }
 
 // DeactivateUser sets a user inactive, keeping everything else. It is

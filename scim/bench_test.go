@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,6 +152,30 @@ func BenchmarkGetUser(b *testing.B) {
 			b.Fatalf("%d %s", r.Status, r.Body)
 		}
 	}
+}
+
+// BenchmarkPatchActive sets active on users one PATCH each from 16
+// parallel clients (the IdP's deactivation and reactivation), false on the
+// first pass over the users and true on the next, so every PATCH changes
+// the user; concurrent PATCHes share the store's group commit.
+func BenchmarkPatchActive(b *testing.B) {
+	s := benchServer(b)
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1) - 1)
+			n := len(benchIDs)
+			r := s.Serve(scimtest.Request{Method: "PATCH", Path: "/Users/" + benchIDs[i%n], Body: patchBody(
+				op("replace", "active", (i/n)%2 == 1),
+			)})
+			if r.Status != 200 {
+				b.Errorf("%d %s", r.Status, r.Body)
+				return
+			}
+		}
+	})
 }
 
 func BenchmarkFilterUserNameEq(b *testing.B) {

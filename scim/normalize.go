@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/pbxgate/pbxgate/internal/strictjson"
-	"github.com/scim2/filter-parser/v2"
 )
 
 // This file rewrites a decoded request body before it is validated against
@@ -420,7 +419,7 @@ func resolvePatchPath(rs *resourceSchema, path string) (newPath string, def *att
 	if urn == "" && strings.HasPrefix(strings.ToLower(path), "urn:") {
 		return path, nil, true, nil // an extension we do not serve
 	}
-	p, perr := filter.ParsePath([]byte(rest))
+	p, perr := parsePath(rest)
 	if perr != nil {
 		return path, nil, false, nil
 	}

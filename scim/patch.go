@@ -105,7 +105,7 @@ func sortedKeys(m map[string]any) []string {
 // applyKey applies an operation to one key of a path-less value.
 func (p *patcher) applyKey(op, key string, v any) error {
 	urn, rest := p.rs.splitURNKey(key)
-	path, err := filter.ParsePath([]byte(rest))
+	path, err := parsePath(rest)
 	if err != nil {
 		return badRequest(typeInvalidPath, "%q is not an attribute path", key)
 	}

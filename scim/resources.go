@@ -375,11 +375,15 @@ func (s *server) resourceBody(body []byte, rs *resourceSchema, typ *scim.Resourc
 func withExternalID(s schema.Schema) schema.Schema {
 	attrs := make([]schema.CoreAttribute, len(s.Attributes), len(s.Attributes)+1)
 	copy(attrs, s.Attributes)
-	s.Attributes = append(attrs, schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
-		Name: "externalId", CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(), Uniqueness: schema.AttributeUniquenessNone(),
-	})))
+	s.Attributes = append(attrs, externalIDAttr)
 	return s
 }
+
+// externalIDAttr is built once: elimity checks the name with a regular
+// expression it compiles on every call, which was 2% of a create's CPU.
+var externalIDAttr = schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+	Name: "externalId", CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite(), Uniqueness: schema.AttributeUniquenessNone(),
+}))
 
 // patchBody decodes, normalises (see normalize.go) and validates a PatchOp
 // body (RFC 7644 §3.5.2): schemas must be exactly PatchOp, there must be
@@ -417,7 +421,7 @@ func (s *server) patchBody(body []byte, rs *resourceSchema, typ *scim.ResourceTy
 	if n := patchValueCount(list); n > MaxPatchValues {
 		return nil, nil, badRequest(typeTooMany, "a PATCH may carry at most %d values (members, emails, ...); this one has %d", MaxPatchValues, n)
 	}
-	v := patchValidator{core: withExternalID(typ.Schema), schemas: map[string]schema.Schema{}}
+	v := patchValidator{core: withExternalID(typ.Schema), schemas: map[string]schema.Schema{}, valid: &s.validPaths, endpoint: typ.Endpoint}
 	for _, e := range typ.SchemaExtensions {
 		v.exts = append(v.exts, e.Schema)
 		v.schemas[e.Schema.ID] = e.Schema
@@ -440,6 +444,10 @@ type patchValidator struct {
 	core    schema.Schema
 	exts    []schema.Schema
 	schemas map[string]schema.Schema
+	// valid caches the paths that passed validation, by endpoint and text
+	// (the schemas of an endpoint do not change).
+	valid    *pathCache
+	endpoint string
 }
 
 func (v patchValidator) operation(e any) (scim.PatchOperation, *apiError) {
@@ -476,14 +484,18 @@ func (v patchValidator) operation(e any) (scim.PatchOperation, *apiError) {
 	}
 	var p *filter.Path
 	if path != "" {
-		pv, err := scimfilter.NewPathValidator(path, v.core, v.exts...)
-		if err != nil {
-			return scim.PatchOperation{}, scimError(scimerrors.ScimErrorInvalidPath)
+		pp, ok := v.valid.get(v.endpoint + "\x00" + path)
+		if !ok {
+			pv, err := scimfilter.NewPathValidator(path, v.core, v.exts...)
+			if err != nil {
+				return scim.PatchOperation{}, scimError(scimerrors.ScimErrorInvalidPath)
+			}
+			if err := pv.Validate(); err != nil {
+				return scim.PatchOperation{}, scimError(scimerrors.ScimErrorInvalidPath)
+			}
+			pp = pv.Path()
+			v.valid.put(v.endpoint+"\x00"+path, pp)
 		}
-		if err := pv.Validate(); err != nil {
-			return scim.PatchOperation{}, scimError(scimerrors.ScimErrorInvalidPath)
-		}
-		pp := pv.Path()
 		p = &pp
 	}
 	var out any
@@ -611,7 +623,7 @@ func (v patchValidator) update(s schema.Schema, p *filter.Path, value any) (any,
 				out[k] = ev
 				continue
 			}
-			kp, err := filter.ParsePath([]byte(k))
+			kp, err := parsePath(k)
 			if err != nil {
 				return nil, errInvalidOp
 			}

@@ -47,6 +47,9 @@ type server struct {
 	authThr AuthThrottle
 	elimity scim.Server
 	rt      *router
+	// validPaths caches the PATCH paths that passed validation (see
+	// patchValidator).
+	validPaths pathCache
 	// skipped counts skipped attribute values by attribute; nil without
 	// Options.Registerer.
 	skipped *prometheus.CounterVec

@@ -166,6 +166,18 @@ func TestTolerance(t *testing.T) {
 		assert.Equal(t, "", u.ManagerID)
 		assert.Equal(t, "not-provisioned-yet", u.ManagerRef)
 
+		// A PATCH that does not name the manager keeps the reference.
+		r = s.Do(scimtest.Request{Method: "PATCH", Path: "/Users/" + id, Body: `{
+			"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+			"Operations": [{"op": "Replace", "path": "title", "value": "Senior Clerk"}]}`})
+		requireStatus(t, 200, r)
+		assert.Equal(t, "not-provisioned-yet", get(r.JSON(t), entSchemaURN, "manager", "value"))
+		u, err = s.Dir.GetUser(ctx, s.Tenant, id)
+		require.NoError(t, err)
+		assert.Equal(t, "Senior Clerk", u.Title)
+		assert.Equal(t, "", u.ManagerID)
+		assert.Equal(t, "not-provisioned-yet", u.ManagerRef)
+
 		// The manager arrives: the reference becomes the manager, in the
 		// same transaction.
 		late := mustUser(t, s, userBody("late-boss@example.com", map[string]any{"externalId": "not-provisioned-yet"}))

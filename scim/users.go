@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -240,43 +241,96 @@ func (h *usersHandler) Patch(r *http.Request, id string, ops []scim.PatchOperati
 	if err != nil {
 		return scim.Resource{}, err
 	}
-	// The manager the operations set is resolved before the transaction
-	// (the library cannot be called inside it): apply them to the user as
-	// it is now and look at the result.
-	if cur, err := h.getPerson(ctx, st.tenant, id); err == nil {
-		attrs := m.toAttrs(cur, true)
-		p := newPatcher(usersSchema, attrs)
-		for _, op := range ops {
-			if p.apply(op) != nil {
-				break // the transaction reports it
+	// The manager the user ends up with is resolved before the transaction
+	// (the library cannot be called inside it): apply the operations to the
+	// user as it is now and look at the result. That costs a read and a
+	// second run of the patch, so it is done only when the operations name
+	// a manager, or when the user has a manager that is not a user yet
+	// (ManagerRef, which needs resolving again): the transaction finds that
+	// out and the PATCH starts over with it.
+	resolve := opsNameManager(ops)
+	for {
+		if resolve {
+			if cur, err := h.getPerson(ctx, st.tenant, id); err == nil {
+				attrs := m.toAttrs(cur, true)
+				p := newPatcher(usersSchema, attrs)
+				for _, op := range ops {
+					if p.apply(op) != nil {
+						break // the transaction reports it
+					}
+				}
+				if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
+					return scim.Resource{}, err
+				}
 			}
 		}
-		if err := h.resolveManagers(ctx, st.tenant, m, attrs); err != nil {
-			return scim.Resource{}, err
-		}
-	}
-	u, err := h.s.dir.ModifyUser(pbxusers.WithWarnings(ctx, m.libraryWarnings), st.tenant, id, func(u *pbxusers.User) error {
-		if u.Kind.System() {
-			return notFound("User", id)
-		}
-		if err := checkIfMatch(r, u.Version); err != nil {
-			return err
-		}
-		m.warnings = nil // the function may run more than once
-		attrs := m.toAttrs(*u, true)
-		p := newPatcher(usersSchema, attrs)
-		for _, op := range ops {
-			if err := p.apply(op); err != nil {
+		u, err := h.s.dir.ModifyUser(pbxusers.WithWarnings(ctx, m.libraryWarnings), st.tenant, id, func(u *pbxusers.User) error {
+			if u.Kind.System() {
+				return notFound("User", id)
+			}
+			if !resolve && u.ManagerRef != "" {
+				return errResolveManager
+			}
+			if err := checkIfMatch(r, u.Version); err != nil {
 				return err
 			}
+			m.warnings = nil // the function may run more than once
+			attrs := m.toAttrs(*u, true)
+			p := newPatcher(usersSchema, attrs)
+			for _, op := range ops {
+				if err := p.apply(op); err != nil {
+					return err
+				}
+			}
+			return m.fromAttrs(u, attrs, u.Clone(), modePatch)
+		})
+		if errors.Is(err, errResolveManager) && !resolve {
+			resolve = true
+			continue
 		}
-		return m.fromAttrs(u, attrs, u.Clone(), modePatch)
-	})
-	if err != nil {
-		return scim.Resource{}, h.notFound(err, id)
+		if err != nil {
+			return scim.Resource{}, h.notFound(err, id)
+		}
+		h.s.report(ctx, st.tenant, u.ID, m.warnings)
+		return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
 	}
-	h.s.report(ctx, st.tenant, u.ID, m.warnings)
-	return h.resource(ctx, r, m, u, projectionFromQuery(usersSchema, r))
+}
+
+// errResolveManager makes a PATCH start over with its manager resolved
+// (see Patch); it never reaches the client.
+var errResolveManager = errors.New("scim: the user's manager needs resolving")
+
+// opsNameManager reports whether PATCH operations may set a manager: a
+// path or a key of a value (at any depth) that mentions "manager". It errs
+// on the side of yes.
+func opsNameManager(ops []scim.PatchOperation) bool {
+	for _, op := range ops {
+		if op.Path != nil && strings.Contains(strings.ToLower(op.Path.String()), "manager") {
+			return true
+		}
+		if mentionsManager(op.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+func mentionsManager(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if strings.Contains(strings.ToLower(k), "manager") || mentionsManager(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if mentionsManager(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolveManagers resolves the manager value in attrs, which Entra may

@@ -4,6 +4,12 @@
 //
 //	pbxgate-load -url http://127.0.0.1:8080/scim/v2 -token "$TOKEN" -preload 100000
 //	pbxgate-load -url http://127.0.0.1:8080/scim/v2 -token "$TOKEN" -ops create -clients 32 -n 20000
+//
+// "pbxgate-load compare" runs the same load against the gateway and against
+// an in-memory SCIM peer (a naive elimity-com/scim server, see peer.go) in
+// one run and prints the ratios; "pbxgate-load peer" serves that peer alone.
+//
+//	pbxgate-load compare -url http://127.0.0.1:8080/scim/v2 -token "$TOKEN" -n 5000
 package main
 
 import (
@@ -39,8 +45,23 @@ func main() {
 	}
 }
 
-// ops lists the operations in the order they run.
+// allOps lists the operations the driver runs by default, in that order.
 var allOps = []string{"create", "get", "filter", "list", "patch", "group", "deactivate"}
+
+// knownOps are allOps and those that run only when asked for: "active"
+// PATCHes active (path form, as Entra sends it) of the users in turn,
+// false on the first pass and true on the next, so every PATCH changes the
+// user.
+var knownOps = append(append([]string(nil), allOps...), "active")
+
+// topUsage is the command's help.
+const topUsage = `Usage:
+  pbxgate-load -url URL -token TOKEN [flags]   drive a gateway (see pbxgate-load -h)
+  pbxgate-load compare -url URL -token TOKEN [flags]
+                                               the same load against the gateway and an
+                                               in-memory SCIM peer, with ratios
+  pbxgate-load peer [flags]                    serve the in-memory SCIM peer alone
+`
 
 type config struct {
 	base     string
@@ -56,6 +77,25 @@ type config struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare":
+			return runCompare(ctx, args[1:], stdout, stderr)
+		case "peer":
+			return runPeer(ctx, args[1:], stdout, stderr)
+		case "help":
+			fmt.Fprint(stdout, topUsage)
+			return nil
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			return fmt.Errorf("unknown command %q\n%s", args[0], topUsage)
+		}
+	}
+	return runDrive(ctx, args, stdout, stderr)
+}
+
+// runDrive drives a gateway: "pbxgate-load [flags]".
+func runDrive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pbxgate-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg config
@@ -65,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.clients, "clients", 32, "concurrent `N` clients")
 	fs.IntVar(&cfg.n, "n", 5000, "operations per kind (bounded); 0 with -duration runs until the duration ends")
 	fs.DurationVar(&cfg.duration, "duration", 0, "run each kind for at most `D` (e.g. 30s)")
-	fs.StringVar(&ops, "ops", strings.Join(allOps, ","), "comma-separated `OPS`: "+strings.Join(allOps, ", "))
+	fs.StringVar(&ops, "ops", strings.Join(allOps, ","), "comma-separated `OPS`: "+strings.Join(knownOps, ", "))
 	fs.IntVar(&cfg.preload, "preload", 0, "first create `N` users (not measured) so reads run against a full tenant")
 	fs.IntVar(&cfg.scan, "scan", 0, "instead of preloading, list up to `N` existing users of the tenant to read and patch")
 	fs.IntVar(&cfg.groupN, "group-members", 10000, "members of the group the 'group' operation patches")
@@ -73,7 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pbxgate-load -url URL -token TOKEN [flags]\n\n"+
 			"Drives a running pbxgate over real HTTP with concurrent SCIM clients and prints\n"+
-			"throughput and p50/p95/p99 latency per operation. Loopback addresses only.\n\nFlags:\n")
+			"throughput and p50/p95/p99 latency per operation. Loopback addresses only.\n"+
+			"Other commands: pbxgate-load compare -h, pbxgate-load peer -h.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -82,27 +123,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	cfg.ops = strings.Split(ops, ",")
-	for _, op := range cfg.ops {
-		if !contains(allOps, op) {
-			return fmt.Errorf("unknown operation %q (known: %s)", op, strings.Join(allOps, ", "))
-		}
-	}
-	if cfg.token == "" {
-		return errors.New("no token: pass -token or set PBXGATE_TOKEN (pbxgate token create --tenant default)")
-	}
-	if err := loopbackOnly(cfg.base); err != nil {
+	if err := cfg.check(ops, knownOps); err != nil {
 		return err
 	}
-	if cfg.clients < 1 || cfg.clients > 1024 {
+	return newLoader(cfg).run(ctx, stdout, stderr)
+}
+
+// check validates the flags every command shares and sets c.ops from ops.
+func (c *config) check(ops string, known []string) error {
+	c.ops = strings.Split(ops, ",")
+	for _, op := range c.ops {
+		if !contains(known, op) {
+			return fmt.Errorf("unknown operation %q (known: %s)", op, strings.Join(known, ", "))
+		}
+	}
+	if c.token == "" {
+		return errors.New("no token: pass -token or set PBXGATE_TOKEN (pbxgate token create --tenant default)")
+	}
+	if err := loopbackOnly(c.base); err != nil {
+		return err
+	}
+	if c.clients < 1 || c.clients > 1024 {
 		return errors.New("-clients must be between 1 and 1024")
 	}
-	if cfg.n <= 0 && cfg.duration <= 0 {
+	if c.n <= 0 && c.duration <= 0 {
 		return errors.New("give -n or -duration: every run is bounded")
 	}
-	l := &loader{cfg: cfg, http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+	return nil
+}
+
+func newLoader(cfg config) *loader {
+	return &loader{cfg: cfg, http: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: cfg.clients * 2, MaxIdleConnsPerHost: cfg.clients * 2, IdleConnTimeout: time.Minute}}}
-	return l.run(ctx, stdout, stderr)
 }
 
 func contains(list []string, s string) bool {
@@ -246,6 +298,18 @@ type result struct {
 	errors    int
 	firstErr  error
 	elapsed   time.Duration
+	// cpu is the CPU time the server process used during the run, when
+	// known (cpuKnown).
+	cpu      time.Duration
+	cpuKnown bool
+}
+
+// cpuPerOp is the server's CPU time per successful operation, or "-".
+func (r result) cpuPerOp() string {
+	if !r.cpuKnown || len(r.latencies) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dµs", (r.cpu / time.Duration(len(r.latencies))).Microseconds())
 }
 
 // measure runs fn from cfg.clients goroutines, n times in all or until the
@@ -342,7 +406,7 @@ func (l *loader) run(ctx context.Context, stdout, stderr io.Writer) error {
 	for _, r := range results {
 		sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", r.op, len(r.latencies), r.errors,
-			float64(len(r.latencies))/r.elapsed.Seconds(), pct(r.latencies, 50), pct(r.latencies, 95), pct(r.latencies, 99), pct(r.latencies, 100))
+			r.rate(), pct(r.latencies, 50), pct(r.latencies, 95), pct(r.latencies, 99), pct(r.latencies, 100))
 	}
 	tw.Flush()
 	for _, r := range results {
@@ -351,6 +415,14 @@ func (l *loader) run(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// rate is the operations per second that succeeded.
+func (r result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(len(r.latencies)) / r.elapsed.Seconds()
 }
 
 func pct(l []time.Duration, p int) string {
@@ -431,6 +503,20 @@ func (l *loader) runOp(ctx context.Context, op string, stderr io.Writer) (result
 			body := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
 				"Operations": []map[string]any{{"op": "add", "path": "members", "value": []map[string]any{{"value": l.randomUser()}}}}}
 			_, err := l.do(ctx, http.MethodPatch, "/Groups/"+l.group, body, http.StatusNoContent)
+			return err
+		}), nil
+	case "active":
+		if err := need(); err != nil {
+			return result{}, err
+		}
+		return l.measure(ctx, op, func(ctx context.Context, i int) error {
+			l.mu.Lock()
+			n := len(l.users)
+			id := l.users[(i-1)%n]
+			l.mu.Unlock()
+			body := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []map[string]any{{"op": "replace", "path": "active", "value": ((i-1)/n)%2 == 1}}}
+			_, err := l.do(ctx, http.MethodPatch, "/Users/"+id, body, http.StatusOK)
 			return err
 		}), nil
 	case "deactivate":

@@ -8,27 +8,19 @@ import (
 	"github.com/pbxgate/pbxgate/pbxusers/internal/sqlstore"
 )
 
-// conn is a sqlstore.Conn over one database/sql transaction. In a write
-// transaction it prepares statements through the transaction's cache.
+// conn is a sqlstore.Conn over one database/sql transaction. Statements
+// are not prepared here: every connection keeps its recently used
+// statements prepared (the driver's _stmt_cache_size), across
+// transactions. (A cache of *sql.Stmt per write transaction, as there was,
+// compiled a batch's statements again for every batch, since the driver's
+// cache serves only statements run directly.)
 type conn struct {
-	q     *sql.Tx
-	cache *stmtCache
+	q *sql.Tx
 }
 
 var _ sqlstore.Conn = (*conn)(nil)
 
-func (c *conn) stmt(ctx context.Context, query string) *sql.Stmt {
-	if c.cache == nil {
-		return nil
-	}
-	return c.cache.get(ctx, query)
-}
-
-// exec runs a statement, prepared through the cache where there is one.
 func (c *conn) exec(ctx context.Context, query string, args []any) (sql.Result, error) {
-	if s := c.stmt(ctx, query); s != nil {
-		return s.ExecContext(ctx, args...)
-	}
 	return c.q.ExecContext(ctx, query, args...)
 }
 
@@ -62,13 +54,7 @@ type rows struct{ *sql.Rows }
 func (r rows) Close() { r.Rows.Close() }
 
 func (c *conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	var r *sql.Rows
-	var err error
-	if s := c.stmt(ctx, query); s != nil {
-		r, err = s.QueryContext(ctx, args...)
-	} else {
-		r, err = c.q.QueryContext(ctx, query, args...)
-	}
+	r, err := c.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +62,6 @@ func (c *conn) Query(ctx context.Context, query string, args ...any) (sqlstore.R
 }
 
 func (c *conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	if s := c.stmt(ctx, query); s != nil {
-		return s.QueryRowContext(ctx, args...)
-	}
 	return c.q.QueryRowContext(ctx, query, args...)
 }
 
@@ -99,8 +82,7 @@ func (c *conn) Aborted() error { return nil }
 
 // writeTx is a write transaction on the write connection.
 type writeTx struct {
-	tx    *sql.Tx
-	cache *stmtCache
+	tx *sql.Tx
 }
 
 // begin starts a write transaction (BEGIN IMMEDIATE: the write lock of
@@ -110,7 +92,7 @@ func (s *Store) begin(ctx context.Context, first string) (sqlstore.WriteTx, erro
 	if err != nil {
 		return nil, err
 	}
-	w := &writeTx{tx: tx, cache: newStmtCache(tx)}
+	w := &writeTx{tx: tx}
 	if first != "" {
 		if err := w.Exec(ctx, first); err != nil {
 			tx.Rollback()
@@ -120,7 +102,7 @@ func (s *Store) begin(ctx context.Context, first string) (sqlstore.WriteTx, erro
 	return w, nil
 }
 
-func (w *writeTx) Conn() sqlstore.Conn { return &conn{q: w.tx, cache: w.cache} }
+func (w *writeTx) Conn() sqlstore.Conn { return &conn{q: w.tx} }
 
 func (w *writeTx) Exec(ctx context.Context, query string) error {
 	_, err := w.tx.ExecContext(ctx, query)
@@ -130,35 +112,3 @@ func (w *writeTx) Exec(ctx context.Context, query string) error {
 func (w *writeTx) Commit(context.Context) error { return w.tx.Commit() }
 
 func (w *writeTx) Rollback(context.Context) { _ = w.tx.Rollback() }
-
-// maxCachedStmtN bounds the per-transaction prepared statement cache.
-const maxCachedStmtN = 256
-
-// stmtCache keeps the statements prepared in one write transaction, so the
-// queries a batch of writes repeats are compiled by SQLite once per batch
-// instead of once per call. (A database-wide cache would have to prepare on
-// a pooled connection while the only write connection is inside the
-// transaction: a deadlock.)
-type stmtCache struct {
-	tx *sql.Tx
-	m  map[string]*sql.Stmt
-}
-
-func newStmtCache(tx *sql.Tx) *stmtCache {
-	return &stmtCache{tx: tx, m: map[string]*sql.Stmt{}}
-}
-
-func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
-	if s, ok := c.m[query]; ok {
-		return s
-	}
-	if len(c.m) >= maxCachedStmtN {
-		return nil
-	}
-	s, err := c.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil // run unprepared; the error shows there
-	}
-	c.m[query] = s
-	return s
-}

@@ -36,9 +36,9 @@ const (
 	DefaultSynchronous = "full"
 )
 
-// readStmtCacheN is how many prepared statements each read connection
+// connStmtCacheN is how many prepared statements each connection
 // keeps.
-const readStmtCacheN = 128
+const connStmtCacheN = 128
 
 // Options tune a Store. The zero value is the durable default.
 type Options struct {
@@ -120,12 +120,12 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	params.Set("_foreign_keys", "on")
 	params.Set("_synchronous", strings.ToUpper(opts.Synchronous))
 	params.Set("_txlock", "immediate")
+	// Each connection keeps its recently used statements prepared: a user
+	// read costs more to compile than to run, and a write transaction runs
+	// the same dozen statements as the one before it.
+	params.Set("_stmt_cache_size", strconv.Itoa(connStmtCacheN))
 	wdsn := "file:" + path + "?" + params.Encode()
 	params.Set("_query_only", "1")
-	// Each read connection keeps its recently used statements prepared: a
-	// user read (its memberships aggregated in the same statement) costs
-	// more to compile than to run.
-	params.Set("_stmt_cache_size", strconv.Itoa(readStmtCacheN))
 	params.Set("_txlock", "deferred")
 	rdsn := "file:" + path + "?" + params.Encode()
 

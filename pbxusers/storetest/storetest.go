@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TenantIsolation", testTenantIsolation},
 		{"OptimisticConcurrency", testOptimisticConcurrency},
 		{"UpdateIsAtomic", testUpdateIsAtomic},
+		{"UpdateUserRow", testUpdateUserRow},
 		{"ConcurrentUpdatesAreIsolated", testConcurrentUpdates},
 		{"ListFilterSortPage", testListFilterSortPage},
 		{"TeamsAndMembers", testTeamsAndMembers},
@@ -340,6 +341,64 @@ func testOptimisticConcurrency(t *testing.T, s pbxusers.Store) {
 		return tx.UpdateUser(ctx, &stale, got.Version-1)
 	})
 	require.ErrorIs(t, err, pbxusers.ErrVersionMismatch)
+}
+
+// testUpdateUserRow: UpdateUserRow writes the user with the version check
+// of UpdateUser and leaves the rows of its emails and memberships alone,
+// and the library uses it only when those do not change.
+func testUpdateUserRow(t *testing.T, s pbxusers.Store) {
+	ctx := context.Background()
+	d := newDir(s)
+	mustTenant(t, d, "acme")
+	tm, err := d.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Sales"}, nil)
+	require.NoError(t, err)
+	u := mustUser(t, d, "acme", person("ada", "201"))
+	_, err = d.AddTeamMembers(ctx, "acme", tm.ID, []string{u.ID})
+	require.NoError(t, err)
+	got, err := d.GetUser(ctx, "acme", u.ID)
+	require.NoError(t, err)
+	require.Len(t, got.Emails, 1)
+	require.Equal(t, []string{tm.ID}, got.Teams)
+
+	err = s.Update(ctx, func(tx pbxusers.Tx) error {
+		next := got.Clone()
+		next.Title, next.Version = "row only", got.Version+1
+		next.Emails, next.Teams = nil, nil // not written by UpdateUserRow
+		return tx.UpdateUserRow(ctx, &next, got.Version)
+	})
+	require.NoError(t, err)
+	after, err := d.GetUser(ctx, "acme", u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "row only", after.Title)
+	assert.Equal(t, got.Version+1, after.Version)
+	assert.Equal(t, []string{tm.ID}, after.Teams)
+	byEmail, err := d.LookupUser(ctx, "acme", pbxusers.KeyEmail, got.Emails[0].Value)
+	require.NoError(t, err, "the email's index row is kept")
+	assert.Equal(t, u.ID, byEmail.ID)
+
+	err = s.Update(ctx, func(tx pbxusers.Tx) error {
+		stale := after.Clone()
+		stale.Version = after.Version + 1
+		return tx.UpdateUserRow(ctx, &stale, after.Version-1)
+	})
+	require.ErrorIs(t, err, pbxusers.ErrVersionMismatch)
+
+	// Through the library: a changed email is written with its index row,
+	// an unchanged one stays findable after a change of something else.
+	changed, err := d.ModifyUser(ctx, "acme", u.ID, func(u *pbxusers.User) error {
+		u.Emails = []pbxusers.Email{{Value: "lovelace@acme.example", Type: "work", Primary: true}}
+		return nil
+	})
+	require.NoError(t, err)
+	_, err = d.LookupUser(ctx, "acme", pbxusers.KeyEmail, got.Emails[0].Value)
+	require.ErrorIs(t, err, pbxusers.ErrNotFound)
+	_, err = d.ModifyUser(ctx, "acme", u.ID, func(u *pbxusers.User) error { u.Status = pbxusers.StatusInactive; return nil })
+	require.NoError(t, err)
+	byEmail, err = d.LookupUser(ctx, "acme", pbxusers.KeyEmail, "lovelace@acme.example")
+	require.NoError(t, err)
+	assert.Equal(t, changed.ID, byEmail.ID)
+	assert.Equal(t, pbxusers.StatusInactive, byEmail.Status)
+	assert.Equal(t, []string{tm.ID}, byEmail.Teams)
 }
 
 var errBoom = errors.New("boom")
