@@ -216,6 +216,12 @@ func ownedFields(o pbxusers.Owner) []string {
 	return nil
 }
 
+// OwnedFields returns the JSON paths of a user's fields that its owning
+// source (an identity provider over SCIM, an LDAP sync) controls: a PATCH
+// changing one of them is refused. None for a manual user. The console
+// shows these fields read-only.
+func OwnedFields(o pbxusers.Owner) []string { return ownedFields(o) }
+
 // pathValue reads a dotted path of a decoded JSON object.
 func pathValue(m map[string]any, path string) any {
 	var cur any = m

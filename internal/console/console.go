@@ -113,6 +113,7 @@ func New(dir *pbxusers.Directory, api http.Handler, opts Options) *Handler {
 	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/devices", h.signedIn(h.addDevice))
 	h.mux.HandleFunc("GET "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteForm))
 	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteUser))
+	h.mountUserPages()
 	return h
 }
 
