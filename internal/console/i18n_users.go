@@ -67,6 +67,11 @@ var englishUsers = texts{
 	"notice_done_welcome": "The welcome mail is queued.", "notice_done_reset": "The password reset mail is queued.",
 	"notice_done_deactivate": "The user was deactivated.", "notice_done_activate": "The user was activated.",
 	"notice_routingSaved": "The answering rules were saved.",
+	"recording":           "Call recording", "recording_": "Tenant default", "recording_never": "Never",
+	"recording_always": "Always", "recording_on_demand": "On demand", "features": "Features",
+	"feature_mobileApp": "Mobile app", "feature_webCalls": "Web calls", "feature_operatorConsole": "Operator console",
+	"feature_voicemail": "Voicemail", "feature_fixedMobileSim": "Fixed-mobile SIM", "feature_hotDesking": "Hot desking",
+	"feature_multipleCallerId": "Multiple caller IDs", "feature_busyReject": "Reject calls while busy",
 }
 
 var germanUsers = texts{
@@ -125,4 +130,9 @@ var germanUsers = texts{
 	"notice_done_welcome": "Die Willkommens-Mail wird gesendet.", "notice_done_reset": "Die Mail zum Zurücksetzen des Passworts wird gesendet.",
 	"notice_done_deactivate": "Der Benutzer wurde deaktiviert.", "notice_done_activate": "Der Benutzer wurde aktiviert.",
 	"notice_routingSaved": "Die Anrufregeln wurden gespeichert.",
+	"recording":           "Gesprächsaufzeichnung", "recording_": "Standard des Mandanten", "recording_never": "Nie",
+	"recording_always": "Immer", "recording_on_demand": "Auf Wunsch", "features": "Funktionen",
+	"feature_mobileApp": "Mobile App", "feature_webCalls": "Web-Anrufe", "feature_operatorConsole": "Vermittlungsplatz",
+	"feature_voicemail": "Mailbox", "feature_fixedMobileSim": "Fixed-Mobile-SIM", "feature_hotDesking": "Hot Desking",
+	"feature_multipleCallerId": "Mehrere Rufnummernanzeigen", "feature_busyReject": "Bei besetzt abweisen",
 }

@@ -285,6 +285,12 @@ func (h *Handler) saveProfile(w http.ResponseWriter, r *http.Request, ss *sessio
 	set("extension", v("extension"))
 	set("location", v("location"))
 	set("role", v("role"))
+	patch["recording"] = v("recording")
+	features := map[string]bool{}
+	for _, name := range featureNames {
+		features[name] = slices.Contains(r.PostForm["features"], name)
+	}
+	patch["features"] = features
 	patch["profiles"] = r.PostForm["profiles"]
 	patch["teams"] = r.PostForm["teams"]
 	for k, val := range patch {
@@ -465,4 +471,25 @@ func (p page) Rule(r ruleForm) page {
 	}
 	p.Data = v
 	return p
+}
+
+// featureNames are the user's feature toggles, by JSON name.
+var featureNames = []string{"mobileApp", "webCalls", "operatorConsole", "voicemail", "fixedMobileSim", "hotDesking",
+	"multipleCallerId", "busyReject"}
+
+// feature is one feature toggle on the Profile tab.
+type feature struct {
+	Name string
+	On   bool
+}
+
+// FeatureList returns the user's feature toggles.
+func (d *userData) FeatureList() []feature {
+	f := d.User.Features
+	on := []bool{f.MobileApp, f.WebCalls, f.OperatorConsole, f.Voicemail, f.FixedMobileSIM, f.HotDesking, f.MultipleCallerID, f.BusyReject}
+	out := make([]feature, len(featureNames))
+	for i, n := range featureNames {
+		out[i] = feature{n, on[i]}
+	}
+	return out
 }
