@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -191,6 +192,9 @@ func (h *Handler) deactivateUsers(w http.ResponseWriter, r *http.Request, ss *se
 // userForm is the "+ Add User" form, and its problems by field.
 type userForm struct {
 	UserName, Given, Family, Email, Role, Extension, Answer, Forward, Backup, Location string
+	// PasswordMode is invite (Auto-Generate: the welcome mail's link) or
+	// manual (the admin types the first password, never shown again).
+	PasswordMode string
 	// Profiles and Teams are the ids chosen.
 	Profiles, Teams []string
 	// SuggestedExtension is the lowest free extension of the tenant's
@@ -234,7 +238,7 @@ func formField(path string) string {
 		"userName": "userName", "name.given": "given", "name.family": "family", "emails": "email",
 		"role": "role", "extension": "extension", "routing.answerMode": "answer", "routing.forwardNumber": "forward",
 		"forwardNumber": "forward", "routing": "backup",
-		"location": "location", "profiles": "profiles", "teams": "teams",
+		"location": "location", "profiles": "profiles", "teams": "teams", "password": "password",
 	} {
 		if path == prefix || strings.HasPrefix(path, prefix+".") || strings.HasPrefix(path, prefix+"[") {
 			return field
@@ -253,6 +257,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 		*p = strings.TrimSpace(r.PostFormValue(k))
 	}
 	f.Profiles, f.Teams = r.PostForm["profiles"], r.PostForm["teams"]
+	f.PasswordMode = r.PostFormValue("passwordMode")
 	if f.UserName == "" {
 		f.UserName = f.Email
 	}
@@ -266,8 +271,36 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	u.Routing.AnswerMode = pbxusers.AnswerMode(f.Answer)
 	u.Routing.ForwardNumber = f.Forward
+	var body any = u
+	if f.PasswordMode == string(pbxusers.PasswordManual) && r.PostFormValue("password") == "" {
+		t := textsFor(ss, r)
+		f.Problems = map[string]string{"password": t.get("passwordRequired")}
+		f.Summary = t.get("fixErrors")
+		if err := h.fill(r, ss, &f); err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		h.render(w, r, ss, http.StatusUnprocessableEntity, "usernew", t.get("addUser"), &f)
+		return
+	}
+	if f.PasswordMode == string(pbxusers.PasswordManual) {
+		// The admin API takes the first password as password.new, which
+		// pbxusers.User never writes to JSON.
+		raw, err := json.Marshal(u)
+		if err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		m["password"] = map[string]any{"mode": pbxusers.PasswordManual, "new": r.PostFormValue("password")}
+		body = m
+	}
 	var out pbxusers.User
-	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/users", u, &out)
+	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/users", body, &out)
 	if err != nil {
 		h.internal(w, r, ss, err)
 		return
