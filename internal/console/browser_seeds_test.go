@@ -152,6 +152,8 @@ func TestBrowserNetSapiensOfficeManager(t *testing.T) {
 	assert.Contains(t, plan, "device "+devs[0].SIPID, "in business hours the phone rings")
 	checkAxe(t, wd, axe, "explain panel")
 
+	noSideways(t, wd, "answering rules")
+
 	// The rule is edited in place: disabled, the panel no longer applies it.
 	wd.Find(t, `input[name="r0.enabled"]`).Click(t)
 	wd.Find(t, "#save-routing").ClickAndWait(t)
@@ -191,6 +193,8 @@ func TestBrowserAlotechProfiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, pbxusers.Bool(true), got.Overrides[pbxusers.PermAccessRecordings])
 	checkAxe(t, wd, axe, "permissions with an override")
+
+	noSideways(t, wd, "permissions")
 
 	// A limit override, then cleared: the profile's value is back.
 	limit := wd.Find(t, `[id="perm-chat.limit"] input[name="value"]`)
@@ -361,4 +365,16 @@ func TestBrowserUsersFiltersAndBulk(t *testing.T) {
 	}
 	setValue(t, wd, "status", "inactive")
 	waitFor(t, wd, rows+` === 2`, "the inactive users")
+}
+
+// noSideways checks that the current page needs no sideways scrolling at
+// 390 px wide (a phone), with axe, and restores the window.
+func noSideways(t *testing.T, wd *webdriver.Session, page string) {
+	t.Helper()
+	wd.SetWindowSize(t, 390, 800)
+	defer wd.SetWindowSize(t, 1100, 900)
+	wd.Navigate(t, wd.URL(t))
+	width := wd.Script(t, `return document.documentElement.scrollWidth`).(float64)
+	viewport := wd.Script(t, `return document.documentElement.clientWidth`).(float64)
+	assert.LessOrEqual(t, width, viewport, "%s at 390 px", page)
 }

@@ -34,10 +34,6 @@ type usersData struct {
 	PageFrom, PageTo int
 }
 
-// userKinds are the kinds the Users page filters by.
-var userKinds = []string{string(pbxusers.KindPerson), string(pbxusers.KindCallQueue), string(pbxusers.KindAutoAttendant),
-	string(pbxusers.KindConferenceBridge)}
-
 // usersQuery turns the Users page's filters into a query of one page.
 func (d *usersData) query() pbxusers.UserQuery {
 	uq := pbxusers.UserQuery{Search: d.Q, IncludeSystem: d.System || (d.Kind != "" && d.Kind != string(pbxusers.KindPerson)),
