@@ -42,6 +42,7 @@ const (
 	EntityNumber    Entity = "number"
 	EntityTimeFrame Entity = "timeframe"
 	EntityToken     Entity = "token"
+	EntityWebhook   Entity = "webhook"
 )
 
 // Action is what happened to the object.

@@ -135,3 +135,9 @@ func (d *Directory) ReleaseNumberIf(ctx context.Context, tenant, number string, 
 func (d *Directory) ListNumbers(ctx context.Context, tenant, userID string) ([]Number, error) {
 	return read(d, ctx, func(t *txn) ([]Number, error) { return t.tx.ListNumbers(t.ctx, tenant, userID) })
 }
+
+// GetNumber returns the tenant's number e164 (an E.164 number as stored;
+// see NormalizeE164), or ErrNotFound.
+func (d *Directory) GetNumber(ctx context.Context, tenant, e164 string) (Number, error) {
+	return read(d, ctx, func(t *txn) (Number, error) { return t.tx.GetNumber(t.ctx, tenant, e164) })
+}

@@ -181,6 +181,28 @@ type Tx interface {
 	AcquireLease(ctx context.Context, name, owner string, now, until time.Time) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 
+	// CreateWebhook stores a new webhook, secret included.
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// GetWebhook returns a webhook of the tenant, secret included.
+	GetWebhook(ctx context.Context, tenant, id string) (Webhook, error)
+	// ListWebhooks lists the tenant's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, tenant string) ([]Webhook, error)
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// ClaimWebhooks leases to owner until until up to limit webhooks of
+	// any tenant that are active, due at now (NextAttempt), have change-log
+	// entries of their tenant after DeliveredSeq, and are not leased by
+	// another owner past now; oldest due first. A webhook is leased to one
+	// worker at a time.
+	ClaimWebhooks(ctx context.Context, owner string, now, until time.Time, limit int) ([]Webhook, error)
+	// FinishWebhook stores w's delivery state (DeliveredSeq, PendingSeq,
+	// Attempts, NextAttempt, LastError, LastAttempt, LastDelivered) and
+	// clears its lease, if it is still leased to w.ClaimedBy: else nothing
+	// is written and a *ConflictError is returned (ErrNotFound when the
+	// webhook is gone).
+	FinishWebhook(ctx context.Context, w *Webhook) error
+	// ReleaseWebhooks clears the leases owner holds and returns how many.
+	ReleaseWebhooks(ctx context.Context, owner string) (int, error)
+
 	CreateToken(ctx context.Context, t *APIToken) error
 	// GetToken finds a token by id in any tenant (authentication starts
 	// from the token alone).

@@ -58,7 +58,7 @@ func (e *cliEnv) fail(wantCode int, args ...string) string {
 func TestCLIHelpAndMistakes(t *testing.T) {
 	e := newCLIEnv(t)
 	out := e.ok("help")
-	for _, cmd := range []string{"serve", "tenant", "token", "users", "teams", "profiles", "route", "ldap", "mail", "config", "db", "migrate", "version"} {
+	for _, cmd := range []string{"serve", "tenant", "token", "users", "teams", "profiles", "route", "ldap", "mail", "config", "db", "migrate", "version", "webhooks"} {
 		assert.Contains(t, out, "  "+cmd, "help lists %s", cmd)
 		sub := e.ok(cmd, "-h")
 		assert.Contains(t, sub, "Usage: pbxgate "+cmd, "%s -h", cmd)

@@ -39,11 +39,12 @@ source first: the copy reads one snapshot, and later writes are not copied.
 
 Copied with ids, versions and timestamps as they are: tenants, profiles,
 time frames, teams, users (password hashes, memberships, managers,
-routing), devices, numbers, API tokens, the change log, the mail outbox
-with its delivery attempts, LDAP sync runs and sync state. Not copied, and
+routing), devices, numbers, API tokens, webhooks (secrets and delivery
+positions), the change log, the mail outbox with its delivery attempts,
+LDAP sync runs and sync state. Not copied, and
 listed after the table: set-password links (they cannot be listed: links
 already mailed stop working; send new ones with "pbxgate mail send-welcome
-USER"), sync leases, and mail workers' claims on messages being sent.
+USER"), sync leases, and workers' claims on mail and webhooks in delivery.
 
 Then point the configuration at the target (database: postgres://...).
 

@@ -170,7 +170,7 @@ func TestIntegrationDBCopyPostgresToPostgres(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
 	assert.True(t, rep.Equal)
-	assert.Len(t, rep.Kinds, 12)
+	assert.Len(t, rep.Kinds, 13, "every kind, webhooks included")
 	dst := openPostgres(t, second)
 	got, err := dst.Changes(ctx, "acme", pbxusers.ChangeQuery{EntityID: u.ID})
 	require.NoError(t, err)

@@ -63,7 +63,7 @@ type command struct {
 
 // groups are the commands with subcommands, each leaf with its own flags.
 func groups() []*group {
-	return []*group{consoleGroup(), devicesGroup(), ldapGroup(), mailGroup(), numbersGroup(), profilesGroup(), routingGroup(), teamsGroup(), tenantGroup(), timeframesGroup(), tokenGroup(), usersGroup()}
+	return []*group{consoleGroup(), devicesGroup(), ldapGroup(), mailGroup(), numbersGroup(), profilesGroup(), routingGroup(), teamsGroup(), tenantGroup(), timeframesGroup(), tokenGroup(), usersGroup(), webhooksGroup()}
 }
 
 func commands() []command {

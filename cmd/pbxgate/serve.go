@@ -32,7 +32,7 @@ func runServe(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
 Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the admin API (/api/v1), the set-password pages
 (/setup/...), /healthz, /readyz and /metrics (Prometheus), the LDAP sync
-schedules and the mail outbox worker.
+schedules, the mail outbox worker and the webhook worker.
 
 With no configuration at all it keeps its data in ./pbxgate-data, listens
 on 127.0.0.1:8080, creates tenant "default" on first start and prints the
@@ -41,8 +41,8 @@ SCIM base URL and a bearer token for it, once. Mail goes to .eml files in
 
 SIGINT or SIGTERM stop it gracefully: it stops accepting, gives in-flight
 requests http.shutdownGrace (default 10s) to finish and then closes what is
-left, finishes the current sync batch and the mail in hand, releases the
-mail it had claimed, and exits 0.
+left, finishes the current sync batch, the mail and webhook deliveries in
+hand, releases the mail and webhooks it had claimed, and exits 0.
 
 Environment: PBXGATE_CONFIG, PBXGATE_DATA, PBXGATE_DB, PBXGATE_LISTEN, and
 every setting as PBXGATE_<YAML PATH> (PBXGATE_PUBLIC_URL, PBXGATE_SMTP_HOST).

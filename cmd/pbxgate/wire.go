@@ -5,13 +5,15 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/webhook"
 	"github.com/pbxgate/pbxgate/ldapsync"
 	"github.com/pbxgate/pbxgate/smtp/passwordpage"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// startBackground starts the LDAP schedules and the mail outbox worker.
+// startBackground starts the LDAP schedules, the mail outbox worker and the
+// webhook worker.
 // Without a usable public address (sendMail false) no mail worker runs:
 // mail with links to nowhere is worse than mail that waits in the outbox.
 func startBackground(ctx context.Context, e *env, cfg *Config, set settings, public string, sendMail bool, reg prometheus.Registerer, log *slog.Logger) (*background, error) {
@@ -31,6 +33,20 @@ func startBackground(ctx context.Context, e *env, cfg *Config, set settings, pub
 			}
 		}()
 	}
+	// Webhooks need no setting: a tenant without webhooks costs one
+	// claim query per poll. Leases let several gateways share a database.
+	hooks, err := webhook.New(e.dir, webhook.Options{Logger: log, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	bg.wg.Add(1)
+	go func() {
+		defer bg.wg.Done()
+		if err := hooks.Run(ctx); err != nil {
+			log.Error("webhook worker stopped", "err", err)
+		}
+	}()
+
 	key, err := setupKey(set.data, cfg.Mail.FormKeyFile)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,8 @@
 // Package adminapi serves pbxgate's admin API under /api/v1: every part of
 // the phone-system model (users with their routing, devices, numbers and
-// permission overrides, time frames, profiles, teams, queues, tokens, the
-// change log, the outbox and CSV imports) as JSON over HTTP, described by
-// the OpenAPI 3.1 document served at GET /api/v1/openapi.json.
+// permission overrides, time frames, profiles, teams, queues, tokens,
+// webhooks, the change log, the outbox and CSV imports) as JSON over HTTP,
+// described by the OpenAPI 3.1 document served at GET /api/v1/openapi.json.
 //
 // Callers authenticate with a bearer token of scope admin (one tenant) or
 // operator (every tenant); SCIM tokens are refused with 403. Errors are RFC

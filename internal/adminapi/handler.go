@@ -74,6 +74,7 @@ func New(dir *pbxusers.Directory, opts Options) *Handler {
 	h.mountTeams()
 	h.mountQueues()
 	h.mountTokens()
+	h.mountWebhooks()
 	h.mountChanges()
 	h.mountOutbox()
 	h.mountImports()

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -51,16 +52,11 @@ func (h *Handler) number(c *call, raw string) (pbxusers.Number, error) {
 	if err != nil {
 		return pbxusers.Number{}, problemf(http.StatusNotFound, typeNotFound, "number %q not found: %v", raw, err)
 	}
-	ns, err := h.dir.ListNumbers(c.ctx, c.tenant, "")
-	if err != nil {
-		return pbxusers.Number{}, err
+	n, err := h.dir.GetNumber(c.ctx, c.tenant, e164)
+	if errors.Is(err, pbxusers.ErrNotFound) {
+		return pbxusers.Number{}, problemf(http.StatusNotFound, typeNotFound, "number %s not found", e164)
 	}
-	for _, n := range ns {
-		if n.E164 == e164 {
-			return n, nil
-		}
-	}
-	return pbxusers.Number{}, problemf(http.StatusNotFound, typeNotFound, "number %s not found", e164)
+	return n, err
 }
 
 func (h *Handler) getNumber(c *call) error {

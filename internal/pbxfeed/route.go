@@ -167,16 +167,14 @@ func (h *Handler) callee(ctx context.Context, tn pbxusers.Tenant, to string) (pb
 	if perr != nil {
 		return pbxusers.User{}, err
 	}
-	nums, nerr := h.dir.ListNumbers(ctx, tn.ID, "")
+	n, nerr := h.dir.GetNumber(ctx, tn.ID, e164)
+	if errors.Is(nerr, pbxusers.ErrNotFound) || (nerr == nil && n.UserID == "") {
+		return pbxusers.User{}, err
+	}
 	if nerr != nil {
 		return pbxusers.User{}, nerr
 	}
-	for _, n := range nums {
-		if n.E164 == e164 && n.UserID != "" {
-			return h.dir.GetUser(ctx, tn.ID, n.UserID)
-		}
-	}
-	return pbxusers.User{}, err
+	return h.dir.GetUser(ctx, tn.ID, n.UserID)
 }
 
 func quote(s string) string { return `"` + s + `"` }

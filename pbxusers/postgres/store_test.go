@@ -180,7 +180,7 @@ func TestIntegrationMigrate(t *testing.T) {
 	require.NoError(t, s.Ping(ctx))
 	v, err = s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 12, v, "the highest migration, 0012_manager_ref.sql")
+	assert.Equal(t, 13, v, "the highest migration, 0013_webhooks.sql")
 
 	again := MustOpen(t, dsn)
 	require.NoError(t, again.Ping(ctx))

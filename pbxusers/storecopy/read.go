@@ -35,6 +35,14 @@ type tokenRecord struct {
 	Hash  []byte            `json:"hash"`
 }
 
+// webhookRecord is a webhook with its signing secret (which the JSON of
+// pbxusers.Webhook leaves out). The worker lease is cleared: it is not
+// copied.
+type webhookRecord struct {
+	Webhook pbxusers.Webhook `json:"webhook"`
+	Secret  string           `json:"secret"`
+}
+
 // mailRecord is an outbox message with its delivery attempts. The worker
 // lease (ClaimedBy, ClaimedUntil) is cleared: it is not copied.
 type mailRecord struct {
@@ -54,6 +62,7 @@ type visitor interface {
 	devices([]pbxusers.Device) error
 	numbers([]pbxusers.Number) error
 	tokens([]tokenRecord) error
+	webhooks([]webhookRecord) error
 	changes([]pbxusers.Change) error
 	mail([]mailRecord) error
 	syncRuns([]pbxusers.SyncRun) error
@@ -143,6 +152,7 @@ func (r *reader) each(h *hasher, v visitor) error {
 		func() error { return r.eachDevices(h, fn(v, visitor.devices)) },
 		func() error { return r.eachNumbers(h, fn(v, visitor.numbers)) },
 		func() error { return r.eachTokens(h, fn(v, visitor.tokens)) },
+		func() error { return r.eachWebhooks(h, fn(v, visitor.webhooks)) },
 		func() error { return r.eachChanges(h, fn(v, visitor.changes)) },
 		func() error { return r.eachMail(h, fn(v, visitor.mail)) },
 		func() error {
@@ -360,6 +370,26 @@ func (r *reader) eachTokens(h *hasher, visit func([]tokenRecord) error) error {
 			recs[i] = tokenRecord{Token: t, Hash: t.Hash}
 		}
 		if err := chunks(r, h, KindTokens, recs, &done, 0, visit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reader) eachWebhooks(h *hasher, visit func([]webhookRecord) error) error {
+	var done int
+	for _, tn := range r.tenants {
+		ws, err := r.tx.ListWebhooks(r.ctx, tn.ID)
+		if err != nil {
+			return fmt.Errorf("list webhooks of %q: %w", tn.ID, err)
+		}
+		sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
+		recs := make([]webhookRecord, len(ws))
+		for i, w := range ws {
+			w.ClaimedBy, w.ClaimedUntil = "", time.Time{}
+			recs[i] = webhookRecord{Webhook: w, Secret: w.Secret}
+		}
+		if err := chunks(r, h, KindWebhooks, recs, &done, 0, visit); err != nil {
 			return err
 		}
 	}

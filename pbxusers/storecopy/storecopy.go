@@ -30,6 +30,7 @@ const (
 	KindDevices    Kind = "devices"
 	KindNumbers    Kind = "numbers"
 	KindTokens     Kind = "tokens"
+	KindWebhooks   Kind = "webhooks"
 	KindChanges    Kind = "changes"
 	KindMail       Kind = "mail"
 	KindSyncRuns   Kind = "syncRuns"
@@ -38,7 +39,7 @@ const (
 
 // Kinds lists every kind in copy order.
 var Kinds = []Kind{KindTenants, KindProfiles, KindTimeFrames, KindTeams, KindUsers, KindDevices,
-	KindNumbers, KindTokens, KindChanges, KindMail, KindSyncRuns, KindSyncState}
+	KindNumbers, KindTokens, KindWebhooks, KindChanges, KindMail, KindSyncRuns, KindSyncState}
 
 // Errors Copy returns; test them with errors.Is.
 var (
@@ -173,16 +174,17 @@ func short(sum string) string {
 // Copied, with ids, versions and timestamps as they are: tenants, profiles,
 // time frames, teams, users (with password hashes, profile, team and queue
 // memberships, managers, routing), devices (with their SIP secrets),
-// numbers, API tokens (hashes), the change log, the mail outbox with every
-// delivery attempt, sync runs, and the sync state of every directory the
+// numbers, API tokens (hashes), webhooks (with their signing secrets and
+// delivery positions: change seqs are kept), the change log, the mail
+// outbox with every delivery attempt, sync runs, and the sync state of every directory the
 // sync history or opts.Directories names.
 //
 // Not copied, because the Tx interface cannot list them or they belong to
 // running processes: set-password links (SetupToken: found by id only; the
 // links already mailed stop working on the target, send new ones with a
 // resend), leases (a lease belongs to a running process), and the worker
-// lease on outbox messages being sent (claimedBy/claimedUntil: the target's
-// worker sends them when due). Mail claims are left out of the checksum
+// lease on outbox messages being sent and on webhooks being delivered to
+// (claimedBy/claimedUntil: the target's workers take them up when due). Mail claims are left out of the checksum
 // for that reason, and Report.Skipped says how many there were.
 //
 // Copy the installation while no gateway writes to it: the source is read

@@ -184,6 +184,19 @@ func (c *copier) tokens(b []tokenRecord) error {
 	})
 }
 
+func (c *copier) webhooks(b []webhookRecord) error {
+	return c.update(KindWebhooks, func(tx pbxusers.Tx) error {
+		for i := range b {
+			w := b[i].Webhook
+			w.Secret = b[i].Secret
+			if err := tx.CreateWebhook(c.ctx, &w); err != nil {
+				return fmt.Errorf("webhook %s: %w", w.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
 func (c *copier) syncState(b []pbxusers.SyncState) error {
 	return c.update(KindSyncState, func(tx pbxusers.Tx) error {
 		for i := range b {

@@ -30,7 +30,8 @@ import (
 
 // This file is the conformance suite's core cases, over 700 lines on
 // purpose: one function per behaviour every backend must show, listed in
-// Run; the outbox, link and lease cases are in mail.go.
+// Run; the outbox, link and lease cases are in mail.go, the webhooks'
+// in webhook.go.
 
 // NewStore returns a fresh, empty store for one subtest and arranges for it
 // to be closed when the test ends.
@@ -65,6 +66,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OutboxClaims", testOutboxClaims},
 		{"SetupLinks", testSetupLinks},
 		{"SyncRunsAndLeases", testSyncRunsAndLeases},
+		{"Webhooks", testWebhooks},
+		{"WebhookClaims", testWebhookClaims},
 		{"ListOwned", testListOwned},
 		{"UnfilteredTotals", testUnfilteredTotals},
 	}

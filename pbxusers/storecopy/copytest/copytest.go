@@ -55,7 +55,8 @@ type Options struct {
 // profiles (one bound to a team), a time frame, call queues, people with
 // managers, queue and team memberships, routing that forwards to users and
 // uses the time frame, passwords, an LDAP-owned user, an inactive one,
-// devices, numbers, live and revoked tokens, mail in every status with
+// devices, numbers, live and revoked tokens, webhooks (one with a failed
+// delivery and a worker lease), mail in every status with
 // attempts (and one message left claimed), set-password links, sync runs,
 // sync state and a lease. Writes to both tenants interleave, so their
 // change seqs do too.
@@ -160,7 +161,10 @@ func Populate(t testing.TB, d *pbxusers.Directory, opts Options) Fixture {
 	_, revoked, err := d.CreateToken(ctx, "acme", "old")
 	must(err)
 	must(d.RevokeToken(ctx, "acme", revoked.ID))
-
+	hook, _, err := d.CreateWebhook(ctx, "acme", pbxusers.WebhookInput{URL: "https://pbx.acme.example/pbxgate?key=k1"})
+	must(err)
+	_, _, err = d.CreateWebhook(ctx, "globex", pbxusers.WebhookInput{URL: "https://pbx.globex.example/in"})
+	must(err)
 	bulk := opts.BulkN
 	if bulk == 0 {
 		bulk = DefaultBulkN
@@ -228,6 +232,17 @@ func Populate(t testing.TB, d *pbxusers.Directory, opts Options) Fixture {
 	must(d.PutSyncState(ctx, pbxusers.SyncState{TenantID: "acme", Directory: "corp", Cursor: "20260501020000Z", LastFull: now, LastRun: now}))
 	must(d.PutSyncState(ctx, pbxusers.SyncState{TenantID: "acme", Directory: "hr", Cursor: "usn:4711", LastRun: now}))
 	f.Directories = [][2]string{{"acme", "corp"}, {"acme", "hr"}}
+	// A delivery that failed once, and a lease (not copied).
+	hooks, err := d.ClaimWebhooks(ctx, "copytest-worker", time.Hour, 10)
+	must(err)
+	require.NotEmpty(t, hooks)
+	for _, w := range hooks {
+		if w.ID == hook.ID {
+			w.PendingSeq, w.Attempts, w.LastError, w.NextAttempt = w.DeliveredSeq+3, 1, "the receiver answered 503", w.NextAttempt.Add(time.Minute)
+			must(d.FinishWebhook(ctx, w))
+		}
+	}
+
 	ok, err := d.AcquireLease(ctx, "ldap:acme/corp", "host:1", time.Hour)
 	must(err)
 	require.True(t, ok)
@@ -310,6 +325,16 @@ func RequireSame(t testing.TB, f Fixture, src, dst *pbxusers.Directory) {
 		k1, e1 := src.ListTokens(ctx, tn)
 		k2, e2 := dst.ListTokens(ctx, tn)
 		same("tokens of "+tn, k1, k2, e1, e2)
+		// Webhooks with their secrets, as the store keeps them (the
+		// Directory never shows a secret); worker leases are not copied.
+		var w1, w2 []pbxusers.Webhook
+		e1 = src.Store().View(ctx, func(tx pbxusers.Tx) error { var err error; w1, err = tx.ListWebhooks(ctx, tn); return err })
+		e2 = dst.Store().View(ctx, func(tx pbxusers.Tx) error { var err error; w2, err = tx.ListWebhooks(ctx, tn); return err })
+		for i := range w1 {
+			w1[i].ClaimedBy, w1[i].ClaimedUntil = "", time.Time{}
+			assert.NotEmpty(t, w1[i].Secret)
+		}
+		same("webhooks of "+tn, w1, w2, e1, e2)
 
 		var after int64
 		for page := 0; page < 1000; page++ { // bounded: 1000 pages of 1000
