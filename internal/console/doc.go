@@ -1,8 +1,10 @@
 // Package console is pbxgate's admin web console, served under /admin/:
-// the seed products' Users page (a list with search as you type, "+ Add
-// User", a user's page with its profile, answering rules and the live
-// "where does a call ring now, and why?" panel, and delete with a
-// confirmation that names what goes with the user).
+// the seed products' Users page (a list with search as you type, filters,
+// paging and bulk deactivation; "+ Add User"; a user's page with the tabs
+// Profile, Phones, Numbers, Answering rules with the live "where does a
+// call ring now, and why?" panel, Permissions with per-user overrides, and
+// Advanced, where delete asks first and names what goes with the user).
+// Fields an identity provider or the LDAP sync owns are shown read-only.
 //
 // Pages are server-rendered with html/template from files embedded in the
 // binary; a small script of its own adds search as you type. Every write
