@@ -31,6 +31,8 @@ const (
 	AttrLastModified Attr = "meta.lastModified"
 	// AttrMember filters teams by member user id, or users by team id.
 	AttrMember Attr = "members.value"
+	// AttrProfile filters users by the id of a profile they hold directly.
+	AttrProfile Attr = "profiles.value"
 )
 
 // Op is a comparison operator (the SCIM set).
@@ -114,7 +116,7 @@ var userAttrs = map[Attr]bool{
 	AttrGivenName: true, AttrFamilyName: true, AttrEmail: true, AttrEmailType: true,
 	AttrEmailPrimary: true, AttrActive: true, AttrKind: true, AttrSource: true,
 	AttrExtension: true, AttrLocation: true, AttrCreated: true, AttrLastModified: true,
-	AttrMember: true,
+	AttrMember: true, AttrProfile: true,
 }
 
 var teamAttrs = map[Attr]bool{

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pbxgate/pbxgate/internal/strictjson"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -152,11 +153,45 @@ func (h *Handler) getUser(c *call) error {
 	return c.etag(u.Version).json(http.StatusOK, u)
 }
 
+// initialPassword takes password.new out of a create body: the first
+// password an admin sets (Aloware's "Manual"). pbxusers.Password never
+// reads or writes it as JSON, so it is write-only.
+func initialPassword(data []byte) ([]byte, string, error) {
+	if err := strictjson.Check(data); err != nil {
+		return nil, "", problemf(http.StatusBadRequest, typeMalformed, "%s", err.Error())
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(data, &body); err != nil || body == nil {
+		return data, "", nil // decodeStrict names the problem
+	}
+	var pw map[string]json.RawMessage
+	if err := json.Unmarshal(body["password"], &pw); err != nil || pw["new"] == nil {
+		return data, "", nil
+	}
+	var s string
+	if err := json.Unmarshal(pw["new"], &s); err != nil {
+		return nil, "", pbxusers.Invalid("password.new", "must be a string")
+	}
+	delete(pw, "new")
+	body["password"], _ = json.Marshal(pw)
+	out, err := json.Marshal(body)
+	return out, s, err
+}
+
 func (h *Handler) createUser(c *call) error {
-	var u pbxusers.User
-	if err := h.decode(c, &u); err != nil {
+	data, err := h.body(c)
+	if err != nil {
 		return err
 	}
+	data, pw, err := initialPassword(data)
+	if err != nil {
+		return err
+	}
+	var u pbxusers.User
+	if err := decodeStrict(data, &u); err != nil {
+		return err
+	}
+	u.Password.New = pw
 	u.ID, u.TenantID, u.Version = "", c.tenant, 0
 	u.Owner = pbxusers.Owner{Source: pbxusers.SourceManual, ExternalID: u.Owner.ExternalID}
 	out, err := h.dir.CreateUser(c.ctx, c.tenant, u)
@@ -215,6 +250,12 @@ func ownedFields(o pbxusers.Owner) []string {
 	}
 	return nil
 }
+
+// OwnedFields returns the JSON paths of a user's fields that its owning
+// source (an identity provider over SCIM, an LDAP sync) controls: a PATCH
+// changing one of them is refused. None for a manual user. The console
+// shows these fields read-only.
+func OwnedFields(o pbxusers.Owner) []string { return ownedFields(o) }
 
 // pathValue reads a dotted path of a decoded JSON object.
 func pathValue(m map[string]any, path string) any {

@@ -157,3 +157,30 @@ func TestUsersOwnership(t *testing.T) {
 	p = e.do(req{Method: "DELETE", Path: users + "/" + u.ID, Token: e.admin}).Problem(t, 409)
 	assert.Equal(t, "scim", p["owner"])
 }
+
+// TestUsersInitialPassword: an admin may set the first password on create
+// (Aloware's "Manual"): it is stored hashed, never returned, no welcome
+// mail goes out, and the user signs in with it; a weak one is refused
+// naming the field.
+func TestUsersInitialPassword(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	r := e.do(req{Method: "POST", Path: users, Token: e.admin, Body: map[string]any{"userName": "mia@acme.example",
+		"emails":   []any{map[string]any{"value": "mia@acme.example", "primary": true}},
+		"password": map[string]any{"mode": "manual", "new": "correct horse battery staple"}}})
+	require.Equal(t, 201, r.Status, "%s", r.Body)
+	assert.NotContains(t, string(r.Body), "correct horse")
+	pw := r.JSON(t)["password"].(map[string]any)
+	assert.Equal(t, true, pw["isSet"])
+	assert.Equal(t, "manual", pw["mode"])
+	_, err := e.dir.Login(ctx, "acme", "mia@acme.example", "correct horse battery staple")
+	require.NoError(t, err)
+	mail, err := e.dir.ListMail(ctx, "acme", pbxusers.MailQuery{})
+	require.NoError(t, err)
+	assert.Empty(t, mail, "a manual password sends no welcome mail")
+
+	r = e.do(req{Method: "POST", Path: users, Token: e.admin, Body: map[string]any{"userName": "max@acme.example",
+		"password": map[string]any{"new": "short"}}})
+	p := r.Problem(t, 400)
+	assert.Contains(t, fmt.Sprint(p["errors"]), "password")
+}

@@ -47,6 +47,16 @@ type apiProblem struct {
 // decodes a success into out (when not nil). A failure comes back as the
 // API's problem.
 func (h *Handler) callAPI(ctx context.Context, ss *session, method, path string, body, out any) (*apiProblem, error) {
+	return h.callAPIHeader(ctx, ss, method, path, nil, body, out)
+}
+
+// callAPIWith is callAPI for a console request, with extra request
+// headers (If-Match).
+func (h *Handler) callAPIWith(r *http.Request, ss *session, method, path string, header map[string]string, body, out any) (*apiProblem, error) {
+	return h.callAPIHeader(r.Context(), ss, method, path, header, body, out)
+}
+
+func (h *Handler) callAPIHeader(ctx context.Context, ss *session, method, path string, header map[string]string, body, out any) (*apiProblem, error) {
 	var rd bytes.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -61,6 +71,9 @@ func (h *Handler) callAPI(ctx context.Context, ss *session, method, path string,
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	rec := &recorder{header: http.Header{}}
 	h.api.ServeHTTP(rec, req)
 	if rec.status >= 400 {

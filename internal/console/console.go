@@ -117,6 +117,7 @@ func New(dir *pbxusers.Directory, api http.Handler, opts Options) *Handler {
 	h.mux.HandleFunc("GET "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteForm))
 	h.mux.HandleFunc("POST "+Prefix+"/users/{id}/delete", h.signedIn(h.deleteUser))
 	h.mountTenant()
+	h.mountUserPages()
 	return h
 }
 

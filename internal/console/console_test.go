@@ -311,6 +311,6 @@ func TestPhonesAndPermissions(t *testing.T) {
 
 	code, body = b.get("/admin/users/" + agent.ID + "?tab=permissions")
 	require.Equal(t, http.StatusOK, code)
-	assert.Regexp(t, `<td>recordings.access</td><td>true</td><td>[^<]*override[^<]*</td>`, body)
-	assert.Regexp(t, `<td>chat.limit</td><td>5</td><td>[^<]*Agents[^<]*</td>`, body)
+	assert.Regexp(t, `<td>recordings.access<br><span class="hint">[^<]*</span></td><td class="value">true</td><td class="from">[^<]*override[^<]*</td>`, body)
+	assert.Regexp(t, `<td>chat.limit<br><span class="hint">[^<]*</span></td><td class="value">5</td><td class="from">[^<]*Agents[^<]*</td>`, body)
 }

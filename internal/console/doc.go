@@ -1,13 +1,15 @@
 // Package console is pbxgate's admin web console, served under /admin/:
-// the seed products' Users page (a list with search as you type, "+ Add
-// User", a user's page with its profile, answering rules and the live
-// "where does a call ring now, and why?" panel, and delete with a
-// confirmation that names what goes with the user), and the tenant pages
-// under /admin/tenant: profiles with the permission catalogue, teams,
-// time frames, numbers, call queues, auto attendants and conference
-// bridges, CSV import with a dry run that shows every row's outcome, API
-// tokens, LDAP directories with their runs, the mail outbox and the change
-// log.
+// the seed products' Users page (a list with search as you type, filters,
+// paging and bulk deactivation; "+ Add User"; a user's page with the tabs
+// Profile, Phones, Numbers, Answering rules with the live "where does a
+// call ring now, and why?" panel, Permissions with per-user overrides, and
+// Advanced, where delete asks first and names what goes with the user;
+// fields an identity provider or the LDAP sync owns are shown read-only),
+// and the tenant pages under /admin/tenant: profiles with the permission
+// catalogue, teams, time frames, numbers, call queues, auto attendants and
+// conference bridges, CSV import with a dry run that shows every row's
+// outcome, API tokens, LDAP directories with their runs, the mail outbox
+// and the change log.
 //
 // Pages are server-rendered with html/template from files embedded in the
 // binary; a small script of its own adds search as you type. Every write

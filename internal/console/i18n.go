@@ -226,3 +226,15 @@ var german = texts{
 	"label":             "Bezeichnung",
 	"secretOnce":        "Das SIP-Passwort von %s, nur jetzt sichtbar: tragen Sie es im Telefon ein.",
 }
+
+// mergeTexts adds a page group's texts to a language's table. A key that
+// is already there is a programming error (one page's word would silently
+// replace another's), so it panics when the package loads.
+func mergeTexts(into, from texts) {
+	for k, v := range from {
+		if _, dup := into[k]; dup {
+			panic("console: text " + k + " is defined twice")
+		}
+		into[k] = v
+	}
+}

@@ -3,12 +3,8 @@ package console
 // The tenant pages' words, kept apart from i18n.go's and merged into the
 // same tables when the package loads.
 func init() {
-	for k, v := range tenantEnglish {
-		english[k] = v
-	}
-	for k, v := range tenantGerman {
-		german[k] = v
-	}
+	mergeTexts(english, tenantEnglish)
+	mergeTexts(german, tenantGerman)
 }
 
 var tenantEnglish = texts{

@@ -173,7 +173,11 @@ func (f *form) absorb(t texts, p *apiProblem, fields map[string]string) {
 func problemText(p *apiProblem) string {
 	s := p.Detail
 	for _, e := range p.Errors {
-		s += " " + e.Path + ": " + e.Reason + "."
+		if e.Path != "" {
+			s += " " + e.Path + ": " + e.Reason + "."
+		} else {
+			s += " " + e.Reason + "."
+		}
 	}
 	return strings.TrimSpace(s)
 }

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,62 +18,87 @@ const pageSize = 50
 
 // usersData is the Users page.
 type usersData struct {
-	Q, Status, Kind, Source string
-	System                  bool
-	Users                   []pbxusers.User
-	Total, Offset           int
-	Prev, Next              string // links to the neighbouring pages, "" when none
-	Notice                  string
+	Q, Status, Kind, Source, Team, Profile string
+	System                                 bool
+	Users                                  []pbxusers.User
+	Total, Offset                          int
+	Prev, Next                             string // links to the neighbouring pages, "" when none
+	Notice                                 string
+	// Deactivated is how many users the last bulk deactivation set
+	// inactive.
+	Deactivated int
+	// Teams and Profiles fill the filters' choices.
+	Teams    []pbxusers.Team
+	Profiles []pbxusers.Profile
+	// PageFrom and PageTo number the users shown, from 1.
+	PageFrom, PageTo int
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, ss *session) {
-	q := r.URL.Query()
-	d := usersData{Q: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Kind: q.Get("kind"), Source: q.Get("source"),
-		System: q.Get("system") == "1", Notice: q.Get("notice")}
-	d.Offset, _ = strconv.Atoi(q.Get("offset"))
-	d.Offset = max(0, d.Offset)
+// usersQuery turns the Users page's filters into a query of one page.
+func (d *usersData) query() pbxusers.UserQuery {
 	uq := pbxusers.UserQuery{Search: d.Q, IncludeSystem: d.System || (d.Kind != "" && d.Kind != string(pbxusers.KindPerson)),
 		SortBy: pbxusers.AttrUserName, Offset: d.Offset, Limit: pageSize}
 	var and pbxusers.And
 	switch d.Status {
 	case "active", "inactive":
-		and = append(and, &pbxusers.Compare{Attr: pbxusers.AttrActive, Op: pbxusers.OpEq, Value: d.Status == "active"})
+		and = append(and, pbxusers.Eq(pbxusers.AttrActive, d.Status == "active"))
 	}
-	if d.Kind != "" {
-		and = append(and, &pbxusers.Compare{Attr: pbxusers.AttrKind, Op: pbxusers.OpEq, Value: d.Kind})
+	for _, f := range []struct {
+		attr  pbxusers.Attr
+		value string
+	}{{pbxusers.AttrKind, d.Kind}, {pbxusers.AttrSource, d.Source}, {pbxusers.AttrMember, d.Team}, {pbxusers.AttrProfile, d.Profile}} {
+		if f.value != "" {
+			and = append(and, pbxusers.Eq(f.attr, f.value))
+		}
 	}
-	if d.Source != "" {
-		and = append(and, &pbxusers.Compare{Attr: pbxusers.AttrSource, Op: pbxusers.OpEq, Value: d.Source})
-	}
-	if len(and) > 0 {
+	switch len(and) {
+	case 0:
+	case 1:
+		uq.Filter = and[0]
+	default:
 		uq.Filter = and
 	}
-	res, err := h.dir.ListUsers(r.Context(), ss.Tenant, uq)
+	return uq
+}
+
+// link returns the Users page with the same filters at offset.
+func (d *usersData) link(offset int) string {
+	v := url.Values{}
+	for k, val := range map[string]string{"q": d.Q, "status": d.Status, "kind": d.Kind, "source": d.Source, "team": d.Team, "profile": d.Profile} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if d.System {
+		v.Set("system", "1")
+	}
+	if offset > 0 {
+		v.Set("offset", strconv.Itoa(offset))
+	}
+	return Prefix + "/users?" + v.Encode()
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, ss *session) {
+	q := r.URL.Query()
+	d := usersData{Q: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Kind: q.Get("kind"), Source: q.Get("source"),
+		Team: q.Get("team"), Profile: q.Get("profile"), System: q.Get("system") == "1", Notice: q.Get("notice")}
+	d.Deactivated, _ = strconv.Atoi(q.Get("deactivated"))
+	d.Offset, _ = strconv.Atoi(q.Get("offset"))
+	d.Offset = max(0, d.Offset)
+	res, err := h.dir.ListUsers(r.Context(), ss.Tenant, d.query())
 	if err != nil {
 		h.internal(w, r, ss, err)
 		return
 	}
 	d.Users, d.Total = res.Users, res.Total
-	link := func(offset int) string {
-		v := url.Values{}
-		for k, val := range map[string]string{"q": d.Q, "status": d.Status, "kind": d.Kind, "source": d.Source} {
-			if val != "" {
-				v.Set(k, val)
-			}
-		}
-		if d.System {
-			v.Set("system", "1")
-		}
-		if offset > 0 {
-			v.Set("offset", strconv.Itoa(offset))
-		}
-		return Prefix + "/users?" + v.Encode()
+	if len(d.Users) > 0 {
+		d.PageFrom, d.PageTo = d.Offset+1, d.Offset+len(d.Users)
 	}
 	if d.Offset > 0 {
-		d.Prev = link(max(0, d.Offset-pageSize))
+		d.Prev = d.link(max(0, d.Offset-pageSize))
 	}
 	if d.Offset+len(d.Users) < d.Total {
-		d.Next = link(d.Offset + pageSize)
+		d.Next = d.link(d.Offset + pageSize)
 	}
 	t := textsFor(ss, r)
 	if q.Get("partial") == "1" {
@@ -82,18 +109,122 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, ss *session)
 		}
 		return
 	}
+	if d.Teams, d.Profiles, err = h.choices(r, ss); err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
 	h.render(w, r, ss, http.StatusOK, "users", t.get("users"), &d)
+}
+
+// choices returns the tenant's teams and profiles, for filters and forms.
+func (h *Handler) choices(r *http.Request, ss *session) ([]pbxusers.Team, []pbxusers.Profile, error) {
+	teams, err := h.dir.ListTeams(r.Context(), ss.Tenant, pbxusers.TeamQuery{SortBy: pbxusers.AttrDisplayName, Limit: pbxusers.MaxPageSize})
+	if err != nil {
+		return nil, nil, err
+	}
+	profiles, err := h.dir.ListProfiles(r.Context(), ss.Tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	return teams.Teams, profiles, nil
+}
+
+// bulkData is the confirmation of a bulk deactivation.
+type bulkData struct {
+	Users []pbxusers.User
+	// Failed names the users the API refused, with its reason.
+	Failed []string
+}
+
+// deactivateUsers is the Users page's bulk deactivation: the first POST
+// (the selected rows) asks for confirmation naming every user; the
+// confirmed POST sets each inactive through the admin API.
+func (h *Handler) deactivateUsers(w http.ResponseWriter, r *http.Request, ss *session) {
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, ss, http.StatusBadRequest, "formExpired")
+		return
+	}
+	t := textsFor(ss, r)
+	var d bulkData
+	for _, id := range r.PostForm["id"] {
+		u, err := h.dir.GetUser(r.Context(), ss.Tenant, id)
+		if errors.Is(err, pbxusers.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		d.Users = append(d.Users, u)
+	}
+	if len(d.Users) == 0 {
+		http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
+		return
+	}
+	if r.PostFormValue("confirm") != "1" {
+		h.render(w, r, ss, http.StatusOK, "usersdeactivate", t.get("bulkDeactivate"), &d)
+		return
+	}
+	n := 0
+	for _, u := range d.Users {
+		p, err := h.callAPI(r.Context(), ss, http.MethodPatch, "/users/"+url.PathEscape(u.ID), map[string]any{"status": pbxusers.StatusInactive}, nil)
+		if err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		if p != nil {
+			d.Failed = append(d.Failed, u.UserName+": "+p.Detail)
+			continue
+		}
+		n++
+	}
+	if len(d.Failed) > 0 {
+		h.render(w, r, ss, http.StatusConflict, "usersdeactivate", t.get("bulkDeactivate"), &d)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/users?deactivated="+strconv.Itoa(n), http.StatusSeeOther)
 }
 
 // userForm is the "+ Add User" form, and its problems by field.
 type userForm struct {
 	UserName, Given, Family, Email, Role, Extension, Answer, Forward, Backup, Location string
-	Problems                                                                           map[string]string
-	Summary                                                                            string
+	// PasswordMode is invite (Auto-Generate: the welcome mail's link) or
+	// manual (the admin types the first password, never shown again).
+	PasswordMode string
+	// Profiles and Teams are the ids chosen.
+	Profiles, Teams []string
+	// SuggestedExtension is the lowest free extension of the tenant's
+	// range, "" when the tenant has none.
+	SuggestedExtension string
+	// AllTeams and AllProfiles are the choices.
+	AllTeams    []pbxusers.Team
+	AllProfiles []pbxusers.Profile
+	Problems    map[string]string
+	Summary     string
+}
+
+// Has reports whether id is among the chosen ids.
+func (f *userForm) Has(ids []string, id string) bool { return slices.Contains(ids, id) }
+
+// fill adds the form's choices and the suggested extension.
+func (h *Handler) fill(r *http.Request, ss *session, f *userForm) error {
+	var err error
+	if f.AllTeams, f.AllProfiles, err = h.choices(r, ss); err != nil {
+		return err
+	}
+	// No range, or a full one, leaves the field empty: the library then
+	// picks or the admin types one.
+	f.SuggestedExtension, _ = h.dir.NextExtension(r.Context(), ss.Tenant, pbxusers.KindPerson)
+	return nil
 }
 
 func (h *Handler) newUserForm(w http.ResponseWriter, r *http.Request, ss *session) {
 	f := userForm{Role: string(pbxusers.RoleUser), Answer: string(pbxusers.AnswerApps)}
+	if err := h.fill(r, ss, &f); err != nil {
+		h.internal(w, r, ss, err)
+		return
+	}
+	f.Extension = f.SuggestedExtension
 	h.render(w, r, ss, http.StatusOK, "usernew", textsFor(ss, r).get("addUser"), &f)
 }
 
@@ -103,7 +234,7 @@ func formField(path string) string {
 		"userName": "userName", "name.given": "given", "name.family": "family", "emails": "email",
 		"role": "role", "extension": "extension", "routing.answerMode": "answer", "routing.forwardNumber": "forward",
 		"forwardNumber": "forward", "routing": "backup",
-		"location": "location",
+		"location": "location", "profiles": "profiles", "teams": "teams", "password": "password",
 	} {
 		if path == prefix || strings.HasPrefix(path, prefix+".") || strings.HasPrefix(path, prefix+"[") {
 			return field
@@ -121,11 +252,13 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 		"location": &f.Location} {
 		*p = strings.TrimSpace(r.PostFormValue(k))
 	}
+	f.Profiles, f.Teams = r.PostForm["profiles"], r.PostForm["teams"]
+	f.PasswordMode = r.PostFormValue("passwordMode")
 	if f.UserName == "" {
 		f.UserName = f.Email
 	}
 	u := pbxusers.User{UserName: f.UserName, Name: pbxusers.Name{Given: f.Given, Family: f.Family},
-		Role: pbxusers.Role(f.Role), Extension: f.Extension, Location: f.Location}
+		Role: pbxusers.Role(f.Role), Extension: f.Extension, Location: f.Location, Profiles: f.Profiles, Teams: f.Teams}
 	if f.Email != "" {
 		u.Emails = []pbxusers.Email{{Value: f.Email, Type: "work", Primary: true}}
 	}
@@ -134,8 +267,36 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	u.Routing.AnswerMode = pbxusers.AnswerMode(f.Answer)
 	u.Routing.ForwardNumber = f.Forward
+	var body any = u
+	if f.PasswordMode == string(pbxusers.PasswordManual) && r.PostFormValue("password") == "" {
+		t := textsFor(ss, r)
+		f.Problems = map[string]string{"password": t.get("passwordRequired")}
+		f.Summary = t.get("fixErrors")
+		if err := h.fill(r, ss, &f); err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		h.render(w, r, ss, http.StatusUnprocessableEntity, "usernew", t.get("addUser"), &f)
+		return
+	}
+	if f.PasswordMode == string(pbxusers.PasswordManual) {
+		// The admin API takes the first password as password.new, which
+		// pbxusers.User never writes to JSON.
+		raw, err := json.Marshal(u)
+		if err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
+		m["password"] = map[string]any{"mode": pbxusers.PasswordManual, "new": r.PostFormValue("password")}
+		body = m
+	}
 	var out pbxusers.User
-	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/users", u, &out)
+	p, err := h.callAPI(r.Context(), ss, http.MethodPost, "/users", body, &out)
 	if err != nil {
 		h.internal(w, r, ss, err)
 		return
@@ -153,6 +314,10 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 			}
 			other = append(other, e.Path+": "+e.Reason)
 		}
+		if err := h.fill(r, ss, &f); err != nil {
+			h.internal(w, r, ss, err)
+			return
+		}
 		f.Summary = t.get("fixErrors")
 		if len(p.Errors) == 0 {
 			f.Summary = p.Detail
@@ -163,83 +328,6 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, ss *session
 		return
 	}
 	http.Redirect(w, r, Prefix+"/users/"+out.ID+"?notice=created", http.StatusSeeOther)
-}
-
-// userData is a user's page.
-type userData struct {
-	User       pbxusers.User
-	Tab        string
-	Devices    []pbxusers.Device
-	Numbers    []pbxusers.Number
-	Manager    string
-	Notice     string
-	Explain    explainData
-	References []pbxusers.Reference
-	// Permissions are the user's effective permissions (Permissions tab).
-	Permissions []pbxusers.Effective
-	// Secret is a new device's SIP secret, shown this once.
-	Secret, SecretSIPID string
-	Problem             string
-}
-
-// explainData is the "where does a call ring" panel.
-type explainData struct {
-	At, From, State string
-	Plan            string
-	Trace           []pbxusers.TraceEntry
-	Problem         string
-}
-
-func (h *Handler) loadUser(w http.ResponseWriter, r *http.Request, ss *session) (pbxusers.User, bool) {
-	u, err := h.dir.GetUser(r.Context(), ss.Tenant, r.PathValue("id"))
-	switch {
-	case errors.Is(err, pbxusers.ErrNotFound):
-		h.fail(w, r, ss, http.StatusNotFound, "notFound")
-		return u, false
-	case err != nil:
-		h.internal(w, r, ss, err)
-		return u, false
-	}
-	return u, true
-}
-
-func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, ss *session) {
-	u, ok := h.loadUser(w, r, ss)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	q := r.URL.Query()
-	d := userData{User: u, Tab: q.Get("tab"), Notice: q.Get("notice")}
-	switch d.Tab {
-	case "routing", "advanced", "phones", "permissions":
-	default:
-		d.Tab = "profile"
-	}
-	var err error
-	if d.Devices, err = h.dir.ListDevices(ctx, ss.Tenant, u.ID); err != nil {
-		h.internal(w, r, ss, err)
-		return
-	}
-	if d.Numbers, err = h.dir.ListNumbers(ctx, ss.Tenant, u.ID); err != nil {
-		h.internal(w, r, ss, err)
-		return
-	}
-	if u.ManagerID != "" {
-		if m, err := h.dir.GetUser(ctx, ss.Tenant, u.ManagerID); err == nil {
-			d.Manager = m.Label()
-		}
-	}
-	switch d.Tab {
-	case "routing":
-		d.Explain = h.explain(r, ss, u)
-	case "permissions":
-		if d.Permissions, err = h.dir.Effective(ctx, ss.Tenant, u.ID); err != nil {
-			h.internal(w, r, ss, err)
-			return
-		}
-	}
-	h.render(w, r, ss, http.StatusOK, "user", u.Label(), &d)
 }
 
 // explain runs Route for the panel's inputs: now, from no number, while

@@ -659,6 +659,11 @@ func testProfilesInUse(t *testing.T, s pbxusers.Store) {
 	u := person("ada", "201")
 	u.Profiles = []string{sup.ID}
 	a := mustUser(t, d, "acme", u)
+	mustUser(t, d, "acme", person("carol", "203"))
+	holders, err := d.ListUsers(ctx, "acme", pbxusers.UserQuery{Filter: pbxusers.Eq(pbxusers.AttrProfile, sup.ID)})
+	require.NoError(t, err)
+	require.Len(t, holders.Users, 1, "a profile filter lists the users holding the profile")
+	assert.Equal(t, a.ID, holders.Users[0].ID)
 	tm, err := d.CreateTeam(ctx, "acme", pbxusers.Team{Name: "Leads", Profiles: []string{sup.ID}}, nil)
 	require.NoError(t, err)
 	err = d.DeleteProfile(ctx, "acme", sup.ID)

@@ -142,6 +142,7 @@ var UserAttrs = map[pbxusers.Attr]Column{
 	pbxusers.AttrCreated:      {Expr: "u.created"},
 	pbxusers.AttrLastModified: {Expr: "u.updated"},
 	pbxusers.AttrMember:       {Expr: "m.team_id", Exists: "SELECT 1 FROM team_members m WHERE m.user_id = u.id AND "},
+	pbxusers.AttrProfile:      {Expr: "p.profile_id", Exists: "SELECT 1 FROM user_profiles p WHERE p.user_id = u.id AND "},
 }
 
 // TeamAttrs maps the team filter attributes onto the teams table (alias u).
