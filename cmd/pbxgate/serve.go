@@ -22,6 +22,7 @@ import (
 
 	"github.com/pbxgate/pbxgate/internal/adminapi"
 	"github.com/pbxgate/pbxgate/internal/authguard"
+	"github.com/pbxgate/pbxgate/internal/console"
 	"github.com/pbxgate/pbxgate/pbxusers"
 	"github.com/pbxgate/pbxgate/scim"
 	"github.com/pbxgate/pbxgate/smtp"
@@ -30,9 +31,10 @@ import (
 
 func runServe(ctx context.Context, c *CLI, args []string) error {
 	fs := c.flagSet("serve", "serve [--config FILE] [--data DIR | --db FILE] [--listen ADDR]", `
-Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the admin API (/api/v1), the set-password pages
-(/setup/...), /healthz, /readyz and /metrics (Prometheus), the LDAP sync
-schedules, the mail outbox worker and the webhook worker.
+Run the gateway: the SCIM 2.0 endpoint (/scim/v2), the admin API (/api/v1),
+the admin web console (/admin/, where / leads), the PBX feed (/pbx/v1), the
+set-password pages (/setup/...), /healthz, /readyz and /metrics (Prometheus),
+the LDAP sync schedules, the mail outbox worker and the webhook worker.
 
 With no configuration at all it keeps its data in ./pbxgate-data, listens
 on 127.0.0.1:8080, creates tenant "default" on first start and prints the
@@ -203,6 +205,9 @@ func (c *CLI) serve(ctx context.Context, e *env, cfg *Config, set settings, ln n
 		return err
 	}
 	mountConsole(mux, e.dir, api, public, e)
+	// The gateway's root is the console: a browser pointed at the address
+	// the banner printed lands on its sign-in page instead of a 404.
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix+"/", http.StatusSeeOther))
 	if bg.setupPage != nil {
 		bg.setupPage.Mount(mux)
 	}
@@ -262,9 +267,14 @@ pbxgate is ready. Tenant %q was created on this first start.
   Bearer token:   %s
 
 The token is shown only this once; keep it in your identity provider.
-Create more with: %s token create --tenant %s --name okta%s
+Create more with: %[5]s token create --tenant %[6]s --name okta%[7]s
 
-`, DefaultTenant, public, scim.Prefix, firstToken, commandName(os.Executable), DefaultTenant, prefix)
+  Admin console:  %[2]s%[8]s/
+Make yourself its first admin and sign in with a one-time link:
+  %[5]s users add you@example.com --email you@example.com --role admin%[7]s
+  %[5]s console link --user you@example.com%[7]s
+
+`, DefaultTenant, public, scim.Prefix, firstToken, commandName(os.Executable), DefaultTenant, prefix, console.Prefix)
 	} else if err := c.tokenHints(ctx, e, public, prefix); err != nil {
 		log.Warn("list tokens", "err", err)
 	}

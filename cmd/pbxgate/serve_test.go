@@ -42,6 +42,19 @@ func TestIntegrationServeBusyPortCreatesNothing(t *testing.T) {
 	busy.Close()
 	g := startGateway(t, data, "")
 	assert.NotEmpty(t, g.token, "first start prints the token:\n%s", g.stdout)
+	// ... and says where the console is and how to get into it.
+	assert.Contains(t, g.stdout.String(), "Admin console:  "+g.base+"/admin/\n")
+	assert.Contains(t, g.stdout.String(), "console link --user you@example.com --data "+data+"\n")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(g.base + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "the root leads to the console")
+	assert.Equal(t, "/admin/", resp.Header.Get("Location"))
+	resp, err = noFollow.Get(g.base + "/no-such-page")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "only the root redirects")
 	require.NoError(t, g.stop())
 }
 
