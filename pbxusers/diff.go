@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-// secretFields are paths whose values the change log never records.
-var secretFields = map[string]bool{"secret": true, "password.new": true,
-	"digest.ha1": true, "digest.ha1b": true, "digest.ha1sha256": true, "digest.ha1bsha256": true}
+// secretFields are paths whose values the change log never records,
+// compared without regard to case.
+var secretFields = []string{"secret", "password.new", "digest.ha1", "digest.ha1b", "digest.ha1sha256", "digest.ha1bsha256"}
+
+func secretField(path string) bool {
+	return slices.ContainsFunc(secretFields, func(s string) bool { return strings.EqualFold(s, path) })
+}
 
 // Diff compares two objects field by field, named as in their JSON form
 // ("name.given", "emails[0].value"), and returns the changed leaf fields in
@@ -24,18 +28,32 @@ var secretFields = map[string]bool{"secret": true, "password.new": true,
 // computes one.
 func Diff(before, after any) []FieldChange {
 	a, b := reflect.ValueOf(before), reflect.ValueOf(after)
-	switch {
-	case !a.IsValid() && !b.IsValid():
+	if !a.IsValid() && !b.IsValid() {
 		return nil
-	case !a.IsValid():
-		a = reflect.Zero(b.Type())
-	case !b.IsValid():
-		b = reflect.Zero(a.Type())
 	}
 	var out []FieldChange
 	diffReflect("", a, b, &out)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
-	return out
+	return sortedByField(out)
+}
+
+// sortedByField returns the changes in path order (each path is there
+// once). It sorts their positions rather than the changes themselves,
+// whose every move would be a copy of four pointers under the GC's write
+// barrier.
+func sortedByField(cs []FieldChange) []FieldChange {
+	if slices.IsSortedFunc(cs, func(x, y FieldChange) int { return strings.Compare(x.Field, y.Field) }) {
+		return cs
+	}
+	order := make([]int, len(cs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(cs[i].Field, cs[j].Field) })
+	sorted := make([]FieldChange, len(cs))
+	for i, j := range order {
+		sorted[i] = cs[j]
+	}
+	return sorted
 }
 
 var skipDiff = map[string]bool{"version": true, "created": true, "updated": true, "tenantId": true, "members": true}
@@ -60,64 +78,105 @@ func leafType(t reflect.Type) bool {
 	return true
 }
 
+// skipped reports whether the field at path is left out of diffs: only
+// top-level names are.
+func skipped(path, name string) bool { return path == "" && skipDiff[name] }
+
+// join names the child name of path.
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// diffReflect records what differs between a and b below path. Either side
+// may be the invalid Value, standing for an absent object (the "before" of
+// a creation): it is walked as the empty value of the other side's type
+// without making one.
 func diffReflect(path string, a, b reflect.Value, out *[]FieldChange) {
-	if skipDiff[path] {
+	if a.IsValid() && a.Kind() == reflect.Pointer && a.IsNil() {
+		a = reflect.Value{}
+	}
+	if b.IsValid() && b.Kind() == reflect.Pointer && b.IsNil() {
+		b = reflect.Value{}
+	}
+	var t reflect.Type
+	switch {
+	case a.IsValid():
+		t = a.Type()
+	case b.IsValid():
+		t = b.Type()
+	default:
 		return
 	}
-	t := a.Type()
 	if leafType(t) {
 		diffLeaf(path, a, b, out)
 		return
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		switch {
-		case a.IsNil() && b.IsNil():
-			return
-		case a.IsNil():
-			a = reflect.New(t.Elem())
-		case b.IsNil():
-			b = reflect.New(t.Elem())
-		}
-		diffReflect(path, a.Elem(), b.Elem(), out)
+		diffReflect(path, elem(a), elem(b), out)
 	case reflect.Struct:
-		if a.IsZero() && b.IsZero() {
-			return // most of a user is empty: skip whole subtrees
-		}
 		for _, f := range structFields(t) {
+			af, bf := field(a, f.index), field(b, f.index)
+			if emptyValue(af) && emptyValue(bf) {
+				continue // nothing to record below an empty field: skip before naming it
+			}
 			if f.embedded {
-				diffReflect(path, a.Field(f.index), b.Field(f.index), out)
+				diffReflect(path, af, bf, out)
 				continue
 			}
-			p := f.name
-			if path != "" {
-				p = path + "." + f.name
+			if skipped(path, f.name) {
+				continue
 			}
-			diffReflect(p, a.Field(f.index), b.Field(f.index), out)
+			diffReflect(join(path, f.name), af, bf, out)
 		}
 	case reflect.Map:
 		keys := map[string]reflect.Value{}
 		for _, m := range []reflect.Value{a, b} {
-			for _, k := range m.MapKeys() {
-				keys[fmt.Sprint(k.Interface())] = k
+			if !m.IsValid() {
+				continue
+			}
+			for it := m.MapRange(); it.Next(); {
+				k := it.Key()
+				if k.Kind() == reflect.String {
+					keys[k.String()] = k
+				} else {
+					keys[fmt.Sprint(k.Interface())] = k
+				}
 			}
 		}
-		zero := reflect.Zero(t.Elem())
 		for name, k := range keys {
-			av, bv := a.MapIndex(k), b.MapIndex(k)
-			if !av.IsValid() {
-				av = zero
+			if skipped(path, name) {
+				continue
 			}
-			if !bv.IsValid() {
-				bv = zero
-			}
-			p := name
-			if path != "" {
-				p = path + "." + name
-			}
-			diffReflect(p, av, bv, out)
+			diffReflect(join(path, name), mapIndex(a, k), mapIndex(b, k), out)
 		}
 	}
+}
+
+// elem, field and mapIndex are the reflect methods of the same names for
+// a side that may be absent (the invalid Value), which stays absent.
+func elem(v reflect.Value) reflect.Value {
+	if !v.IsValid() {
+		return v
+	}
+	return v.Elem()
+}
+
+func field(v reflect.Value, i int) reflect.Value {
+	if !v.IsValid() {
+		return v
+	}
+	return v.Field(i)
+}
+
+func mapIndex(m, k reflect.Value) reflect.Value {
+	if !m.IsValid() {
+		return m
+	}
+	return m.MapIndex(k) // the invalid Value when k is not in m
 }
 
 // fieldInfo is a struct field as Diff names it.
@@ -161,7 +220,7 @@ func diffLeaf(path string, a, b reflect.Value, out *[]FieldChange) {
 	if ae && be {
 		return
 	}
-	if a.Kind() == reflect.Slice && !ae && !be && a.Len() == b.Len() && structElems(a.Type()) {
+	if !ae && !be && a.Kind() == reflect.Slice && a.Len() == b.Len() && structElems(a.Type()) {
 		for i := 0; i < a.Len(); i++ {
 			diffReflect(path+"["+strconv.Itoa(i)+"]", a.Index(i), b.Index(i), out)
 		}
@@ -177,7 +236,7 @@ func diffLeaf(path string, a, b reflect.Value, out *[]FieldChange) {
 	if !be {
 		fc.New = b.Interface()
 	}
-	if secretFields[strings.ToLower(path)] {
+	if secretField(path) {
 		fc.Old, fc.New = redactValue(!ae), redactValue(!be)
 	}
 	*out = append(*out, fc)
@@ -202,6 +261,8 @@ func redactValue(set bool) any {
 // structs such as an unset time.
 func emptyValue(v reflect.Value) bool {
 	switch v.Kind() {
+	case reflect.Invalid:
+		return true
 	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
 		return v.Len() == 0
 	case reflect.Bool:

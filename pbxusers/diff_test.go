@@ -45,3 +45,21 @@ func TestDiff(t *testing.T) {
 	created := Diff(nil, User{UserName: "x", Status: StatusActive})
 	assert.Equal(t, []FieldChange{{Field: "status", New: StatusActive}, {Field: "userName", New: "x"}}, created)
 }
+
+// BenchmarkDiffCreate is the change-log diff of a new user as an LDAP sync
+// or an identity provider creates one: every set field against nothing.
+func BenchmarkDiffCreate(b *testing.B) {
+	u := User{ID: "01a24782-5901-7898-980d-b1798539a93b", Kind: KindPerson, Status: StatusActive,
+		Owner: Owner{Source: SourceLDAP, ExternalID: "6d1f0c2e-0000-4000-8000-000000000001", Directory: "corp",
+			Synced: map[string]string{"userName": "ada.lovelace@example.com", "name.given": "Ada", "name.family": "Lovelace",
+				"emails": "ada.lovelace@example.com", "title": "Engineer", "extension": "20001", "phoneNumbers": "+493012345678"}},
+		UserName: "ada.lovelace@example.com", Name: Name{Given: "Ada", Family: "Lovelace", Formatted: "Ada Lovelace"},
+		DisplayName: "Ada Lovelace", Title: "Engineer", Role: RoleUser, Extension: "20001",
+		Emails:       []Email{{Value: "ada.lovelace@example.com", Type: "work", Primary: true}},
+		PhoneNumbers: []PhoneNumber{{Number: "+493012345678", Type: "work"}},
+		Language:     "en", Enterprise: Enterprise{Department: "R&D", EmployeeNumber: "E1"}, Version: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Diff(nil, u)
+	}
+}

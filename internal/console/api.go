@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/pbxgate/pbxgate/internal/adminapi"
 )
@@ -57,20 +58,29 @@ func (h *Handler) callAPIWith(r *http.Request, ss *session, method, path string,
 }
 
 func (h *Handler) callAPIHeader(ctx context.Context, ss *session, method, path string, header map[string]string, body, out any) (*apiProblem, error) {
-	var rd bytes.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return nil, err
 		}
-		rd.Reset(b)
 	}
+	return h.send(ctx, ss, method, path, "application/json", header, b, out)
+}
+
+// callAPIRaw is callAPI with a body that is not JSON (a CSV file).
+func (h *Handler) callAPIRaw(ctx context.Context, ss *session, method, path, contentType string, body []byte, out any) (*apiProblem, error) {
+	return h.send(ctx, ss, method, path, contentType, nil, body, out)
+}
+
+// send is the one request to the admin API every call above makes.
+func (h *Handler) send(ctx context.Context, ss *session, method, path, contentType string, header map[string]string, body []byte, out any) (*apiProblem, error) {
 	ctx = adminapi.WithPrincipal(ctx, adminapi.Principal{Tenant: ss.Tenant, Actor: "console " + ss.UserName})
-	req, err := http.NewRequestWithContext(ctx, method, adminapi.Prefix+"/tenants/"+ss.Tenant+path, &rd)
+	req, err := http.NewRequestWithContext(ctx, method, adminapi.Prefix+"/tenants/"+url.PathEscape(ss.Tenant)+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

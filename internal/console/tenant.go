@@ -1,9 +1,7 @@
 package console
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pbxgate/pbxgate/internal/adminapi"
 	"github.com/pbxgate/pbxgate/pbxusers"
 )
 
@@ -220,32 +217,6 @@ func noticeText(t texts, q url.Values) string {
 
 func (h *Handler) tenantHome(w http.ResponseWriter, r *http.Request, ss *session) {
 	h.renderTenant(w, r, ss, http.StatusOK, "tenant", "", nil, nil)
-}
-
-// callAPIRaw is callAPI with a body that is not JSON (a CSV file).
-func (h *Handler) callAPIRaw(ctx context.Context, ss *session, method, path, contentType string, body []byte, out any) (*apiProblem, error) {
-	ctx = adminapi.WithPrincipal(ctx, adminapi.Principal{Tenant: ss.Tenant, Actor: "console " + ss.UserName})
-	req, err := http.NewRequestWithContext(ctx, method, adminapi.Prefix+"/tenants/"+url.PathEscape(ss.Tenant)+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", contentType)
-	rec := &recorder{header: http.Header{}}
-	h.api.ServeHTTP(rec, req)
-	if rec.status >= 400 {
-		var p apiProblem
-		if err := json.Unmarshal(rec.body.Bytes(), &p); err != nil {
-			return nil, fmt.Errorf("admin API %s %s: %d %s", method, path, rec.status, rec.body.String())
-		}
-		p.Status = rec.status
-		return &p, nil
-	}
-	if out != nil && rec.body.Len() > 0 {
-		if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-			return nil, fmt.Errorf("admin API %s %s: decode: %w", method, path, err)
-		}
-	}
-	return nil, nil
 }
 
 // findUser finds a user by id, userName, email or extension, as an admin
