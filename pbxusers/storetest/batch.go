@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,9 +67,37 @@ func bulkSetup(t *testing.T, d *pbxusers.Directory, tenant string) (existing pbx
 // Batch.CreateUser row by row: the same rows refused for the same reasons
 // (duplicates within the batch, against existing users, ownership,
 // validation, references), the others created with their emails,
-// memberships, change-log entries and welcome mails.
+// memberships, change-log entries and welcome mails. It runs the rows as
+// they are, and spread out among valid rows so that a batch is large
+// enough to be prepared in parallel chunks, with the duplicates of a row in
+// later chunks than the row.
 func testBatchCreate(t *testing.T, s pbxusers.Store) {
+	for _, spread := range []int{1, 23} {
+		t.Run(fmt.Sprint("spread ", spread), func(t *testing.T) { testBatchCreateSpread(t, s, spread) })
+	}
+}
+
+// spreadRows places rows k at k*spread, the positions between them holding
+// valid users of their own, and returns the positions.
+func spreadRows(rows []pbxusers.User, spread int) ([]pbxusers.User, []int) {
+	var all []pbxusers.User
+	at := make([]int, len(rows))
+	for k, u := range rows {
+		at[k] = len(all)
+		all = append(all, u)
+		for j := 1; j < spread && k < len(rows)-1; j++ {
+			n := len(all)
+			f := person(fmt.Sprintf("fill%03d", n), fmt.Sprint(5000+n))
+			f.Owner = pbxusers.Owner{Source: pbxusers.SourceLDAP, ExternalID: fmt.Sprintf("f-%d", n), Directory: "corp"}
+			all = append(all, f)
+		}
+	}
+	return all, at
+}
+
+func testBatchCreateSpread(t *testing.T, s pbxusers.Store, spread int) {
 	d := newDir(s)
+	seqTenant, bulkTenant := fmt.Sprint("seq", spread), fmt.Sprint("bulk", spread)
 	ctx := pbxusers.WithActor(context.Background(), pbxusers.Actor{Source: pbxusers.SourceLDAP, Name: "corp"})
 	retry := func(rows []pbxusers.User) func(i int, err error) (pbxusers.User, bool) {
 		return func(i int, err error) (pbxusers.User, bool) {
@@ -83,10 +112,11 @@ func testBatchCreate(t *testing.T, s pbxusers.Store) {
 	}
 
 	// Row by row, as the sync did before.
-	_, _, _, rows := bulkSetup(t, d, "seq")
+	_, _, _, special := bulkSetup(t, d, seqTenant)
+	rows, at := spreadRows(special, spread)
 	seqErrs := make([]error, len(rows))
 	seqUsers := make([]pbxusers.User, len(rows))
-	require.NoError(t, d.Batch(ctx, "seq", func(b *pbxusers.Batch) error {
+	require.NoError(t, d.Batch(ctx, seqTenant, func(b *pbxusers.Batch) error {
 		for i, u := range rows {
 			for {
 				seqUsers[i], seqErrs[i] = b.CreateUser(u)
@@ -103,16 +133,22 @@ func testBatchCreate(t *testing.T, s pbxusers.Store) {
 		return nil
 	}))
 
-	existing, profile, team, rows := bulkSetup(t, d, "bulk")
+	existing, profile, team, special := bulkSetup(t, d, bulkTenant)
+	rows, _ = spreadRows(special, spread)
 	var users []pbxusers.User
 	var errs []error
-	require.NoError(t, d.Batch(ctx, "bulk", func(b *pbxusers.Batch) error {
+	require.NoError(t, d.Batch(ctx, bulkTenant, func(b *pbxusers.Batch) error {
 		var err error
 		users, errs, err = b.CreateUsers(rows, retry(rows))
 		return err
 	}))
 	require.Len(t, errs, len(rows))
-	created := map[int]bool{0: true, 7: true, 11: true, 12: true}
+	created := map[int]bool{at[0]: true, at[7]: true, at[11]: true, at[12]: true}
+	for i := range rows {
+		if !slices.Contains(at, i) {
+			created[i] = true // a filler
+		}
+	}
 	for i := range rows {
 		if created[i] {
 			require.NoError(t, errs[i], "row %d", i)
@@ -123,22 +159,22 @@ func testBatchCreate(t *testing.T, s pbxusers.Store) {
 		require.Error(t, seqErrs[i], "row %d row by row", i)
 		assert.Equal(t, errClass(seqErrs[i]), errClass(errs[i]), "row %d: %v", i, errs[i])
 	}
-	c := requireConflict(t, errs[1], "userName")
+	c := requireConflict(t, errs[at[1]], "userName")
 	assert.Equal(t, existing.ID, c.ExistingID)
 	assert.Contains(t, c.Error(), "owned by source manual")
-	assert.Equal(t, users[0].ID, requireConflict(t, errs[2], "userName").ExistingID)
-	assert.Equal(t, users[0].ID, requireConflict(t, errs[3], "email").ExistingID)
-	assert.Equal(t, existing.ID, requireConflict(t, errs[4], "extension").ExistingID)
-	assert.Equal(t, users[0].ID, requireConflict(t, errs[5], "extension").ExistingID)
-	assert.Equal(t, users[0].ID, requireConflict(t, errs[6], "externalId").ExistingID)
-	assert.ErrorIs(t, errs[8], pbxusers.ErrInvalid)
-	assert.ErrorIs(t, errs[9], pbxusers.ErrInvalid)
-	assert.ErrorIs(t, errs[10], pbxusers.ErrInvalid)
-	assert.Empty(t, users[11].Title, "the retry left the title out")
+	assert.Equal(t, users[at[0]].ID, requireConflict(t, errs[at[2]], "userName").ExistingID)
+	assert.Equal(t, users[at[0]].ID, requireConflict(t, errs[at[3]], "email").ExistingID)
+	assert.Equal(t, existing.ID, requireConflict(t, errs[at[4]], "extension").ExistingID)
+	assert.Equal(t, users[at[0]].ID, requireConflict(t, errs[at[5]], "extension").ExistingID)
+	assert.Equal(t, users[at[0]].ID, requireConflict(t, errs[at[6]], "externalId").ExistingID)
+	assert.ErrorIs(t, errs[at[8]], pbxusers.ErrInvalid)
+	assert.ErrorIs(t, errs[at[9]], pbxusers.ErrInvalid)
+	assert.ErrorIs(t, errs[at[10]], pbxusers.ErrInvalid)
+	assert.Empty(t, users[at[11]].Title, "the retry left the title out")
 
 	// What was created is stored as CreateUser stores it.
 	for i := range created {
-		got, err := d.GetUser(ctx, "bulk", users[i].ID)
+		got, err := d.GetUser(ctx, bulkTenant, users[i].ID)
 		require.NoError(t, err, "row %d", i)
 		assert.Equal(t, users[i], got, "row %d", i)
 		want := seqUsers[i]
@@ -150,28 +186,29 @@ func testBatchCreate(t *testing.T, s pbxusers.Store) {
 			v string
 		}{{pbxusers.KeyUserName, got.UserName}, {pbxusers.KeyEmail, got.Emails[0].Value}, {pbxusers.KeyExtension, got.Extension},
 			{pbxusers.KeyExternalID, got.Owner.ExternalID}} {
-			found, err := d.LookupUser(ctx, "bulk", key.k, key.v)
+			found, err := d.LookupUser(ctx, bulkTenant, key.k, key.v)
 			require.NoError(t, err, "row %d by %s", i, key.k)
 			assert.Equal(t, got.ID, found.ID)
 		}
 	}
-	assert.Equal(t, pbxusers.SourceLDAP, users[0].Owner.Source)
-	assert.Equal(t, []string{profile}, users[7].Profiles)
-	assert.Equal(t, []string{team}, users[7].Teams)
-	tm, err := d.GetTeam(ctx, "bulk", team)
+	assert.Equal(t, pbxusers.SourceLDAP, users[at[0]].Owner.Source)
+	assert.Equal(t, []string{profile}, users[at[7]].Profiles)
+	assert.Equal(t, []string{team}, users[at[7]].Teams)
+	tm, err := d.GetTeam(ctx, bulkTenant, team)
 	require.NoError(t, err)
 	assert.Equal(t, 1, tm.Members)
-	page, err := d.ListUsers(ctx, "bulk", pbxusers.UserQuery{})
+	page, err := d.ListUsers(ctx, bulkTenant, pbxusers.UserQuery{})
 	require.NoError(t, err)
 	assert.Equal(t, 1+len(created), page.Total)
 
 	// One change-log entry per created user, in row order, as row by row.
-	changes, err := d.Changes(ctx, "bulk", pbxusers.ChangeQuery{Entity: string(pbxusers.EntityUser)})
+	all := pbxusers.ChangeQuery{Entity: string(pbxusers.EntityUser), Limit: pbxusers.MaxPageSize}
+	changes, err := d.Changes(ctx, bulkTenant, all)
 	require.NoError(t, err)
-	seqChanges, err := d.Changes(ctx, "seq", pbxusers.ChangeQuery{Entity: string(pbxusers.EntityUser)})
+	seqChanges, err := d.Changes(ctx, seqTenant, all)
 	require.NoError(t, err)
-	require.Len(t, changes, 1+len(created))
-	require.Len(t, seqChanges, len(changes))
+	require.Equal(t, 1+len(created), len(changes))
+	require.Equal(t, len(changes), len(seqChanges))
 	var last int64
 	for i, ch := range changes {
 		assert.Greater(t, ch.Seq, last)
@@ -183,18 +220,18 @@ func testBatchCreate(t *testing.T, s pbxusers.Store) {
 			assert.Equal(t, pbxusers.Actor{Source: pbxusers.SourceLDAP, Name: "corp"}, ch.Actor)
 		}
 	}
-	assert.Equal(t, users[0].ID, changes[1].EntityID)
-	assert.Equal(t, users[12].ID, changes[len(changes)-1].EntityID)
+	assert.Equal(t, users[at[0]].ID, changes[1].EntityID)
+	assert.Equal(t, users[at[12]].ID, changes[len(changes)-1].EntityID)
 
 	// A welcome mail for each created person, as row by row.
-	mail := pendingMail(t, d, "bulk")
-	assert.Len(t, mail, len(pendingMail(t, d, "seq")))
+	mail := pendingMail(t, d, bulkTenant)
+	assert.Len(t, mail, len(pendingMail(t, d, seqTenant)))
 	assert.Len(t, mail, 1+len(created))
 	byUser := map[string]string{}
 	for _, m := range mail {
 		byUser[m.UserID] = m.To
 	}
-	assert.Equal(t, "bob@example.org", byUser[users[0].ID])
+	assert.Equal(t, "bob@example.org", byUser[users[at[0]].ID])
 }
 
 // testBatchCreateRollsBack checks that a batch whose function fails keeps

@@ -13,7 +13,7 @@ import (
 
 func pendingMail(t *testing.T, d *pbxusers.Directory, tenant string) []pbxusers.OutboxMessage {
 	t.Helper()
-	list, err := d.ListMail(context.Background(), tenant, pbxusers.MailQuery{Status: pbxusers.MailPending})
+	list, err := d.ListMail(context.Background(), tenant, pbxusers.MailQuery{Status: pbxusers.MailPending, Limit: pbxusers.MaxPageSize})
 	require.NoError(t, err)
 	return list
 }
