@@ -384,15 +384,55 @@ func TestTimeFramesPage(t *testing.T) {
 	assert.True(t, tf.Contains(time.Date(2027, 3, 24, 17, 30, 0, 0, berlin), berlin), "open until 18:00 now")
 	assert.True(t, tf.Contains(time.Date(2027, 3, 26, 10, 0, 0, 0, berlin), berlin), "the one-off holiday is gone")
 
-	// A frame the form cannot show whole is not edited here.
-	_, err = e.dir.CreateTimeFrame(context.Background(), "acme", pbxusers.TimeFrame{ID: "fair", Entries: []pbxusers.TimeFrameEntry{
-		{DateRange: &pbxusers.DateRange{From: "2027-05-01", To: "2027-05-04"}}}})
+	// Dates and date ranges, with or without weekdays: whole days, the
+	// last one included, or a span of time.
+	code, body, _ = b.post("/admin/tenant/timeframes", url.Values{"csrf": {token}, "id": {"fair"}, "timeZone": {"Europe/Berlin"},
+		"dates": {"2027-05-01\n2027-05-10 2027-05-12\n2027-06-01T08:30 2027-06-01T12:00\n2027-07-01 2027-06-30\nsoon"}})
+	assert.Equal(t, http.StatusUnprocessableEntity, code)
+	assert.Contains(t, text(body), `line 4 ("2027-07-01 2027-06-30") must be a date, two dates`)
+	assert.Contains(t, text(body), `line 5 ("soon")`)
+	assert.NotContains(t, body, `id="days-error"`, "dates stand in for weekdays")
+	code, body, _ = b.post("/admin/tenant/timeframes", url.Values{"csrf": {token}, "id": {"fair"}, "timeZone": {"Europe/Berlin"},
+		"dates": {"2027-05-01\n2027-05-10 – 2027-05-12\n2027-06-01T08:30 2027-06-01T12:00"}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, text(body), "2027-05-10 – 2027-05-12")
+	fair, err := e.dir.GetTimeFrame(context.Background(), "acme", "fair")
 	require.NoError(t, err)
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{time.Date(2027, 5, 1, 23, 59, 0, 0, berlin), true},
+		{time.Date(2027, 5, 2, 0, 0, 0, 0, berlin), false},
+		{time.Date(2027, 5, 12, 18, 0, 0, 0, berlin), true},
+		{time.Date(2027, 5, 13, 0, 0, 0, 0, berlin), false},
+		{time.Date(2027, 6, 1, 8, 29, 0, 0, berlin), false},
+		{time.Date(2027, 6, 1, 11, 59, 0, 0, berlin), true},
+		{time.Date(2027, 6, 1, 12, 0, 0, 0, berlin), false},
+	} {
+		assert.Equal(t, c.want, fair.Contains(c.at, berlin), "%s", c.at)
+	}
 	code, body = b.get("/admin/tenant/timeframes/fair")
 	require.Equal(t, http.StatusOK, code)
-	assert.Contains(t, text(body), "Time frame fair has entries this form cannot show")
-	assert.NotContains(t, body, `action="/admin/tenant/timeframes/fair"`)
-	code, _, _ = b.post("/admin/tenant/timeframes/fair", url.Values{"csrf": {token}, "day": {"1"}, "from": {"09:00"}, "to": {"17:00"}})
+	assert.Contains(t, body, "2027-05-01\n2027-05-10 2027-05-12\n2027-06-01T08:30 2027-06-01T12:00</textarea>", "the form reads back what it wrote")
+	code, body, _ = b.post("/admin/tenant/timeframes/fair", url.Values{"csrf": {token}, "timeZone": {"Europe/Berlin"},
+		"day": {"6"}, "from": {"10:00"}, "to": {"14:00"}, "dates": {"2027-05-01"}})
+	require.Equal(t, http.StatusOK, code, body)
+	fair, err = e.dir.GetTimeFrame(context.Background(), "acme", "fair")
+	require.NoError(t, err)
+	assert.True(t, fair.Contains(time.Date(2027, 5, 8, 11, 0, 0, 0, berlin), berlin), "a Saturday at 11")
+	assert.True(t, fair.Contains(time.Date(2027, 5, 1, 20, 0, 0, 0, berlin), berlin), "the date, all day")
+	assert.False(t, fair.Contains(time.Date(2027, 5, 11, 11, 0, 0, 0, berlin), berlin), "the range is gone")
+
+	// A frame the form cannot show whole is not edited here.
+	_, err = e.dir.CreateTimeFrame(context.Background(), "acme", pbxusers.TimeFrame{ID: "always", Entries: []pbxusers.TimeFrameEntry{
+		{Always: true}}, Except: []pbxusers.TimeFrameEntry{{DateRange: &pbxusers.DateRange{From: "2027-05-01", To: "2027-05-04"}}}})
+	require.NoError(t, err)
+	code, body = b.get("/admin/tenant/timeframes/always")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, text(body), "Time frame always has entries this form cannot show")
+	assert.NotContains(t, body, `action="/admin/tenant/timeframes/always"`)
+	code, _, _ = b.post("/admin/tenant/timeframes/always", url.Values{"csrf": {token}, "day": {"1"}, "from": {"09:00"}, "to": {"17:00"}})
 	assert.Equal(t, http.StatusConflict, code)
 
 	code, _, _ = b.post("/admin/tenant/timeframes/hours/delete", url.Values{"csrf": {token}})

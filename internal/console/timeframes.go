@@ -81,7 +81,8 @@ func entryText(e pbxusers.TimeFrameEntry) string {
 		}
 		return fmt.Sprintf("%s %s–%s", strings.Join(days, ","), e.Weekly.From, e.Weekly.To)
 	case e.DateRange != nil:
-		return e.DateRange.From + " – " + e.DateRange.To
+		line, _ := dateRangeText(*e.DateRange)
+		return strings.Replace(line, " ", " – ", 1)
 	case e.Holiday != nil:
 		hd := e.Holiday
 		when := hd.Fixed
@@ -97,12 +98,14 @@ func entryText(e pbxusers.TimeFrameEntry) string {
 }
 
 // timeFrameForm reads the time frame form: one weekly window ("business
-// hours") minus the holidays listed, one per line as "MM-DD Name" (every
-// year) or "YYYY-MM-DD Name" (that date). id is the frame's id (the
-// form's, for a new frame).
+// hours") and dates or date ranges, one per line (see dateRangeLine),
+// minus the holidays listed, one per line as "MM-DD Name" (every year) or
+// "YYYY-MM-DD Name" (that date). A frame needs a weekday or a date. id is
+// the frame's id (the form's, for a new frame).
 func timeFrameForm(r *http.Request, t texts, id string) (*form, map[int]bool, pbxusers.TimeFrame) {
-	f := newForm(r, "id", "name", "timeZone", "from", "to", "holidays")
+	f := newForm(r, "id", "name", "timeZone", "from", "to", "holidays", "dates")
 	f.Values["holidays"] = r.PostFormValue("holidays")
+	f.Values["dates"] = r.PostFormValue("dates")
 	if id == "" {
 		id = f.V("id")
 	}
@@ -117,19 +120,39 @@ func timeFrameForm(r *http.Request, t texts, id string) (*form, map[int]bool, pb
 			wk.Days = append(wk.Days, time.Weekday(d))
 		}
 	}
-	if len(wk.Days) == 0 {
-		f.fail("days", t.get("pickDay"))
-	}
 	for _, k := range []string{"from", "to"} {
 		target := &wk.From
 		if k == "to" {
 			target = &wk.To
 		}
+		if len(wk.Days) == 0 && f.V(k) == "" {
+			continue // hours without days: a frame of dates alone
+		}
 		if err := target.UnmarshalText([]byte(f.V(k))); err != nil {
 			f.fail(k, err.Error())
 		}
 	}
-	tf.Entries = []pbxusers.TimeFrameEntry{{Weekly: wk}}
+	var bad []string
+	for i, line := range strings.Split(f.V("dates"), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		dr, ok := dateRangeLine(line)
+		if !ok {
+			bad = append(bad, fmt.Sprintf(t.get("badDates"), i+1, line))
+			continue
+		}
+		tf.Entries = append(tf.Entries, pbxusers.TimeFrameEntry{DateRange: dr})
+	}
+	if len(bad) > 0 {
+		f.fail("dates", strings.Join(bad, "; "))
+	}
+	switch {
+	case len(wk.Days) > 0:
+		tf.Entries = append([]pbxusers.TimeFrameEntry{{Weekly: wk}}, tf.Entries...)
+	case len(tf.Entries) == 0 && len(bad) == 0:
+		f.fail("days", t.get("pickDay"))
+	}
 	for i, line := range strings.Split(f.V("holidays"), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -154,9 +177,63 @@ func timeFrameForm(r *http.Request, t texts, id string) (*form, map[int]bool, pb
 	return f, days, tf
 }
 
+// dateRangeLine reads a line of the form's dates: "YYYY-MM-DD" (that
+// day), "YYYY-MM-DD YYYY-MM-DD" (the first to the last day, both whole),
+// or "YYYY-MM-DDTHH:MM YYYY-MM-DDTHH:MM" (from the first instant until
+// the second); a dash between the two is allowed.
+func dateRangeLine(line string) (*pbxusers.DateRange, bool) {
+	fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == '–' || r == '—' })
+	if len(fields) == 3 && fields[1] == "-" {
+		fields = []string{fields[0], fields[2]}
+	}
+	day := func(s string) (time.Time, bool) {
+		d, err := time.Parse(time.DateOnly, s)
+		return d, err == nil
+	}
+	switch len(fields) {
+	case 1:
+		d, ok := day(fields[0])
+		if !ok {
+			return nil, false
+		}
+		return &pbxusers.DateRange{From: fields[0], To: d.AddDate(0, 0, 1).Format(time.DateOnly)}, true
+	case 2:
+		first, ok1 := day(fields[0])
+		last, ok2 := day(fields[1])
+		if ok1 && ok2 {
+			return &pbxusers.DateRange{From: fields[0], To: last.AddDate(0, 0, 1).Format(time.DateOnly)}, !last.Before(first)
+		}
+		const minute = "2006-01-02T15:04"
+		from, err1 := time.Parse(minute, fields[0])
+		to, err2 := time.Parse(minute, fields[1])
+		if err1 != nil || err2 != nil || !to.After(from) {
+			return nil, false
+		}
+		return &pbxusers.DateRange{From: fields[0], To: fields[1]}, true
+	}
+	return nil, false
+}
+
+// dateRangeText is dateRangeLine's form of r, or false when the line
+// would not read back as r.
+func dateRangeText(r pbxusers.DateRange) (string, bool) {
+	from, err1 := time.Parse(time.DateOnly, r.From)
+	to, err2 := time.Parse(time.DateOnly, r.To)
+	if err1 == nil && err2 == nil && to.After(from) {
+		last := to.AddDate(0, 0, -1)
+		if last.Equal(from) {
+			return r.From, true
+		}
+		return r.From + " " + last.Format(time.DateOnly), true
+	}
+	line := r.From + " " + r.To
+	got, ok := dateRangeLine(line)
+	return line, ok && *got == r
+}
+
 // timeFrameFields maps the admin API's problem paths to the form's fields.
 var timeFrameFields = map[string]string{"id": "id", "name": "name", "timeZone": "timeZone", "entries[0].weekly.days": "days",
-	"entries[0].weekly.from": "from", "entries[0].weekly.to": "to", "entries": "from", "except": "holidays"}
+	"entries[0].weekly.from": "from", "entries[0].weekly.to": "to", "entries": "dates", "except": "holidays"}
 
 // createTimeFrame adds a frame through the admin API.
 func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *session) {
@@ -179,21 +256,36 @@ func (h *Handler) createTimeFrame(w http.ResponseWriter, r *http.Request, ss *se
 	back(w, r, "/timeframes", "savedNamed", tf.ID)
 }
 
-// simpleFrame returns the form of a frame the form can show whole (one
-// weekly window minus fixed-date or one-date holidays of the whole day),
-// and false for any other: editing those here would lose what the form
-// cannot show, so they are edited through the admin API.
+// simpleFrame returns the form of a frame the form can show whole (at
+// most one weekly window, first, and dates or date ranges, minus
+// fixed-date or one-date holidays of the whole day), and false for any
+// other: editing those here would lose what the form cannot show, so they
+// are edited through the admin API.
 func simpleFrame(tf pbxusers.StoredTimeFrame) (*form, map[int]bool, bool) {
-	if len(tf.Entries) != 1 || tf.Entries[0].Weekly == nil {
+	f := &form{Values: map[string]string{"id": tf.ID, "name": tf.Name, "timeZone": tf.TimeZone, "from": "09:00", "to": "17:00"}}
+	days := map[int]bool{}
+	var dates []string
+	for i, e := range tf.Entries {
+		switch {
+		case e.Weekly != nil && i == 0:
+			f.Values["from"], f.Values["to"] = e.Weekly.From.String(), e.Weekly.To.String()
+			for _, d := range e.Weekly.Days {
+				days[int(d)] = true
+			}
+		case e.DateRange != nil:
+			line, ok := dateRangeText(*e.DateRange)
+			if !ok {
+				return nil, nil, false
+			}
+			dates = append(dates, line)
+		default:
+			return nil, nil, false
+		}
+	}
+	if len(days) == 0 && len(dates) == 0 {
 		return nil, nil, false
 	}
-	wk := tf.Entries[0].Weekly
-	f := &form{Values: map[string]string{"id": tf.ID, "name": tf.Name, "timeZone": tf.TimeZone,
-		"from": wk.From.String(), "to": wk.To.String()}}
-	days := map[int]bool{}
-	for _, d := range wk.Days {
-		days[int(d)] = true
-	}
+	f.Values["dates"] = strings.Join(dates, "\n")
 	var lines []string
 	for _, e := range tf.Except {
 		hd := e.Holiday
