@@ -1,6 +1,8 @@
 package console
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -46,6 +48,31 @@ type destForm struct {
 	Field, Kind, Target, Timeout string
 }
 
+// userRefs translates the form's references to users (forward to a user,
+// a call queue, an auto attendant or a conference bridge; ring another
+// user): the form shows each by its extension, else its userName, and
+// reads any of extension, userName or id back to the id the policy
+// stores, so an admin never has to know an id.
+type userRefs struct {
+	// ID returns the id of the user text names (an id, extension or
+	// userName), or an error saying none does.
+	ID func(text string) (string, error)
+	// Name returns the id of a user as the form shows it.
+	Name func(id string) string
+}
+
+// idRefs are userRefs that show and read ids as they are.
+var idRefs = userRefs{ID: func(s string) (string, error) { return s, nil }, Name: func(id string) string { return id }}
+
+// userDest reports whether a destination's target names a user.
+func userDest(kind pbxusers.DestinationKind) bool {
+	switch kind {
+	case pbxusers.DestUser, pbxusers.DestVoicemail, pbxusers.DestQueue, pbxusers.DestAutoAttendant, pbxusers.DestConference:
+		return true
+	}
+	return false
+}
+
 // Has reports whether v is among list.
 func (ruleForm) Has(list []string, v string) bool { return slices.Contains(list, v) }
 
@@ -77,9 +104,10 @@ func seconds(s pbxusers.Seconds) string {
 
 // ringText writes a ring plan as the form edits it: a line per step, its
 // targets separated by spaces ("own" for the user's own devices, "apps",
-// an E.164 number, "device:ID", "user:ID"; "@5" after a target delays it
-// 5 s), then the step's ring time in seconds with an "s" ("20s").
-func ringText(p pbxusers.RingPlan) string {
+// an E.164 number, "device:ID", "user:" and the user as refs names them;
+// "@5" after a target delays it 5 s), then the step's ring time in seconds
+// with an "s" ("20s").
+func ringText(p pbxusers.RingPlan, refs userRefs) string {
 	var lines []string
 	for _, st := range p.Steps {
 		var parts []string
@@ -92,6 +120,8 @@ func ringText(p pbxusers.RingPlan) string {
 				s = "apps"
 			case pbxusers.TargetExternal:
 				s = t.Value
+			case pbxusers.TargetUser:
+				s = "user:" + refs.Name(t.Value)
 			default:
 				s = string(t.Kind) + ":" + t.Value
 			}
@@ -112,7 +142,7 @@ var stepTimeout = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?s$`)
 
 // parseRing reads ringText's form back; field names the form field in
 // errors.
-func parseRing(mode, text, field string) (pbxusers.RingPlan, error) {
+func parseRing(mode, text, field string, refs userRefs) (pbxusers.RingPlan, error) {
 	p := pbxusers.RingPlan{Mode: pbxusers.RingMode(mode)}
 	num := func(s, what string) (pbxusers.Seconds, error) {
 		f, err := strconv.ParseFloat(s, 64)
@@ -152,7 +182,11 @@ func parseRing(mode, text, field string) (pbxusers.RingPlan, error) {
 			case strings.HasPrefix(f, "device:"):
 				t.Kind, t.Value = pbxusers.TargetDevice, strings.TrimPrefix(f, "device:")
 			case strings.HasPrefix(f, "user:"):
-				t.Kind, t.Value = pbxusers.TargetUser, strings.TrimPrefix(f, "user:")
+				id, err := refs.ID(strings.TrimPrefix(f, "user:"))
+				if err != nil {
+					return p, fmt.Errorf("%s: %w", field, err)
+				}
+				t.Kind, t.Value = pbxusers.TargetUser, id
 			default:
 				t.Kind, t.Value = pbxusers.TargetExternal, f
 			}
@@ -163,11 +197,11 @@ func parseRing(mode, text, field string) (pbxusers.RingPlan, error) {
 	return p, nil
 }
 
-func ruleFormOf(prefix string, r pbxusers.AnsweringRule, pos int, isDefault bool) ruleForm {
+func ruleFormOf(prefix string, r pbxusers.AnsweringRule, pos int, isDefault bool, refs userRefs) ruleForm {
 	f := ruleForm{Prefix: prefix, Orig: r.ID, ID: r.ID, Name: r.Name, Position: strconv.Itoa(pos), Enabled: r.Enabled,
 		NotIn: r.When.NotInTimeFrames, DND: r.DND, IsDefault: isDefault, TimeFrames: r.When.TimeFrames,
 		CallType: string(r.When.CallType), Callers: strings.Join(r.When.Callers, "\n"), RingMode: string(r.Ring.Mode),
-		Ring: ringText(r.Ring)}
+		Ring: ringText(r.Ring, refs)}
 	for _, s := range r.When.States {
 		f.States = append(f.States, string(s))
 	}
@@ -175,6 +209,9 @@ func ruleFormOf(prefix string, r pbxusers.AnsweringRule, pos int, isDefault bool
 		df := destForm{Field: name}
 		if d := *destOf(&r, name); d != nil {
 			df.Kind, df.Target, df.Timeout = string(d.Kind), d.Target, seconds(d.Timeout)
+			if userDest(d.Kind) && d.Target != "" {
+				df.Target = refs.Name(d.Target)
+			}
 		}
 		f.Dests = append(f.Dests, df)
 	}
@@ -182,16 +219,16 @@ func ruleFormOf(prefix string, r pbxusers.AnsweringRule, pos int, isDefault bool
 }
 
 // routingFormOf fills the form from a policy, with an empty rule to add.
-func routingFormOf(p pbxusers.RoutingPolicy) routingForm {
+func routingFormOf(p pbxusers.RoutingPolicy, refs userRefs) routingForm {
 	f := routingForm{AnswerMode: string(p.AnswerMode), ForwardNumber: p.ForwardNumber, RingTimeout: seconds(p.RingTimeout),
 		BusyPolicy: string(p.BusyPolicy), CallWaiting: p.CallWaiting, RejectAnonymous: p.RejectAnonymous,
 		Allow: strings.Join(p.AllowCallers, "\n"), Reject: strings.Join(p.RejectCallers, "\n")}
 	for i, r := range p.Rules {
-		f.Rules = append(f.Rules, ruleFormOf("r"+strconv.Itoa(i), r, i+1, false))
+		f.Rules = append(f.Rules, ruleFormOf("r"+strconv.Itoa(i), r, i+1, false, refs))
 	}
-	blank := ruleFormOf("r"+strconv.Itoa(len(p.Rules)), pbxusers.AnsweringRule{Enabled: true}, len(p.Rules)+1, false)
+	blank := ruleFormOf("r"+strconv.Itoa(len(p.Rules)), pbxusers.AnsweringRule{Enabled: true}, len(p.Rules)+1, false, refs)
 	f.Rules = append(f.Rules, blank)
-	f.Default = ruleFormOf("def", p.Default, 0, true)
+	f.Default = ruleFormOf("def", p.Default, 0, true, refs)
 	return f
 }
 
@@ -222,7 +259,7 @@ func readRuleForm(r *http.Request, prefix string, isDefault bool) ruleForm {
 
 // apply writes the form's fields over rule (a copy of the stored rule of
 // the same id, or a new one).
-func (f ruleForm) apply(rule *pbxusers.AnsweringRule) error {
+func (f ruleForm) apply(rule *pbxusers.AnsweringRule, refs userRefs) error {
 	if !f.IsDefault {
 		rule.ID, rule.Name, rule.Enabled = f.ID, f.Name, f.Enabled
 		if rule.ID == "" {
@@ -236,8 +273,8 @@ func (f ruleForm) apply(rule *pbxusers.AnsweringRule) error {
 		}
 	}
 	rule.DND = f.DND
-	if f.Ring != ringText(rule.Ring) || f.RingMode != string(rule.Ring.Mode) {
-		plan, err := parseRing(f.RingMode, f.Ring, f.Prefix+" ring plan")
+	if f.Ring != ringText(rule.Ring, refs) || f.RingMode != string(rule.Ring.Mode) {
+		plan, err := parseRing(f.RingMode, f.Ring, f.Prefix+" ring plan", refs)
 		if err != nil {
 			return err
 		}
@@ -250,6 +287,13 @@ func (f ruleForm) apply(rule *pbxusers.AnsweringRule) error {
 			continue
 		}
 		d := pbxusers.Destination{Kind: pbxusers.DestinationKind(df.Kind), Target: df.Target}
+		if userDest(d.Kind) && d.Target != "" {
+			id, err := refs.ID(d.Target)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", f.Prefix, df.Field, err)
+			}
+			d.Target = id
+		}
 		if *dst != nil && (*dst).Kind == d.Kind && (*dst).Target == d.Target && seconds((*dst).Timeout) == df.Timeout {
 			continue // unchanged
 		}
@@ -266,7 +310,7 @@ func (f ruleForm) apply(rule *pbxusers.AnsweringRule) error {
 }
 
 // readRouting builds the policy the form describes over the stored one.
-func readRouting(r *http.Request, cur pbxusers.RoutingPolicy) (routingForm, pbxusers.RoutingPolicy, error) {
+func readRouting(r *http.Request, cur pbxusers.RoutingPolicy, refs userRefs) (routingForm, pbxusers.RoutingPolicy, error) {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	f := routingForm{AnswerMode: v("answerMode"), ForwardNumber: v("forwardNumber"), RingTimeout: v("ringTimeout"),
 		BusyPolicy: v("busyPolicy"), CallWaiting: v("callWaiting") == "1", RejectAnonymous: v("rejectAnonymous") == "1",
@@ -302,7 +346,7 @@ func readRouting(r *http.Request, cur pbxusers.RoutingPolicy) (routingForm, pbxu
 		if j := slices.IndexFunc(cur.Rules, func(x pbxusers.AnsweringRule) bool { return x.ID == rf.Orig }); rf.Orig != "" && j >= 0 {
 			rule = cur.Rules[j]
 		}
-		if err := rf.apply(&rule); err != nil {
+		if err := rf.apply(&rule, refs); err != nil {
 			return f, p, err
 		}
 		pos, err := strconv.ParseFloat(rf.Position, 64)
@@ -316,7 +360,7 @@ func readRouting(r *http.Request, cur pbxusers.RoutingPolicy) (routingForm, pbxu
 	for _, pr := range rules {
 		p.Rules = append(p.Rules, pr.rule)
 	}
-	if err := f.Default.apply(&p.Default); err != nil {
+	if err := f.Default.apply(&p.Default, refs); err != nil {
 		return f, p, err
 	}
 	return f, p, nil
@@ -333,7 +377,7 @@ func (h *Handler) saveRouting(w http.ResponseWriter, r *http.Request, ss *sessio
 		h.fail(w, r, ss, http.StatusBadRequest, "formExpired")
 		return
 	}
-	f, p, err := readRouting(r, u.Routing)
+	f, p, err := readRouting(r, u.Routing, h.userRefs(r.Context(), ss.Tenant))
 	if err != nil {
 		h.afterWrite(w, r, ss, u, "routing", "", &apiProblem{Status: http.StatusUnprocessableEntity, Detail: err.Error()}, &userData{Routing: f})
 		return
@@ -344,4 +388,43 @@ func (h *Handler) saveRouting(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	h.afterWrite(w, r, ss, u, "routing", "routingSaved", prob, &userData{Routing: f})
+}
+
+// userRefs are the tenant's users as the routing form names them.
+func (h *Handler) userRefs(ctx context.Context, tenant string) userRefs {
+	var refs userRefs
+	refs.ID = func(text string) (string, error) {
+		u, err := h.dir.GetUser(ctx, tenant, text)
+		if err == nil {
+			return u.ID, nil
+		}
+		if !errors.Is(err, pbxusers.ErrNotFound) {
+			return "", err
+		}
+		for _, key := range []pbxusers.UserKey{pbxusers.KeyExtension, pbxusers.KeyUserName} {
+			u, err := h.dir.LookupUser(ctx, tenant, key, text)
+			if err == nil {
+				return u.ID, nil
+			}
+			if !errors.Is(err, pbxusers.ErrNotFound) {
+				return "", err
+			}
+		}
+		return "", fmt.Errorf("no user, queue, attendant or bridge has the extension or userName %q", text)
+	}
+	refs.Name = func(id string) string {
+		u, err := h.dir.GetUser(ctx, tenant, id)
+		if err != nil {
+			return id // gone: the policy shows what it stores
+		}
+		// Only a name that reads back as this user: a userName may be
+		// another user's extension.
+		for _, name := range []string{u.Extension, u.UserName} {
+			if got, err := refs.ID(name); name != "" && err == nil && got == id {
+				return name
+			}
+		}
+		return id
+	}
+	return refs
 }

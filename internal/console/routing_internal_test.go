@@ -29,17 +29,17 @@ func TestRingText(t *testing.T) {
 				{Kind: pbxusers.TargetUser, Value: "u7", Delay: s(10 * time.Second)}}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseRing(tc.mode, tc.text, "ring")
+			got, err := parseRing(tc.mode, tc.text, "ring", idRefs)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
-			assert.Equal(t, tc.text, ringText(got))
+			assert.Equal(t, tc.text, ringText(got, idRefs))
 		})
 	}
 	for text, want := range map[string]string{
 		"+4930@soon": `ring: delay "soon" is not a number of seconds`,
 		"own 1e3s":   "", // read as a target, which the library then refuses
 	} {
-		_, err := parseRing("", text, "ring")
+		_, err := parseRing("", text, "ring", idRefs)
 		if want == "" {
 			assert.NoError(t, err, text)
 			continue

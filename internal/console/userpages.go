@@ -153,7 +153,7 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, ss *session, 
 	case "routing":
 		d.Explain = h.explain(r, ss, u)
 		if d.Routing.Rules == nil { // not a form sent back with problems
-			d.Routing = routingFormOf(u.Routing)
+			d.Routing = routingFormOf(u.Routing, h.userRefs(ctx, ss.Tenant))
 		}
 		tfs, err := h.dir.ListTimeFrames(ctx, ss.Tenant)
 		if err != nil {
