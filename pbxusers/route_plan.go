@@ -140,8 +140,14 @@ func (p RoutePlan) Hops() []string {
 func (p RoutePlan) String() string {
 	var b strings.Builder
 	p.write(&b, "")
+	return p.Labelled(b.String())
+}
+
+// Labelled returns text (a trace entry's Why, say) with the ids of the
+// plan's users replaced by their labels, as String shows them.
+func (p RoutePlan) Labelled(text string) string {
 	if len(p.Users) == 0 {
-		return b.String()
+		return text
 	}
 	pairs := make([]string, 0, 2*len(p.Users))
 	for id, label := range p.Users {
@@ -149,7 +155,7 @@ func (p RoutePlan) String() string {
 			pairs = append(pairs, id, label)
 		}
 	}
-	return strings.NewReplacer(pairs...).Replace(b.String())
+	return strings.NewReplacer(pairs...).Replace(text)
 }
 
 func (p *RoutePlan) write(b *strings.Builder, indent string) {

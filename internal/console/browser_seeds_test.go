@@ -142,7 +142,10 @@ func TestBrowserNetSapiensOfficeManager(t *testing.T) {
 	wd.Find(t, "#explain-form button").ClickAndWait(t)
 	plan := wd.Find(t, "#plan").Text(t)
 	assert.Contains(t, plan, "voicemail", "after hours")
-	assert.Contains(t, wd.Find(t, "#trace").Text(t), "After hours")
+	trace := wd.Find(t, "#trace").Text(t)
+	assert.Contains(t, trace, "After hours")
+	assert.Contains(t, trace, "voicemail of Nina Sapiens (301)", "people's names, not ids")
+	assert.NotContains(t, trace, u.ID)
 	// Monday 7 December, 10:00: the phone rings. The panel answers as the
 	// time changes, without a reload.
 	setValue(t, wd, "at", "2026-12-07T10:00")

@@ -366,6 +366,9 @@ func (h *Handler) explain(r *http.Request, ss *session, u pbxusers.User) explain
 		return e
 	}
 	e.Plan, e.Trace = plan.String(), plan.Trace
+	for i := range e.Trace {
+		e.Trace[i].Why = plan.Labelled(e.Trace[i].Why) // people's names, as in the plan
+	}
 	return e
 }
 
