@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -51,6 +52,11 @@ type userData struct {
 	Routing routingForm
 	// Permissions are the user's effective permissions (Permissions tab).
 	Permissions []permissionRow
+	// Warnings are the values the user's last change took in but could
+	// not use as sent (a phone number kept undialable, an attribute
+	// skipped), as "field: why"; WarnedBy is who made that change.
+	Warnings []string
+	WarnedBy string
 	// Secret is a new device's SIP secret, shown this once.
 	Secret, SecretSIPID string
 	Problem             string
@@ -132,6 +138,10 @@ func (h *Handler) userPage(w http.ResponseWriter, r *http.Request, ss *session, 
 		if m, err := h.dir.GetUser(ctx, ss.Tenant, u.ManagerID); err == nil {
 			d.Manager = m.Label()
 		}
+	}
+	if err := h.lastWriteWarnings(ctx, ss.Tenant, d); err != nil {
+		h.internal(w, r, ss, err)
+		return
 	}
 	switch d.Tab {
 	case "profile":
@@ -478,4 +488,24 @@ func (d *userData) FeatureList() []feature {
 		out[i] = feature{n, on[i]}
 	}
 	return out
+}
+
+// lastWriteWarnings fills d.Warnings from the user's latest change-log
+// entry: what an identity provider sent that the user does not hold as
+// sent stays flagged on the user's page until the next change.
+func (h *Handler) lastWriteWarnings(ctx context.Context, tenant string, d *userData) error {
+	cs, err := h.dir.Changes(ctx, tenant, pbxusers.ChangeQuery{Entity: string(pbxusers.EntityUser), EntityID: d.User.ID,
+		Newest: true, Limit: 1})
+	if err != nil || len(cs) == 0 {
+		return err
+	}
+	for _, f := range cs[0].Fields {
+		if f.Warning != "" {
+			d.Warnings = append(d.Warnings, fieldText(f))
+		}
+	}
+	if len(d.Warnings) > 0 {
+		d.WarnedBy = strings.TrimSpace(string(cs[0].Actor.Source) + " " + cs[0].Actor.Name)
+	}
+	return nil
 }

@@ -199,3 +199,31 @@ func formValues(t *testing.T, body, id string) url.Values {
 	}
 	return v
 }
+
+// TestUserPageWarnings: values the last change took in but could not use
+// as sent are flagged on the user's page, naming who sent them, until the
+// next change.
+func TestUserPageWarnings(t *testing.T) {
+	e := start(t, console.Options{})
+	ctx := context.Background()
+	e.user(t, "ada", pbxusers.RoleAdmin, goodPassword)
+	okta := pbxusers.WithActor(pbxusers.WithWarnings(ctx, func() []pbxusers.Warning {
+		return []pbxusers.Warning{{Field: "phoneNumbers", Reason: "kept as sent and marked not dialable: not a phone number in E.164 or the tenant's region"}}
+	}), pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: "okta"})
+	u, err := e.dir.CreateUser(okta, "acme", pbxusers.User{UserName: "kim", Owner: pbxusers.Owner{Source: pbxusers.SourceSCIM, ExternalID: "00u1"},
+		PhoneNumbers: []pbxusers.PhoneNumber{{Number: "+1 555 0100", Type: "work"}}})
+	require.NoError(t, err)
+	b := e.browser(t)
+	b.signIn("ada", goodPassword)
+	code, body := b.get("/admin/users/" + u.ID)
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `id="write-warnings"`)
+	assert.Contains(t, html.UnescapeString(body), "The last change (by scim okta) sent values the phone system cannot use as sent:")
+	assert.Contains(t, html.UnescapeString(body), "phoneNumbers: kept as sent and marked not dialable")
+	assert.Contains(t, text(body), "+1 555 0100 (work) not dialable", "the number itself is badged")
+
+	_, err = e.dir.ModifyUser(ctx, "acme", u.ID, func(u *pbxusers.User) error { u.Title = "Lead"; return nil })
+	require.NoError(t, err)
+	_, body = b.get("/admin/users/" + u.ID)
+	assert.NotContains(t, body, `id="write-warnings"`, "a later change without warnings clears the flag")
+}
