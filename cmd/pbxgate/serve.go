@@ -86,7 +86,7 @@ Examples:
 	}
 	defer e.Close()
 	e.log = log
-	return c.serve(ctx, e, cfg, set, ln, log, cliPrefix(g))
+	return c.serve(ctx, e, cfg, set, ln, log, cliPrefix(g, cfg, set, c.Getenv))
 }
 
 // listenError explains a failed listen and names the three places the
@@ -121,14 +121,20 @@ func commandName(executable func() (string, error)) string {
 	return "pbxgate"
 }
 
-// cliPrefix is how the operator names this installation on the command
-// line, for the commands serve suggests ("pbxgate token create ...").
-func cliPrefix(g *common) string {
+// cliPrefix is what the commands the gateway suggests (token create) need
+// to reach the same database: its --config, and --data or --db where the
+// gateway was given them beyond what the configuration (and the
+// environment, which those commands share) would give.
+func cliPrefix(g *common, cfg *Config, set settings, getenv func(string) string) string {
 	var b strings.Builder
 	if g.config != "" {
 		b.WriteString(" --config " + g.config)
-	} else if g.data != "" && g.data != DefaultData {
-		b.WriteString(" --data " + g.data)
+	}
+	if implied := resolve(cfg, g.config, "", "", "", getenv); set.data != implied.data {
+		b.WriteString(" --data " + set.data)
+	}
+	if implied := resolve(cfg, g.config, set.data, "", "", getenv); set.database != implied.database {
+		b.WriteString(" --db " + redactDSN(set.database))
 	}
 	return b.String()
 }

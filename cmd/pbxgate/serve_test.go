@@ -155,3 +155,46 @@ func TestTenantSignInURLFromCLI(t *testing.T) {
 	e.ok("tenant", "create", "acme", "--sign-in-url", "https://portal.example.com/")
 	assert.Contains(t, e.ok("tenant", "list", "--output", "json"), `"signInUrl": "https://portal.example.com/"`)
 }
+
+// TestCLIPrefixReachesTheSameDatabase: the commands the gateway suggests
+// carry what the gateway was given beyond its configuration and the
+// environment, so they open the same database.
+func TestCLIPrefixReachesTheSameDatabase(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name             string
+		config, data, db string
+		cfg              Config
+		getenv           func(string) string
+		want             string
+	}{
+		{name: "defaults", want: ""},
+		{name: "data", data: "/srv/pbx", want: " --data /srv/pbx"},
+		{name: "config", config: "gw.yaml", want: " --config gw.yaml"},
+		{name: "config and data", config: "gw.yaml", data: "/tmp/perf/data", want: " --config gw.yaml --data /tmp/perf/data"},
+		{name: "config naming the data", config: "gw.yaml", cfg: Config{Data: "/var/lib/pbxgate"}, want: " --config gw.yaml"},
+		{name: "data from the environment", data: "/env/data", getenv: env("PBXGATE_DATA", "/env/data"), want: ""},
+		{name: "a database elsewhere", db: "/db/pbx.db", want: " --db /db/pbx.db"},
+		{name: "PostgreSQL, password hidden", config: "gw.yaml", db: "postgres://pbx:secret@db/pbx",
+			want: " --config gw.yaml --db postgres://pbx:xxxxx@db/pbx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := tc.getenv
+			if getenv == nil {
+				getenv = env()
+			}
+			set := resolve(&tc.cfg, tc.config, tc.data, tc.db, "", getenv)
+			g := &common{config: tc.config, data: set.data, db: set.database}
+			assert.Equal(t, tc.want, cliPrefix(g, &tc.cfg, set, getenv))
+		})
+	}
+}
