@@ -432,6 +432,7 @@ type RowError struct {
 	Reason string
 }
 
+// Error names the line (and column) and the problem.
 func (e RowError) Error() string {
 	if e.Column == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
@@ -445,6 +446,7 @@ type ImportError struct {
 	Rows []RowError
 }
 
+// Error lists the rows that have problems.
 func (e *ImportError) Error() string {
 	var b strings.Builder
 	n := len(e.Rows)

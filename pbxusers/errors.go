@@ -52,6 +52,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error is "field: reason".
 func (e FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // ValidationError is the error returned for invalid input. It lists every
@@ -60,6 +61,7 @@ type ValidationError struct {
 	Fields []FieldError
 }
 
+// Error lists every field's problem.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid input: ")
@@ -163,6 +165,7 @@ type ConflictError struct {
 	Err error
 }
 
+// Error names what conflicts with what.
 func (e *ConflictError) Error() string {
 	switch {
 	case e.Reason != "" && e.Field != "":

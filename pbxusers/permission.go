@@ -27,6 +27,7 @@ const (
 	KindScope
 )
 
+// String is the kind's name: bool, limit or scope.
 func (k PermissionKind) String() string {
 	switch k {
 	case KindBool:
@@ -185,6 +186,7 @@ func (v Value) Equal(o Value) bool {
 	return v.kind == o.kind && v.b == o.b && v.n == o.n && slices.Equal(v.scope, o.scope)
 }
 
+// String is the value as people read it.
 func (v Value) String() string {
 	switch v.kind {
 	case KindLimit:

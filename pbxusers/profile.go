@@ -42,6 +42,7 @@ type Origin struct {
 	TeamName string `json:"teamName,omitempty"`
 }
 
+// String says where an effective value came from.
 func (o Origin) String() string {
 	switch o.Kind {
 	case "profile":

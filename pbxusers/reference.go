@@ -23,6 +23,7 @@ type Reference struct {
 	Field string `json:"field"`
 }
 
+// String names the referrer and the field that refers.
 func (r Reference) String() string {
 	return fmt.Sprintf("%s %q (%s)", r.Entity, r.Name, r.Field)
 }

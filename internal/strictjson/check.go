@@ -20,6 +20,7 @@ type Error struct {
 	Reason string
 }
 
+// Error says where the JSON is wrong and why.
 func (e *Error) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Reason) }
 
 // Check returns an *Error when data is not exactly one JSON value in

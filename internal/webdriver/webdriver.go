@@ -144,6 +144,7 @@ type Error struct {
 	Message string `json:"message"`
 }
 
+// Error is the WebDriver error code and message.
 func (e *Error) Error() string { return "webdriver: " + e.Code + ": " + e.Message }
 
 // call sends a command and decodes the reply's value into out.
