@@ -149,7 +149,7 @@ ldap:
 	require.NoError(t, syncErr, syncOut)
 	require.NoError(t, importErr, importOut)
 	assert.Contains(t, syncOut, fmt.Sprintf("created %d", ldapUsers))
-	assert.Contains(t, importOut, fmt.Sprintf("imported %d created", csvUsers))
+	assert.Contains(t, importOut, fmt.Sprintf("imported: %d created", csvUsers))
 	assert.Empty(t, firstBad, "no 5xx reaches a client; statuses: %v", statuses)
 	for code := range statuses {
 		assert.Contains(t, []int{200, 201, 412}, code, "statuses: %v", statuses)

@@ -390,12 +390,14 @@ Examples:
 						if err != nil {
 							return fmt.Errorf("%s: %w", args[0], err)
 						}
-						verb, mail := "imported", "queued"
+						mails := plural(res.MailQueued, "welcome mail", "welcome mails")
 						if res.DryRun {
-							verb, mail = "dry run, nothing written: would import", "would queue"
+							fmt.Fprintf(c.Stdout, "dry run, nothing written: %d to create, %d to update, %d unchanged; %s to queue\n",
+								res.Created, res.Updated, res.Unchanged, mails)
+						} else {
+							fmt.Fprintf(c.Stdout, "imported: %d created, %d updated, %d unchanged; %s queued\n",
+								res.Created, res.Updated, res.Unchanged, mails)
 						}
-						fmt.Fprintf(c.Stdout, "%s %d created, %d updated, %d unchanged; %s %s\n", verb, res.Created, res.Updated, res.Unchanged,
-							mail, plural(res.MailQueued, "welcome mail", "welcome mails"))
 						return nil
 					}
 				}},
