@@ -76,9 +76,13 @@ func TestCLITenantsAndTokens(t *testing.T) {
 	assert.Equal(t, "acme\n", e.ok("tenant", "create", "acme", "--name", "Acme Inc.", "--time-zone", "Europe/Berlin", "--region", "DE"))
 	assert.Contains(t, e.fail(1, "tenant", "create", "acme"), `tenant with id "acme" already exists`)
 	assert.Contains(t, e.fail(1, "tenant", "create", "Bad Name"), "id: must be 1–63 lowercase letters")
+	assert.Equal(t, "beta\n", e.ok("tenant", "create", "beta", "--sip-domain", "beta.pbx.example"))
 	list := e.ok("tenant", "list")
 	assert.Contains(t, list, "acme")
 	assert.Contains(t, list, "Europe/Berlin")
+	assert.Contains(t, list, "SIP DOMAIN")
+	assert.Regexp(t, `(?m)^beta\s+beta\s+-\s+-\s+beta\.pbx\.example\s`, list, "the SIP domain a phone system asks the feed about")
+	assert.Regexp(t, `(?m)^acme\s+Acme Inc\.\s+Europe/Berlin\s+DE\s+acme\s`, list, "none set: the tenant id")
 
 	tok := e.ok("token", "create", "--tenant", "acme", "--name", "okta")
 	assert.Regexp(t, `^pbxg_[a-z0-9]+\.[A-Za-z0-9_-]{43}\n$`, tok, "create prints only the token")

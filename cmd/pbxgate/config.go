@@ -143,6 +143,10 @@ type TenantConfig struct {
 	// SignInURL is where the tenant's users sign in to the phone system;
 	// the welcome mail and the set-password page link to it.
 	SignInURL string `yaml:"signInURL"`
+	// SIPDomain is the tenant's SIP domain and digest realm, the domain
+	// the phone system asks the PBX feed about; empty keeps what the API
+	// or CLI set, else the tenant id (see pbxusers.Tenant.SIPDomain).
+	SIPDomain string `yaml:"sipDomain"`
 	// UniqueEmails refuses a second user with an address another user of
 	// the tenant has; off by default (see pbxusers.Tenant.UniqueEmails).
 	UniqueEmails bool `yaml:"uniqueEmails"`
@@ -337,7 +341,7 @@ func (t TenantConfig) tenant() (pbxusers.Tenant, error) {
 		return pbxusers.Tenant{}, fmt.Errorf("system: %w", err)
 	}
 	return pbxusers.Tenant{
-		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region, SignInURL: t.SignInURL, UniqueEmails: t.UniqueEmails,
+		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Region: t.Region, SignInURL: t.SignInURL, SIPDomain: t.SIPDomain, UniqueEmails: t.UniqueEmails,
 		DisableWelcomeMail: t.WelcomeMail != nil && !*t.WelcomeMail,
 		Extensions: pbxusers.ExtensionPlan{MinLength: t.Extensions.MinLength, MaxLength: t.Extensions.MaxLength,
 			PrefixFree: t.Extensions.PrefixFree, Users: users, System: system, AutoAssign: t.Extensions.AutoAssign,

@@ -432,7 +432,10 @@ func ensureTenants(ctx context.Context, dir *pbxusers.Directory, cfg *Config) (s
 			if want.SignInURL == "" {
 				want.SignInURL = cur.SignInURL
 			}
-			want.SIPDomain, want.DisableWelcomeOnActivation = cur.SIPDomain, cur.DisableWelcomeOnActivation
+			if want.SIPDomain == "" {
+				want.SIPDomain = cur.SIPDomain
+			}
+			want.DisableWelcomeOnActivation = cur.DisableWelcomeOnActivation
 			if _, err := dir.UpdateTenant(boot, want); err != nil {
 				return "", fmt.Errorf("update tenant %q from the configuration: %w", want.ID, err)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -197,4 +198,27 @@ func TestCLIPrefixReachesTheSameDatabase(t *testing.T) {
 			assert.Equal(t, tc.want, cliPrefix(g, &tc.cfg, set, getenv))
 		})
 	}
+}
+
+// TestTenantSIPDomainFromConfig: sipDomain in the file sets the tenant's
+// SIP domain (and realm) on start; a file without it keeps what the API
+// or CLI set.
+func TestTenantSIPDomainFromConfig(t *testing.T) {
+	ctx := context.Background()
+	dir := openSQLite(t, filepath.Join(t.TempDir(), "pbxgate.db"))
+	_, err := ensureTenants(ctx, dir, &Config{Tenants: []TenantConfig{{ID: "acme", SIPDomain: "acme.pbx.example"}}})
+	require.NoError(t, err)
+	tn, err := dir.LookupSIPDomain(ctx, "acme.pbx.example")
+	require.NoError(t, err)
+	assert.Equal(t, "acme", tn.ID)
+
+	tn.SIPDomain = "sip.acme.example" // as the admin API would
+	_, err = dir.UpdateTenant(ctx, tn)
+	require.NoError(t, err)
+	_, err = ensureTenants(ctx, dir, &Config{Tenants: []TenantConfig{{ID: "acme", Name: "Acme"}}})
+	require.NoError(t, err)
+	got, err := dir.GetTenant(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, "sip.acme.example", got.SIPRealm(), "kept: the file does not say")
+	assert.Equal(t, "Acme", got.Name)
 }

@@ -24,7 +24,7 @@ Examples:
 ID is 1-63 lowercase letters, digits and dashes.
 
 Example:
-  pbxgate tenant create acme --name "Acme Inc." --time-zone Europe/Berlin --region DE`,
+  pbxgate tenant create acme --name "Acme Inc." --time-zone Europe/Berlin --region DE --sip-domain acme.pbx.example`,
 				setup: func(c *CLI, fs *cmdFlags) func(context.Context, []string) error {
 					g := c.commonFlags(fs, false)
 					name := fs.String("name", "", "display `NAME` of the tenant")
@@ -32,6 +32,7 @@ Example:
 					region := fs.String("region", "", "ISO country `CODE` for national phone numbers, e.g. DE")
 					noWelcome := fs.Bool("no-welcome-mail", false, "do not send welcome mail to new users")
 					signIn := fs.String("sign-in-url", "", "`URL` where the tenant's users sign in; linked from the welcome mail and the set-password page")
+					sipDomain := fs.String("sip-domain", "", "the tenant's SIP `DOMAIN` (and digest realm) that phones register to; default: the tenant id")
 					uniqueEmails := fs.Bool("unique-emails", false, "refuse a second user with an email address another user has (default: users may share one)")
 					return func(ctx context.Context, args []string) error {
 						e, err := c.open(ctx, g)
@@ -40,7 +41,7 @@ Example:
 						}
 						defer e.Close()
 						tn := tenantFrom(args[0], *name, *tz, *region, *noWelcome)
-						tn.SignInURL, tn.UniqueEmails = *signIn, *uniqueEmails
+						tn.SignInURL, tn.SIPDomain, tn.UniqueEmails = *signIn, *sipDomain, *uniqueEmails
 						t, err := e.dir.CreateTenant(ctx, tn)
 						if err != nil {
 							return err
@@ -72,9 +73,9 @@ Example:
 							return writeJSON(c, list)
 						}
 						tw := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "ID\tNAME\tTIME ZONE\tREGION\tWELCOME MAIL")
+						fmt.Fprintln(tw, "ID\tNAME\tTIME ZONE\tREGION\tSIP DOMAIN\tWELCOME MAIL")
 						for _, t := range list {
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", t.ID, dash(t.Name), dash(t.TimeZone), dash(t.Region), !t.DisableWelcomeMail)
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", t.ID, dash(t.Name), dash(t.TimeZone), dash(t.Region), t.SIPRealm(), !t.DisableWelcomeMail)
 						}
 						return tw.Flush()
 					}
