@@ -21,6 +21,7 @@ func (d *Directory) Route(ctx context.Context, tenant, userID string, call Call,
 	}
 	subjects := map[string]RouteSubject{}
 	frames := map[string]TimeFrame{}
+	sipIDs := map[string]string{} // device id named in a ring plan → its SIP id
 	err := d.view(ctx, func(t *txn) error {
 		tn, err := t.tenant(tenant)
 		if err != nil {
@@ -65,6 +66,19 @@ func (d *Directory) Route(ctx context.Context, tenant, userID string, call Call,
 				}
 				frames[tf] = loaded
 			}
+			for _, dev := range u.Routing.deviceRefs() {
+				if _, ok := sipIDs[dev]; ok {
+					continue
+				}
+				dv, err := t.tx.GetDevice(t.ctx, tenant, dev)
+				if isNotFound(err) {
+					continue // the plan keeps the id it names
+				}
+				if err != nil {
+					return err
+				}
+				sipIDs[dev] = dv.SIPID
+			}
 			queue = append(queue, u.Routing.UserRefs()...)
 		}
 		return nil
@@ -76,6 +90,7 @@ func (d *Directory) Route(ctx context.Context, tenant, userID string, call Call,
 	if err != nil {
 		return plan, err
 	}
+	plan.deviceSIPIDs(sipIDs)
 	plan.Users = make(map[string]string, len(subjects))
 	for id, s := range subjects {
 		label := s.Name
@@ -85,6 +100,26 @@ func (d *Directory) Route(ctx context.Context, tenant, userID string, call Call,
 		plan.Users[id] = label
 	}
 	return plan, nil
+}
+
+// deviceSIPIDs replaces the device ids of ring-plan targets in p (and the
+// plans it leads to) by the devices' SIP ids, which the user's own
+// devices are given as (see routeSubject): every device target of a plan
+// from Route names what a SIP proxy rings.
+func (p *RoutePlan) deviceSIPIDs(sipIDs map[string]string) {
+	if p == nil || len(sipIDs) == 0 {
+		return
+	}
+	for i := range p.Steps {
+		for j := range p.Steps[i].Targets {
+			t := &p.Steps[i].Targets[j]
+			if sip, ok := sipIDs[t.Value]; ok && t.Kind == TargetDevice {
+				t.Value = sip
+			}
+		}
+	}
+	p.Next.deviceSIPIDs(sipIDs)
+	p.OnBusy.deviceSIPIDs(sipIDs)
 }
 
 func (t *txn) routeSubject(tn Tenant, u User) (RouteSubject, error) {

@@ -50,8 +50,10 @@ type RouteSubject struct {
 type RouteTarget struct {
 	// Kind is TargetDevice, TargetApps or TargetExternal.
 	Kind TargetKind `json:"kind"`
-	// Value is the device id, the user id whose apps ring, or the E.164
-	// number.
+	// Value is the device (in a plan from Directory.Route its SIP id,
+	// which is what a SIP proxy rings; from Resolve, as the RouteSubject
+	// or the ring plan names it), the user id whose apps ring, or the
+	// E.164 number.
 	Value string `json:"value"`
 	// UserID is the user the endpoint belongs to; empty for external
 	// numbers of the ring plan or of a destination.

@@ -283,6 +283,22 @@ func matchAnyPattern(patterns []string, from string) bool {
 	return false
 }
 
+// deviceRefs returns the ids of the devices the policy's ring plans name,
+// each once.
+func (p RoutingPolicy) deviceRefs() []string {
+	var ids []string
+	for _, r := range append(slices.Clip(p.Rules), p.Default) {
+		for _, st := range r.Ring.Steps {
+			for _, t := range st.Targets {
+				if t.Kind == TargetDevice && t.Value != "" && !slices.Contains(ids, t.Value) {
+					ids = append(ids, t.Value)
+				}
+			}
+		}
+	}
+	return ids
+}
+
 // UserRefs returns the ids of the users the policy forwards or rings to
 // (including call queues, auto attendants and conference bridges),
 // or whose voicemail it uses, each once, in order of appearance.

@@ -240,3 +240,32 @@ func TestRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteDeviceNamedInAPlan: a ring plan that names a device by its id
+// (the admin API's and console's "device:ID") comes out as that device's
+// SIP URI, as the user's own devices do.
+func TestRouteDeviceNamedInAPlan(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	bob, err := f.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "bob", Extension: "202"})
+	require.NoError(t, err)
+	phone, err := f.dir.AddDevice(ctx, "acme", pbxusers.Device{UserID: bob.ID, SIPID: "bob-phone"})
+	require.NoError(t, err)
+	_, err = f.dir.ModifyUser(ctx, "acme", bob.ID, func(u *pbxusers.User) error {
+		u.Routing.Default.Ring = pbxusers.RingPlan{Steps: []pbxusers.RingStep{{Timeout: pbxusers.Seconds(15 * time.Second),
+			Targets: []pbxusers.RingTarget{{Kind: pbxusers.TargetDevice, Value: phone.ID}, {Kind: pbxusers.TargetDevice, Value: f.desk.ID}}}}}
+		return nil
+	})
+	require.NoError(t, err)
+	status, body := f.get(t, f.token, "/pbx/v1/route?domain=acme.sip.test&to=202")
+	require.Equal(t, 200, status, string(body))
+	var r pbxfeed.Route
+	require.NoError(t, json.Unmarshal(body, &r), string(body))
+	require.Len(t, r.Steps, 1, r.Reason)
+	var uris []string
+	for _, tg := range r.Steps[0].Targets {
+		uris = append(uris, tg.URI)
+	}
+	assert.Equal(t, []string{"sip:bob-phone@acme.sip.test", "sip:ada-desk@acme.sip.test"}, uris,
+		"by SIP id, another user's desk phone included")
+}

@@ -185,8 +185,6 @@ type routeBuilder struct {
 	ctx    context.Context
 	tenant string
 	domain string
-	// sipIDs caches device id → SIP id.
-	sipIDs map[string]string
 }
 
 func (b *routeBuilder) build(plan *pbxusers.RoutePlan) (*Route, error) {
@@ -201,11 +199,7 @@ func (b *routeBuilder) build(plan *pbxusers.RoutePlan) (*Route, error) {
 		for _, s := range p.Steps {
 			st := Step{UserID: p.UserID, Timeout: s.Timeout, Targets: make([]Target, 0, len(s.Targets))}
 			for _, t := range s.Targets {
-				tg, err := b.target(t)
-				if err != nil {
-					return nil, err
-				}
-				st.Targets = append(st.Targets, tg)
+				st.Targets = append(st.Targets, b.target(t))
 			}
 			rt.Steps = append(rt.Steps, st)
 		}
@@ -230,40 +224,16 @@ func (b *routeBuilder) build(plan *pbxusers.RoutePlan) (*Route, error) {
 	return rt, nil
 }
 
-func (b *routeBuilder) target(t pbxusers.RouteTarget) (Target, error) {
+func (b *routeBuilder) target(t pbxusers.RouteTarget) Target {
 	out := Target{Kind: t.Kind, UserID: t.UserID, Delay: t.Delay, ConfirmAnswer: t.ConfirmAnswer}
 	switch t.Kind {
 	case pbxusers.TargetDevice:
-		sip, err := b.sipID(t.Value)
-		if err != nil {
-			return Target{}, err
-		}
-		out.SIPUser, out.URI = sip, "sip:"+sip+"@"+b.domain
+		// Directory.Route names every device by its SIP id.
+		out.SIPUser, out.URI = t.Value, "sip:"+t.Value+"@"+b.domain
 	case pbxusers.TargetExternal:
 		out.Number = t.Value
 	}
-	return out, nil
-}
-
-// sipID returns the SIP id of a device target's value, which is a SIP id
-// for a user's own devices and a device id for a device named in a rule.
-func (b *routeBuilder) sipID(v string) (string, error) {
-	if s, ok := b.sipIDs[v]; ok {
-		return s, nil
-	}
-	s := v
-	dev, err := b.h.dir.GetDevice(b.ctx, b.tenant, v)
-	switch {
-	case err == nil:
-		s = dev.SIPID
-	case !errors.Is(err, pbxusers.ErrNotFound):
-		return "", err
-	}
-	if b.sipIDs == nil {
-		b.sipIDs = map[string]string{}
-	}
-	b.sipIDs[v] = s
-	return s, nil
+	return out
 }
 
 func (b *routeBuilder) destination(p *pbxusers.RoutePlan) (Destination, error) {
