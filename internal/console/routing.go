@@ -57,7 +57,8 @@ type userRefs struct {
 	// ID returns the id of the user text names (an id, extension or
 	// userName), or an error saying none does.
 	ID func(text string) (string, error)
-	// Name returns the id of a user as the form shows it.
+	// Name returns how the form shows the user with the id: its
+	// extension, else its userName, else the id.
 	Name func(id string) string
 }
 
