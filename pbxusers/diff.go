@@ -36,10 +36,10 @@ func Diff(before, after any) []FieldChange {
 	return sortedByField(out)
 }
 
-// sortedByField returns the changes in path order (each path is there
-// once). It sorts their positions rather than the changes themselves,
-// whose every move would be a copy of four pointers under the GC's write
-// barrier.
+// sortedByField returns the changes in path order, keeping the order of
+// equal paths as sort.SliceStable did. It sorts their positions rather
+// than the changes themselves, whose every move would be a copy of four
+// pointers under the GC's write barrier.
 func sortedByField(cs []FieldChange) []FieldChange {
 	if slices.IsSortedFunc(cs, func(x, y FieldChange) int { return strings.Compare(x.Field, y.Field) }) {
 		return cs
@@ -48,7 +48,7 @@ func sortedByField(cs []FieldChange) []FieldChange {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(i, j int) int { return strings.Compare(cs[i].Field, cs[j].Field) })
+	slices.SortStableFunc(order, func(i, j int) int { return strings.Compare(cs[i].Field, cs[j].Field) })
 	sorted := make([]FieldChange, len(cs))
 	for i, j := range order {
 		sorted[i] = cs[j]
