@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -54,8 +53,8 @@ type destForm struct {
 // reads any of extension, userName or id back to the id the policy
 // stores, so an admin never has to know an id.
 type userRefs struct {
-	// ID returns the id of the user text names (an id, extension or
-	// userName), or an error saying none does.
+	// ID returns the id of the user text names (an id, userName, email or
+	// extension, as findUser reads them), or an error saying none does.
 	ID func(text string) (string, error)
 	// Name returns how the form shows the user with the id: its
 	// extension, else its userName, else the id.
@@ -395,31 +394,22 @@ func (h *Handler) saveRouting(w http.ResponseWriter, r *http.Request, ss *sessio
 func (h *Handler) userRefs(ctx context.Context, tenant string) userRefs {
 	var refs userRefs
 	refs.ID = func(text string) (string, error) {
-		u, err := h.dir.GetUser(ctx, tenant, text)
-		if err == nil {
-			return u.ID, nil
-		}
-		if !errors.Is(err, pbxusers.ErrNotFound) {
+		u, found, err := h.findUser(ctx, tenant, text)
+		switch {
+		case err != nil:
 			return "", err
+		case !found:
+			return "", fmt.Errorf("no user, queue, attendant or bridge has the userName, email or extension %q", text)
 		}
-		for _, key := range []pbxusers.UserKey{pbxusers.KeyExtension, pbxusers.KeyUserName} {
-			u, err := h.dir.LookupUser(ctx, tenant, key, text)
-			if err == nil {
-				return u.ID, nil
-			}
-			if !errors.Is(err, pbxusers.ErrNotFound) {
-				return "", err
-			}
-		}
-		return "", fmt.Errorf("no user, queue, attendant or bridge has the extension or userName %q", text)
+		return u.ID, nil
 	}
 	refs.Name = func(id string) string {
 		u, err := h.dir.GetUser(ctx, tenant, id)
 		if err != nil {
 			return id // gone: the policy shows what it stores
 		}
-		// Only a name that reads back as this user: a userName may be
-		// another user's extension.
+		// Only a name that reads back as this user: an extension may be
+		// another user's userName, which findUser tries first.
 		for _, name := range []string{u.Extension, u.UserName} {
 			if got, err := refs.ID(name); name != "" && err == nil && got == id {
 				return name

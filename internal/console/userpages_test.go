@@ -114,20 +114,23 @@ func TestUserPageForms(t *testing.T) {
 	assert.Equal(t, got.Routing, unchanged.Routing)
 
 	// Users are named by extension (else userName) in the form, and any of
-	// extension, userName or id reads back to the id the policy stores.
+	// id, userName, email or extension reads back to the id the policy
+	// stores. A name that would read back as someone else is not shown.
 	lea, err := e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "lea", Extension: "220"})
 	require.NoError(t, err)
-	odd, err := e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "220x"})
+	odd, err := e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "220x", Emails: []pbxusers.Email{{Value: "odd@example.org"}}})
 	require.NoError(t, err)
-	twin, err := e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "210"}) // kim's extension as a userName
+	max, err := e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "max", Extension: "230"})
+	require.NoError(t, err)
+	_, err = e.dir.CreateUser(ctx, "acme", pbxusers.User{UserName: "230"}) // max's extension as a userName
 	require.NoError(t, err)
 	_, body = b.get(base + "?tab=routing")
 	form = formValues(t, body, "routing-form")
-	form.Set("def.ring", "own 20s\nuser:lea 15s\nuser:"+twin.ID+" 10s")
+	form.Set("def.ring", "own 20s\nuser:lea 15s\nuser:"+max.ID+" 10s")
 	form.Set("def.onNoAnswer.kind", "user")
 	form.Set("def.onNoAnswer.target", "220")
 	form.Set("def.onBusy.kind", "voicemail")
-	form.Set("def.onBusy.target", "220x")
+	form.Set("def.onBusy.target", "odd@example.org") // by email
 	code, body, _ = b.post(base+"/routing", form)
 	require.Equal(t, http.StatusOK, code, body)
 	saved, err := e.dir.GetUser(ctx, "acme", u.ID)
@@ -136,12 +139,12 @@ func TestUserPageForms(t *testing.T) {
 	assert.Equal(t, &pbxusers.Destination{Kind: pbxusers.DestVoicemail, Target: odd.ID}, saved.Routing.Default.OnBusy)
 	require.Len(t, saved.Routing.Default.Ring.Steps, 3)
 	assert.Equal(t, pbxusers.RingTarget{Kind: pbxusers.TargetUser, Value: lea.ID}, saved.Routing.Default.Ring.Steps[1].Targets[0])
-	assert.Equal(t, pbxusers.RingTarget{Kind: pbxusers.TargetUser, Value: twin.ID}, saved.Routing.Default.Ring.Steps[2].Targets[0])
+	assert.Equal(t, pbxusers.RingTarget{Kind: pbxusers.TargetUser, Value: max.ID}, saved.Routing.Default.Ring.Steps[2].Targets[0])
 	form = formValues(t, body, "routing-form")
 	assert.Equal(t, "220", form.Get("def.onNoAnswer.target"), "shown by extension")
 	assert.Equal(t, "220x", form.Get("def.onBusy.target"), "no extension: by userName")
-	assert.Equal(t, "own 20s\nuser:220 15s\nuser:"+twin.ID+" 10s", form.Get("def.ring"),
-		"a userName that is another user's extension would read back as that user: the id")
+	assert.Equal(t, "own 20s\nuser:220 15s\nuser:max 10s", form.Get("def.ring"),
+		"max's extension would read back as the user named 230: max is shown by userName")
 	code, body, _ = b.post(base+"/routing", form)
 	require.Equal(t, http.StatusOK, code, body)
 	again, err := e.dir.GetUser(ctx, "acme", u.ID)
@@ -150,7 +153,10 @@ func TestUserPageForms(t *testing.T) {
 	form.Set("def.onNoAnswer.target", "999")
 	code, body, _ = b.post(base+"/routing", form)
 	assert.Equal(t, http.StatusUnprocessableEntity, code)
-	assert.Contains(t, html.UnescapeString(body), `def onNoAnswer: no user, queue, attendant or bridge has the extension or userName "999"`)
+	assert.Contains(t, html.UnescapeString(body), `def onNoAnswer: no user, queue, attendant or bridge has the userName, email or extension "999"`)
+	unchanged, err = e.dir.GetUser(ctx, "acme", u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, saved.Routing, unchanged.Routing, "a form with an unknown name changes nothing")
 
 	// A limit override must be a number.
 	code, body, _ = b.post(base+"/permissions", url.Values{"csrf": {token}, "permission": {"chat.limit"}, "value": {"lots"}})
