@@ -287,7 +287,7 @@ func matchAnyPattern(patterns []string, from string) bool {
 // each once.
 func (p RoutingPolicy) deviceRefs() []string {
 	var ids []string
-	for _, r := range append(slices.Clip(p.Rules), p.Default) {
+	rule := func(r *AnsweringRule) {
 		for _, st := range r.Ring.Steps {
 			for _, t := range st.Targets {
 				if t.Kind == TargetDevice && t.Value != "" && !slices.Contains(ids, t.Value) {
@@ -296,6 +296,10 @@ func (p RoutingPolicy) deviceRefs() []string {
 			}
 		}
 	}
+	for i := range p.Rules {
+		rule(&p.Rules[i])
+	}
+	rule(&p.Default)
 	return ids
 }
 
