@@ -69,8 +69,8 @@ func bulkSetup(t *testing.T, d *pbxusers.Directory, tenant string) (existing pbx
 // validation, references), the others created with their emails,
 // memberships, change-log entries and welcome mails. It runs the rows as
 // they are, and spread out among valid rows so that a batch is large
-// enough to be prepared in parallel chunks, with the duplicates of a row in
-// later chunks than the row.
+// enough to be prepared on several goroutines, with the duplicates of a
+// row far from it (in another goroutine's share of the rows).
 func testBatchCreate(t *testing.T, s pbxusers.Store) {
 	for _, spread := range []int{1, 23} {
 		t.Run(fmt.Sprint("spread ", spread), func(t *testing.T) { testBatchCreateSpread(t, s, spread) })
