@@ -390,10 +390,16 @@ func (h *Handler) saveRouting(w http.ResponseWriter, r *http.Request, ss *sessio
 	h.afterWrite(w, r, ss, u, "routing", "routingSaved", prob, &userData{Routing: f})
 }
 
-// userRefs are the tenant's users as the routing form names them.
+// userRefs are the tenant's users as the routing form names them. Each
+// name and id is looked up once per request: a form shows and compares
+// the same references several times.
 func (h *Handler) userRefs(ctx context.Context, tenant string) userRefs {
+	ids, names := map[string]string{}, map[string]string{}
 	var refs userRefs
 	refs.ID = func(text string) (string, error) {
+		if id, ok := ids[text]; ok {
+			return id, nil
+		}
 		u, found, err := h.findUser(ctx, tenant, text)
 		switch {
 		case err != nil:
@@ -401,21 +407,30 @@ func (h *Handler) userRefs(ctx context.Context, tenant string) userRefs {
 		case !found:
 			return "", fmt.Errorf("no user, queue, attendant or bridge has the userName, email or extension %q", text)
 		}
+		ids[text] = u.ID
 		return u.ID, nil
 	}
 	refs.Name = func(id string) string {
+		if name, ok := names[id]; ok {
+			return name
+		}
+		names[id] = id // gone, or no name that reads back: the policy shows what it stores
 		u, err := h.dir.GetUser(ctx, tenant, id)
 		if err != nil {
-			return id // gone: the policy shows what it stores
+			return id
 		}
 		// Only a name that reads back as this user: an extension may be
 		// another user's userName, which findUser tries first.
 		for _, name := range []string{u.Extension, u.UserName} {
-			if got, err := refs.ID(name); name != "" && err == nil && got == id {
-				return name
+			if name == "" {
+				continue
+			}
+			if got, err := refs.ID(name); err == nil && got == id {
+				names[id] = name
+				break
 			}
 		}
-		return id
+		return names[id]
 	}
 	return refs
 }
