@@ -224,6 +224,7 @@ func TestUserPageWarnings(t *testing.T) {
 	code, body := b.get("/admin/users/" + u.ID)
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, `id="write-warnings"`)
+	assert.Contains(t, text(body), "Managed by the identity provider (Okta/Entra, SCIM) (external id 00u1)")
 	assert.Contains(t, html.UnescapeString(body), "The last change (by scim okta) sent values the phone system cannot use as sent:")
 	assert.Contains(t, html.UnescapeString(body), "phoneNumbers: kept as sent and marked not dialable")
 	assert.Contains(t, text(body), "+1 555 0100 (work) not dialable", "the number itself is badged")
@@ -232,4 +233,20 @@ func TestUserPageWarnings(t *testing.T) {
 	require.NoError(t, err)
 	_, body = b.get("/admin/users/" + u.ID)
 	assert.NotContains(t, body, `id="write-warnings"`, "a later change without warnings clears the flag")
+}
+
+// TestOwnerBadgeWithoutExternalID: a user an identity provider created
+// without an externalId is badged with its source alone, not an empty id.
+func TestOwnerBadgeWithoutExternalID(t *testing.T) {
+	e := start(t, console.Options{})
+	ctx := context.Background()
+	e.user(t, "ada", pbxusers.RoleAdmin, goodPassword)
+	scim := pbxusers.WithActor(ctx, pbxusers.Actor{Source: pbxusers.SourceSCIM, Name: "okta"})
+	u, err := e.dir.CreateUser(scim, "acme", pbxusers.User{UserName: "kim"})
+	require.NoError(t, err)
+	b := e.browser(t)
+	b.signIn("ada", goodPassword)
+	_, body := b.get("/admin/users/" + u.ID)
+	assert.Contains(t, text(body), "Managed by the identity provider (Okta/Entra, SCIM): these fields are read-only here.")
+	assert.NotContains(t, text(body), "external id )")
 }
